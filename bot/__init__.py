@@ -1,0 +1,1 @@
+"""Crewbot: the Reciprocity Game for a crew's group chat."""

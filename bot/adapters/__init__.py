@@ -1,0 +1,1 @@
+"""Adapters: console, scheduler and chat platforms, translating to and from the core."""

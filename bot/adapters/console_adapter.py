@@ -1,0 +1,198 @@
+"""The console adapter: plays the whole game from text lines, for people and for scripts."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bot.clock import SimClock
+from bot.commands.events import (
+    Actor,
+    ButtonPressed,
+    Chat,
+    CommandReceived,
+    MemberLeft,
+    Message,
+    ReactionChanged,
+)
+from bot.commands.game import Game
+from bot.rules.schedule import parse_duration
+
+NAME = r"[^\s:#^@\"]{1,64}"
+SAY = re.compile(rf"^({NAME}):\s?(.*)$")
+REPLY = re.compile(rf"^({NAME}) replies (\S+):\s?(.*)$")
+REACT = re.compile(rf"^({NAME}) (reacts|unreacts) (\S+) (\S+)$")
+PRESS = re.compile(rf"^({NAME}) presses \"([^\"]+)\" (\S+)$")
+MENTION = re.compile(r"@([^\s@]{1,64})")
+HOW = (
+    "write NAME: TEXT, NAME replies REF: TEXT, NAME reacts EMOJI REF, NAME unreacts EMOJI REF, "
+    'NAME presses "LABEL" REF, :room ROOM, :at DATETIME, :advance DURATION or :leave NAME '
+    "(REF is #N or ^NAME)"
+)
+
+
+class LineError(ValueError):
+    """A console line that cannot be read; the message says how to write it."""
+
+
+@dataclass
+class Shown:
+    room: str
+    author: str
+    message_id: str
+    buttons: dict[str, str] = field(default_factory=dict)
+
+
+def parse_instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise LineError("write the time in ISO 8601, e.g. 2026-11-03T19:00 or "
+                        "2026-11-03T19:00+01:00 (no offset means UTC)") from None
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+class Console:
+    """Reads console lines, prints the transcript as `#N NAME: TEXT`; never exits the process."""
+
+    def __init__(self, game: Game, clock: SimClock, out: TextIO, room: str = "crew") -> None:
+        self.game = game
+        self.clock = clock
+        self.out = out
+        self.room = room
+        self.session = secrets.token_hex(4)
+        self.count = 0
+        self.shown: dict[int, Shown] = {}
+        self.latest: dict[tuple[str, str], int] = {}
+
+    def chat(self, room: str | None = None) -> Chat:
+        room = room or self.room
+        return Chat("console", room, room)
+
+    def print(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def show(self, author: str, text: str, room: str | None = None,
+              buttons: dict[str, str] | None = None) -> Shown:
+        room = room or self.room
+        if room != self.room:
+            self.print(f"# in room {room}")
+        self.count += 1
+        shown = Shown(room, author, f"{self.session}-{self.count}", buttons or {})
+        self.shown[self.count] = shown
+        self.latest[(room, author.lower())] = self.count
+        labels = "".join(f" [{label}]" for label in (buttons or {}).values())
+        first, *rest = (text + labels).split("\n")
+        self.print(f"#{self.count} {author}: {first}")
+        for line in rest:
+            self.print(f"   {line}")
+        return shown
+
+    async def say(self, messages: list[Message]) -> None:
+        for message in messages:
+            shown = self.show("bot", message.plain(),
+                              buttons={b.action: b.label for b in message.buttons})
+            await self.game.message_sent(self.chat(), shown.message_id, message.ref)
+
+    async def deliver(self) -> None:
+        """Prints what the core queued (scheduled posts) and marks it delivered."""
+        while posts := await self.game.pending_posts("console"):
+            for posted in posts:
+                shown = self.show("bot", posted.message.plain(), room=posted.chat.chat_id,
+                                  buttons={b.action: b.label for b in posted.message.buttons})
+                await self.game.post_delivered(posted, shown.message_id)
+
+    async def catch_up(self) -> None:
+        await self.game.run_due(self.clock())
+        await self.deliver()
+
+    async def advance_to(self, target: datetime) -> None:
+        """Moves the clock to `target`, doing everything that falls due on the way, in order."""
+        if target < self.clock():
+            raise LineError("time only moves forward; give a later time")
+        while (nxt := await self.game.next_due_at()) is not None and nxt <= target:
+            self.clock.move_to(max(nxt, self.clock()))
+            await self.catch_up()
+        self.clock.move_to(target)
+        await self.catch_up()
+
+    def ref(self, text: str) -> Shown:
+        if text.startswith("#") and text[1:].isdigit():
+            shown = self.shown.get(int(text[1:]))
+            if shown is None:
+                raise LineError(f"there is no message {text} in this session")
+            return shown
+        if text.startswith("^") and len(text) > 1:
+            number = self.latest.get((self.room, text[1:].lower()))
+            if number is None:
+                raise LineError(f"{text[1:]} has posted nothing in room {self.room} yet")
+            return self.shown[number]
+        raise LineError(f"'{text}' is not a reference; REF is #N (message N) or ^NAME")
+
+    async def feed(self, line: str) -> None:
+        line = line.rstrip("\r\n")
+        if not line.strip() or line.lstrip().startswith("#"):
+            return
+        try:
+            await self.catch_up()
+            await self._feed(line.strip())
+        except LineError as error:
+            self.print(f"! {error}")
+
+    async def _feed(self, line: str) -> None:
+        if line.startswith(":"):
+            return await self._directive(line)
+        if match := REPLY.match(line):
+            name, ref, text = match.groups()
+            return await self._say(name, text, self.ref(ref))
+        if match := REACT.match(line):
+            name, verb, emoji, ref = match.groups()
+            target = self.ref(ref)
+            return await self.say(await self.game.handle(ReactionChanged(
+                self.chat(), self.actor(name), target.message_id, emoji, verb == "reacts")))
+        if match := PRESS.match(line):
+            name, label, ref = match.groups()
+            target = self.ref(ref)
+            action = next((a for a, lbl in target.buttons.items()
+                           if lbl.lower() == label.lower()), None)
+            return await self.say(await self.game.handle(ButtonPressed(
+                self.chat(), self.actor(name), action=action,
+                message_id=None if action else target.message_id, label=label)))
+        if match := SAY.match(line):
+            name, text = match.groups()
+            return await self._say(name, text, None)
+        raise LineError(HOW)
+
+    def actor(self, name: str) -> Actor:
+        return Actor(user_id=name, name=name)
+
+    async def _say(self, name: str, text: str, reply_to: Shown | None) -> None:
+        if reply_to is not None and reply_to.room != self.room:
+            raise LineError("you can only reply to a message in the current room")
+        shown = self.show(name, text)
+        mentions = tuple(self.actor(m) for m in dict.fromkeys(MENTION.findall(text)))
+        await self.say(await self.game.handle(CommandReceived(
+            self.chat(), self.actor(name), text, message_id=shown.message_id,
+            reply_to=reply_to.message_id if reply_to else None, mentions=mentions)))
+
+    async def _directive(self, line: str) -> None:
+        word, _, arg = line.partition(" ")
+        arg = arg.strip()
+        if word == ":room" and re.fullmatch(r"[^\s]{1,64}", arg):
+            self.room = arg
+        elif word == ":at" and arg:
+            await self.advance_to(parse_instant(arg))
+        elif word == ":advance" and arg:
+            try:
+                span = parse_duration(arg)
+            except ValueError as error:
+                raise LineError(str(error)) from None
+            await self.advance_to(self.clock() + span)
+        elif word == ":leave" and re.fullmatch(NAME, arg):
+            await self.say(await self.game.handle(MemberLeft(self.chat(), arg)))
+        else:
+            raise LineError(HOW)

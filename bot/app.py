@@ -1,0 +1,30 @@
+"""The composition root: builds the engine, migrates, and hands out the Game."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.commands.game import Game
+from storage.engine import make_engine, sessions
+from storage.migrate import upgrade
+from storage.repository import UnitOfWork
+
+
+@dataclass
+class App:
+    engine: AsyncEngine
+    game: Game
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_app(database: str | None, clock: Callable[[], datetime]) -> App:
+    """Connects to the database, applies pending migrations and builds the game."""
+    engine = make_engine(database)
+    await upgrade(engine)
+    return App(engine, Game(UnitOfWork(sessions(engine)), clock))

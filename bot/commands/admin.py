@@ -1,0 +1,82 @@
+"""Crew housekeeping: /settings, /revoke (admins) and /help."""
+
+from __future__ import annotations
+
+from bot.commands.context import Context, Refusal
+from bot.commands.events import Message, say
+from bot.commands.ledger import give
+from bot.commands.meetings import plan_next
+from bot.commands.registry import COMMANDS, Option, command
+from bot.rules import settings as crew_settings
+from bot.rules.points import LEVEL_NAMES, REVOKED, Award
+from bot.rules.text import signed
+
+REPLANS = {"timezone", "reflect_days", "attendance_hours"}
+
+
+@command("settings", level=0, usage="/settings [name value]",
+         summary="show the crew's settings; admins change one",
+         options=(Option("name", "choice", "which setting", choices=tuple(crew_settings.SETTINGS)),
+                  Option("value", "text", "the new value")))
+async def settings(ctx: Context) -> list[Message]:
+    words = ctx.args.split(maxsplit=1)
+    current = ctx.settings
+    if not words:
+        return [say("Crew settings: " + "; ".join(
+            f"{name} = {crew_settings.show(current[name])} ({s.describe})"
+            for name, s in crew_settings.SETTINGS.items())
+            + ". Admins change one with /settings <name> <value>.")]
+    ctx.require_admin()
+    if len(words) < 2:
+        raise ctx.usage(f"Give a value for {words[0][:40]}.")
+    try:
+        key, value = crew_settings.parse_setting(words[0], words[1])
+    except crew_settings.SettingError as error:
+        raise ctx.usage(str(error)) from None
+    overrides = {**ctx.crew.settings, key: value}
+    await ctx.store.update_crew(ctx.crew.id, settings=overrides)
+    note = ""
+    if key in REPLANS and ctx.crew.schedule:
+        for planned in await ctx.store.meetings_with_status(ctx.crew.id, "planned"):
+            await ctx.store.drop_meeting(planned.id)
+        await plan_next(ctx.store, await ctx.store.crew_by_id(ctx.crew.id), ctx.now)
+        note = " The next meeting was planned again with it."
+    return [say(f"{key} is now {crew_settings.show(value)}.{note}")]
+
+
+@command("revoke", level=0, usage="/revoke <entry id>",
+         summary="an admin's correction: cancels one ledger entry with a new one", admin=True,
+         options=(Option("entry", "id", "the ledger entry's id (see /score)", True),))
+async def revoke(ctx: Context) -> list[Message]:
+    ctx.require_admin()
+    words = ctx.args.split()
+    if len(words) != 1:
+        raise ctx.usage("Give the id of one ledger entry (shown by /score).")
+    entry = await ctx.store.entry(ctx.item_id(words[0], "ledger entry"))
+    if entry is None or entry.crew_id != ctx.crew.id:
+        raise Refusal(f"There is no ledger entry {words[0][:20]} in this crew.")
+    if entry.reason == REVOKED:
+        raise Refusal(f"Entry {entry.id} is itself a correction and cannot be revoked.")
+    correction = Award(REVOKED, entry.level, -entry.points)
+    if not await give(ctx.store, ctx.crew, entry.member_id, correction, f"ledger:{entry.id}",
+                      ctx.now):
+        raise Refusal(f"Entry {entry.id} was already revoked.")
+    member = await ctx.store.member_by_id(entry.member_id)
+    return [say(f"Entry {entry.id} ({entry.reason}, {signed(entry.points)} for {member.name}) "
+                f"is revoked: {signed(-entry.points)} recorded as a correction.")]
+
+
+@command("help", level=0, usage="/help", summary="the levels and their commands")
+async def help_(ctx: Context) -> list[Message]:
+    return [say(help_text())]
+
+
+def help_text() -> str:
+    lines = ["The Reciprocity Game: build trust by doing each other favours. Points belong to the "
+             "crew, and the game is won together."]
+    for level in (1, 2, 3, 4, 5, 0):
+        title = f"Level {level}: {LEVEL_NAMES[level]}" if level else "The crew"
+        cmds = [c for c in COMMANDS.values() if c.level == level]
+        lines.append(title + ": " + "; ".join(
+            f"{c.usage} ({c.summary}{', admins' if c.admin else ''})" for c in cmds))
+    return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""Seeing the game: /leaderboard and /score, from the cached per-level totals."""
+
+from __future__ import annotations
+
+from bot.commands.context import Context
+from bot.commands.events import Message, say
+from bot.commands.registry import Option, command
+from bot.rules.points import LEVEL_NAMES
+from bot.rules.text import local_time, plural, signed
+
+LATEST = 5
+
+
+def breakdown(levels: dict[int, int]) -> str:
+    return " \u00b7 ".join(f"L{level} {levels.get(level, 0)}" for level in LEVEL_NAMES)
+
+
+def ranks(points: list[int]) -> list[int]:
+    """Competition ranking of points already sorted high to low: ties share a rank (1, 1, 3)."""
+    out: list[int] = []
+    for i, p in enumerate(points):
+        out.append(out[-1] if i and p == points[i - 1] else i + 1)
+    return out
+
+
+@command("leaderboard", level=0, usage="/leaderboard [month|all|hide|show]",
+         summary="the crew's total, then members ranked; hide/show takes you out of or back in",
+         options=(Option("period", "choice", "which points, or hide/show yourself",
+                         choices=("month", "all", "hide", "show")),))
+async def leaderboard(ctx: Context) -> list[Message]:
+    word = ctx.args.strip().lower() or "all"
+    if word in ("hide", "show"):
+        await ctx.store.update_member(ctx.member.id, hidden=word == "hide")
+        return [say(f"{ctx.member.name}, you are now out of the ranking; your points still count "
+                    "in the crew total." if word == "hide" else
+                    f"{ctx.member.name}, you are back in the ranking.")]
+    if word not in ("month", "all"):
+        raise ctx.usage(f"'{word[:20]}' is not a leaderboard option.")
+    period = ctx.month if word == "month" else "all"
+    totals = await ctx.store.totals(ctx.crew.id, period)
+    crew_total = sum(sum(levels.values()) for levels in totals.values())
+    shown = [m for m in await ctx.store.roster(ctx.crew.id) if not m.hidden]
+    shown.sort(key=lambda m: (-sum(totals.get(m.id, {}).values()), m.name.lower()))
+    scores = [sum(totals.get(m.id, {}).values()) for m in shown]
+    label = f"this month ({period})" if word == "month" else "all time"
+    lines = [f"Crew total, {label}: {crew_total} points. The game is won together."]
+    for rank, member, score in zip(ranks(scores), shown, scores, strict=True):
+        lines.append(f"{rank}. {member.name} {score} ({breakdown(totals.get(member.id, {}))})")
+    return [say("\n".join(lines))]
+
+
+@command("score", level=0, usage="/score [@member]",
+         summary="a member's total, per level, and latest entries",
+         options=(Option("member", "member", "whose score (default: yours)"),))
+async def score(ctx: Context) -> list[Message]:
+    who, rest = ctx.split_mentions(ctx.args)
+    if rest or len(who) > 1:
+        raise ctx.usage("Name at most one member, with @.")
+    member = await ctx.resolve(who[0]) if who else ctx.member
+    levels = await ctx.store.member_totals(ctx.crew.id, member.id, "all")
+    latest = await ctx.store.latest_entries(ctx.crew.id, member.id, LATEST)
+    tz = ctx.settings["timezone"]
+    total = sum(levels.values())
+    lines = [f"{member.name}: {plural(total, 'point')}. "
+             + " \u00b7 ".join(f"{name} {levels.get(level, 0)}"
+                              for level, name in LEVEL_NAMES.items())]
+    if latest:
+        lines.append("Latest: " + "; ".join(
+            f"entry {e.id} {signed(e.points)} {e.reason} ({local_time(e.at, tz)})"
+            for e in latest))
+    else:
+        lines.append("No points yet: /checkin is a good start.")
+    return [say("\n".join(lines))]
+
+

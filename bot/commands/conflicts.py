@@ -1,0 +1,197 @@
+"""Level 4: conflict repair: propose, accept, apologise, forgive, or end unresolved."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.commands.context import Context, Refusal
+from bot.commands.events import Button, ItemRef, Mention, Message, say
+from bot.commands.ledger import give, post
+from bot.commands.registry import Option, command
+from bot.commands.store import Store
+from bot.rules import settings as crew_settings
+from bot.rules.model import Conflict, Crew
+from bot.rules.points import CONFLICT_RESOLVED, CONFLICT_UNRESOLVED
+
+ACCEPT = "Accept"
+ACCEPT_DAYS = 7
+
+
+@command("conflict", level=4, usage="/conflict @member | /conflict accept [id] | "
+         "/conflict unresolved [id]",
+         summary="propose a repair with someone; they accept; or declare it unresolved",
+         options=(Option("member", "member", "who the repair is with"),
+                  Option("action", "choice", "accept or declare unresolved",
+                         choices=("accept", "unresolved")),
+                  Option("conflict", "id", "the conflict's id")))
+async def conflict(ctx: Context) -> list[Message]:
+    words = ctx.args.split()
+    action = words[0].lower() if words else ""
+    if action == "accept":
+        return await accept(ctx, await pick(ctx, words[1:], "accept"))
+    if action == "unresolved":
+        return await unresolved(ctx, await pick(ctx, words[1:], "unresolved"))
+    who, rest = ctx.split_mentions(ctx.args)
+    if len(who) != 1 or rest:
+        raise ctx.usage("Name the one member the repair is with.")
+    other = await ctx.resolve(who[0])
+    if other.id == ctx.member.id:
+        raise Refusal("A conflict repair is between you and another member.")
+    for c in await ctx.store.open_conflicts(ctx.crew.id, ctx.member.id):
+        if other.id in (c.proposer_id, c.other_id):
+            raise Refusal(f"A repair with {other.name} is already under way (conflict {c.id}).")
+    item = await ctx.store.add_conflict(ctx.crew.id, ctx.member.id, other.id, ctx.now)
+    await ctx.store.add_due(ctx.crew.id, "conflict_lapse", item.id,
+                            ctx.now + timedelta(days=ACCEPT_DAYS))
+    return [say(f"{ctx.member.name} proposes a repair with ", ctx.mention(other),
+                f" (conflict {item.id}). {other.name}, press {ACCEPT} or send /conflict accept "
+                f"{item.id} within {ACCEPT_DAYS} days; otherwise it lapses with no points.",
+                buttons=(Button(ACCEPT, f"a:{item.id}"),), ref=ItemRef("conflict", item.id))]
+
+
+async def pick(ctx: Context, words: list[str], verb: str) -> Conflict:
+    """The conflict a command acts on: by id, by the message replied to, or the only one."""
+    if words:
+        found = await ctx.store.conflict(ctx.item_id(words[0], "conflict"))
+        if found is None or found.crew_id != ctx.crew.id:
+            raise Refusal(f"There is no conflict {words[0][:20]} in this crew.")
+        return found
+    if ctx.reply_to and ctx.reply_to.kind == "conflict":
+        found = await ctx.store.conflict(ctx.reply_to.item_id)
+        assert found is not None
+        return found
+    mine = await ctx.store.open_conflicts(ctx.crew.id, ctx.member.id)
+    if verb == "accept":
+        mine = [c for c in mine if c.status == "proposed" and c.other_id == ctx.member.id]
+    elif verb != "apologise_any":
+        mine = [c for c in mine if c.status == "accepted"]
+    if len(mine) == 1:
+        return mine[0]
+    if not mine:
+        raise Refusal(f"You have no conflict to {verb.split('_')[0]}.")
+    listed = ", ".join(str(c.id) for c in mine)
+    raise ctx.usage(f"You have several conflicts ({listed}); say which by its id.")
+
+
+def party(ctx: Context, item: Conflict) -> None:
+    if ctx.member.id not in (item.proposer_id, item.other_id):
+        raise Refusal(f"Only the two people in conflict {item.id} can do that.")
+
+
+async def accept(ctx: Context, item: Conflict) -> list[Message]:
+    if item.other_id != ctx.member.id:
+        raise Refusal(f"Only the member invited to conflict {item.id} can accept it.")
+    if not await ctx.store.move_conflict(item.id, "proposed", status="accepted",
+                                         accepted_at=ctx.now):
+        raise Refusal(f"Conflict {item.id} is {item.status}; only a proposed one can be accepted.")
+    days = ctx.settings["conflict_days"]
+    await ctx.store.add_due(ctx.crew.id, "conflict_half", item.id,
+                            ctx.now + timedelta(days=days) / 2)
+    await ctx.store.add_due(ctx.crew.id, "conflict_deadline", item.id,
+                            ctx.now + timedelta(days=days))
+    return [say(f"{ctx.member.name} accepted the repair (conflict {item.id}). A repair is under "
+                f"way: one of you apologises with /apologise {item.id}, the other forgives with "
+                f"/forgive {item.id}, within {days} days. Both done: +10 each.")]
+
+
+async def unresolved(ctx: Context, item: Conflict) -> list[Message]:
+    party(ctx, item)
+    if item.status != "accepted":
+        raise Refusal(f"Conflict {item.id} is {item.status}; only an accepted one can be declared "
+                      "unresolved.")
+    return await end_unresolved(ctx.store, ctx.crew, item, ctx.now, declared=True)
+
+
+async def end_unresolved(store: Store, crew: Crew, item: Conflict, now: datetime,
+                         declared: bool) -> list[Message]:
+    if not await store.move_conflict(item.id, "accepted", status="unresolved", ended_at=now):
+        return []
+    for member_id in (item.proposer_id, item.other_id):
+        await give(store, crew, member_id, CONFLICT_UNRESOLVED, f"conflict:{item.id}", now)
+    how = "was declared unresolved" if declared else "reached its deadline without a resolution"
+    return [say(f"Conflict {item.id} {how}: -20 each. It still matters; you can always talk "
+                "again.")]
+
+
+@command("apologise", level=4, usage="/apologise [id] [share] [text]",
+         summary="apologise in a repair; add 'share' to show your words to the crew",
+         options=(Option("conflict", "id", "the conflict's id"),
+                  Option("text", "text", "your apology (kept private unless you write share)")))
+async def apologise(ctx: Context) -> list[Message]:
+    words = ctx.args.split()
+    ids = words[:1] if words and words[0].lstrip("#").isdigit() else []
+    rest = ctx.args.split(maxsplit=len(ids))[len(ids):]
+    text = rest[0] if rest else ""
+    share = text.lower().startswith("share")
+    if share:
+        text = text[5:].strip()
+    text = ctx.text(text, "apology")
+    item = await pick(ctx, ids, "apologise")
+    party(ctx, item)
+    if item.status != "accepted":
+        raise Refusal(f"Conflict {item.id} is {item.status}; apologies are for an accepted repair.")
+    if item.apologiser_id is not None:
+        who = "You" if item.apologiser_id == ctx.member.id else "The other party"
+        raise Refusal(f"{who} already apologised in conflict {item.id}; now it's time to forgive.")
+    await ctx.store.move_conflict(item.id, "accepted", apologiser_id=ctx.member.id, apology=text)
+    other_id = item.other_id if ctx.member.id == item.proposer_id else item.proposer_id
+    other = await ctx.store.member_by_id(other_id)
+    said = f" They said: \u201c{text}\u201d" if share and text else ""
+    return [say(f"{ctx.member.name} apologised in conflict {item.id}.{said} {other.name}, when you "
+                f"are ready, /forgive {item.id}.")]
+
+
+@command("forgive", level=4, usage="/forgive [id]", summary="forgive an apology: +10 each",
+         options=(Option("conflict", "id", "the conflict's id"),))
+async def forgive(ctx: Context) -> list[Message]:
+    item = await pick(ctx, ctx.args.split()[:1], "forgive")
+    party(ctx, item)
+    if item.status != "accepted":
+        raise Refusal(f"Conflict {item.id} is {item.status}; there is nothing to forgive now.")
+    if item.apologiser_id is None:
+        raise Refusal(f"Nobody has apologised in conflict {item.id} yet; forgiving comes after "
+                      f"an apology (/apologise {item.id}).")
+    if item.apologiser_id == ctx.member.id:
+        raise Refusal("You apologised; the other party is the one to forgive.")
+    if not await ctx.store.move_conflict(item.id, "accepted", status="resolved",
+                                         ended_at=ctx.now):
+        raise Refusal(f"Conflict {item.id} has already ended.")
+    for member_id in (item.proposer_id, item.other_id):
+        await give(ctx.store, ctx.crew, member_id, CONFLICT_RESOLVED, f"conflict:{item.id}",
+                   ctx.now)
+    a, b = (await ctx.store.member_by_id(i) for i in (item.proposer_id, item.other_id))
+    return [say(f"Conflict {item.id} is resolved: {a.name} and {b.name} turned it into greater "
+                "connection. +10 each!")]
+
+
+# scheduled work
+
+
+async def lapse_due(store: Store, crew: Crew, conflict_id: int, now: datetime) -> None:
+    item = await store.conflict(conflict_id)
+    if item and await store.move_conflict(item.id, "proposed", status="lapsed", ended_at=now):
+        await post(store, crew, say(f"The repair proposed in conflict {item.id} was not accepted "
+                                    f"within {ACCEPT_DAYS} days and has lapsed, with no points."),
+                   now)
+
+
+async def half_due(store: Store, crew: Crew, conflict_id: int, now: datetime) -> None:
+    item = await store.conflict(conflict_id)
+    if item is None or item.status != "accepted":
+        return
+    a, b = (await store.member_by_id(i) for i in (item.proposer_id, item.other_id))
+    days = crew_settings.effective(crew.settings)["conflict_days"]
+    assert item.accepted_at is not None
+    left = item.accepted_at + timedelta(days=days) - now
+    await post(store, crew, say(
+        Mention(a.user_id, a.name), " and ", Mention(b.user_id, b.name),
+        f": half the time for conflict {item.id} has passed ({max(left.days, 0)} days left). "
+        f"/apologise {item.id} and /forgive {item.id} resolve it: +10 each."), now)
+
+
+async def deadline_due(store: Store, crew: Crew, conflict_id: int, now: datetime) -> None:
+    item = await store.conflict(conflict_id)
+    if item is None or item.status != "accepted":
+        return
+    for message in await end_unresolved(store, crew, item, now, declared=False):
+        await post(store, crew, message, now)

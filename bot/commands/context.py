@@ -1,0 +1,105 @@
+"""What a command handler gets: the store, the crew, the member acting, the time and the words."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.commands.events import Actor, Mention
+from bot.commands.store import Store
+from bot.rules import settings as crew_settings
+from bot.rules.model import Crew, Link, Member
+from bot.rules.schedule import month_key
+from bot.rules.text import MAX_TEXT
+
+MENTION = re.compile(r"@([^\s@]{1,64})")
+
+
+class Refusal(Exception):
+    """A command that cannot be done: its message says what was wrong and how to do it right."""
+
+
+@dataclass
+class Context:
+    store: Store
+    crew: Crew
+    member: Member
+    actor: Actor
+    is_admin: bool
+    now: datetime
+    command: str
+    args: str
+    reply_to: Link | None = None
+    mentions: dict[str, Actor] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return crew_settings.effective(self.crew.settings)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings["timezone"])
+
+    @property
+    def month(self) -> str:
+        return month_key(self.now, self.tz)
+
+    def day_bounds(self) -> tuple[datetime, datetime]:
+        """The crew's current calendar day, as UTC instants (DST days are 23 or 25 hours)."""
+        day = self.now.astimezone(self.tz).date()
+        start, end = (datetime.combine(d, time(0), self.tz) for d in (day, day + timedelta(1)))
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    def usage(self, problem: str) -> Refusal:
+        from bot.commands.registry import COMMANDS
+
+        cmd = COMMANDS.get(self.command)
+        hint = f" Usage: {cmd.usage}" if cmd else ""
+        return Refusal(problem + hint)
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Refusal(f"Only a crew admin can use /{self.command}.")
+
+    def text(self, text: str, what: str = "text") -> str:
+        text = text.strip()
+        if len(text) > MAX_TEXT:
+            raise Refusal(f"That {what} is {len(text)} characters; the limit is {MAX_TEXT}. "
+                          "Please shorten it and send it again.")
+        return text
+
+    def mention(self, member: Member) -> Mention:
+        return Mention(member.user_id, member.name)
+
+    async def resolve(self, token: str) -> Member:
+        """A member of this crew named by an @mention."""
+        name = token.lstrip("@")
+        actor = self.mentions.get(name) or self.mentions.get(name.lower())
+        member = None
+        if actor is not None:
+            member = await self.store.member(self.crew.id, actor.user_id)
+            if member is None:
+                member = await self.store.add_member(self.crew.id, actor.user_id, actor.name,
+                                                     self.now)
+        else:
+            member = await self.store.member_by_name(self.crew.id, name)
+        if member is None:
+            raise Refusal(f"I don't know @{name[:64]} in this crew. They can join with /join.")
+        if not member.active:
+            raise Refusal(f"{member.name} has left this crew.")
+        return member
+
+    def split_mentions(self, text: str) -> tuple[list[str], str]:
+        """The @names in `text` and the text with them taken out."""
+        names = MENTION.findall(text)
+        rest = MENTION.sub("", text)
+        return names, " ".join(rest.split())
+
+    def item_id(self, word: str, what: str) -> int:
+        word = word.lstrip("#")
+        if not word.isdigit() or len(word) > 18:
+            raise self.usage(f"'{word[:20]}' is not a {what} id (a number).")
+        return int(word)

@@ -1,0 +1,129 @@
+"""What adapters tell the core: a small vocabulary of platform-free events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Chat:
+    platform: str
+    chat_id: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person as the platform knows them; `is_admin` None lets the core decide (console)."""
+
+    user_id: str
+    name: str
+    is_admin: bool | None = None
+
+
+@dataclass(frozen=True)
+class CommandReceived:
+    chat: Chat
+    actor: Actor
+    text: str
+    message_id: str | None = None
+    reply_to: str | None = None
+    mentions: tuple[Actor, ...] = ()
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReactionChanged:
+    chat: Chat
+    actor: Actor
+    message_id: str
+    emoji: str
+    added: bool
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ButtonPressed:
+    """A button on a bot message: by its action string, or by its label on a linked message."""
+
+    chat: Chat
+    actor: Actor
+    action: str | None = None
+    message_id: str | None = None
+    label: str | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberLeft:
+    chat: Chat
+    user_id: str
+    event_id: str | None = None
+
+
+Event = CommandReceived | ReactionChanged | ButtonPressed | MemberLeft
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    kind: str
+    id: int
+
+
+@dataclass(frozen=True)
+class Mention:
+    user_id: str
+    name: str
+
+
+Part = str | Mention
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """What the bot says; `private` ones (refusals, usage) go to the actor alone if possible."""
+
+    parts: tuple[Part, ...]
+    buttons: tuple[Button, ...] = ()
+    ref: ItemRef | None = None
+    private: bool = False
+    extra_refs: tuple[ItemRef, ...] = field(default=())
+
+    def plain(self, mention_prefix: str = "@") -> str:
+        return "".join(p if isinstance(p, str) else f"{mention_prefix}{p.name}" for p in self.parts)
+
+    def to_json(self) -> dict:
+        return {
+            "parts": [p if isinstance(p, str) else {"user_id": p.user_id, "name": p.name}
+                      for p in self.parts],
+            "buttons": [[b.label, b.action] for b in self.buttons],
+            "ref": [self.ref.kind, self.ref.id] if self.ref else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Message:
+        return cls(
+            parts=tuple(p if isinstance(p, str) else Mention(p["user_id"], p["name"])
+                        for p in data["parts"]),
+            buttons=tuple(Button(label, action) for label, action in data["buttons"]),
+            ref=ItemRef(*data["ref"]) if data.get("ref") else None,
+        )
+
+
+def say(*parts: Part, buttons: tuple[Button, ...] = (), ref: ItemRef | None = None) -> Message:
+    return Message(parts=tuple(parts), buttons=buttons, ref=ref)
+
+
+@dataclass(frozen=True)
+class Post:
+    """A message the core queued for a chat (scheduled work), waiting to be delivered."""
+
+    id: int
+    chat: Chat
+    message: Message

@@ -1,0 +1,297 @@
+"""The core's one entry point: events in, messages out; scheduled work; the outbox."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.commands import coowners, listening, meetings, money
+from bot.commands.context import Context, Refusal
+from bot.commands.due import WORK
+from bot.commands.events import (
+    ButtonPressed,
+    Chat,
+    CommandReceived,
+    Event,
+    ItemRef,
+    MemberLeft,
+    Message,
+    Post,
+    ReactionChanged,
+    say,
+)
+from bot.commands.ledger import post
+from bot.commands.registry import load
+from bot.commands.store import Store
+from bot.rules.model import Crew, Member
+from bot.rules.text import MAX_TEXT
+
+log = logging.getLogger("crewbot.game")
+
+SWEET_SPOT = 8
+LINKED_KINDS = {"checkin", "offer", "venture", "meeting", "ask", "money", "conflict"}
+BUTTON_CODES = {"l": "checkin", "t": "offer", "h": "meeting", "a": "conflict", "c": "venture"}
+BUTTON_LABELS = {"checkin": listening.LISTENED, "offer": money.THANK_YOU,
+                 "meeting": meetings.HERE, "conflict": "Accept", "venture": coowners.CONFIRM}
+APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
+
+
+@dataclass(frozen=True)
+class CrewExport:
+    crew: Crew
+    members: list[Member]
+    totals: dict[int, dict[int, int]]
+    ledger: list[Any]
+
+
+class Game:
+    """The Reciprocity Game for every crew; adapters call it, it calls the store."""
+
+    def __init__(self, uow: Callable[[], AbstractAsyncContextManager[Store]],
+                 clock: Callable[[], datetime]) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.commands = load()
+
+    async def handle(self, event: Event) -> list[Message]:
+        now = self.clock()
+        kind = type(event).__name__
+        async with self.uow() as store:
+            try:
+                if event.event_id and not await store.first_seen(event.chat.platform,
+                                                                 event.event_id, now):
+                    log.info("event=%s outcome=duplicate", kind)
+                    return []
+                messages = await self._dispatch(store, event, now)
+                await store.commit()
+                log.info("event=%s chat=%s outcome=ok", kind, event.chat.chat_id)
+                return messages
+            except Refusal as refusal:
+                await store.rollback()
+                log.info("event=%s chat=%s outcome=refused", kind, event.chat.chat_id)
+                return [Message((str(refusal),), private=True)]
+            except Exception:
+                await store.rollback()
+                log.exception("event=%s chat=%s outcome=error", kind, event.chat.chat_id)
+                return [Message((APOLOGY,), private=True)]
+
+    async def _dispatch(self, store: Store, event: Event, now: datetime) -> list[Message]:
+        crew = await store.crew(event.chat.platform, event.chat.chat_id)
+        if crew is None:
+            if isinstance(event, MemberLeft | ReactionChanged):
+                return []
+            crew = await store.add_crew(event.chat.platform, event.chat.chat_id,
+                                        event.chat.title or event.chat.chat_id, now)
+        if isinstance(event, CommandReceived):
+            return await self._command(store, crew, event, now)
+        if isinstance(event, ReactionChanged):
+            return await self._reaction(store, crew, event, now)
+        if isinstance(event, ButtonPressed):
+            return await self._button(store, crew, event, now)
+        return await self._left(store, crew, event, now)
+
+    async def _context(self, store: Store, crew: Crew, event: Any, now: datetime,
+                       command: str = "", args: str = "", join: bool = True
+                       ) -> tuple[Context, list[Message]]:
+        actor = event.actor
+        name = " ".join(actor.name.split())[:100] or actor.user_id
+        member = await store.member(crew.id, actor.user_id)
+        notes: list[Message] = []
+        if member is None or not member.active or member.name != name:
+            if member is None and not join:
+                raise Refusal(f"{name}, join the crew with /join first so that counts.")
+            if member is None:
+                member = await store.add_member(crew.id, actor.user_id, name, now)
+            else:
+                await store.update_member(member.id, active=True, name=name)
+                member = await store.member_by_id(member.id)
+            notes = await self._size_note(store, crew)
+        is_admin = actor.is_admin
+        if is_admin is None:
+            is_admin = await store.founder(crew.id) == member.id
+        ctx = Context(store=store, crew=crew, member=member, actor=actor, is_admin=is_admin,
+                      now=now, command=command, args=args)
+        return ctx, notes
+
+    async def _size_note(self, store: Store, crew: Crew) -> list[Message]:
+        roster = await store.roster(crew.id)
+        if len(roster) <= SWEET_SPOT or crew.size_warned:
+            return []
+        await store.update_crew(crew.id, size_warned=True)
+        return [say(f"This crew now has {len(roster)} members. The bot works at any size, but the "
+                    "sweet spot is 5 to 8: small enough for everyone to hear everyone.")]
+
+    async def _command(self, store: Store, crew: Crew, event: CommandReceived, now: datetime
+                       ) -> list[Message]:
+        text = event.text.strip()
+        if not text.startswith("/"):
+            return []
+        head, _, args = text.partition(" ")
+        name = head[1:].split("@", 1)[0].lower()
+        command = self.commands.get(name)
+        if command is None:
+            raise Refusal(f"I don't know /{name[:32]}. /help lists the commands.")
+        if len(args) > MAX_TEXT + 200:
+            raise Refusal(f"That message is too long ({len(args)} characters); texts are limited "
+                          f"to {MAX_TEXT}. Please shorten it.")
+        ctx, notes = await self._context(store, crew, event, now, name, args.strip())
+        if event.reply_to:
+            ctx.reply_to = await store.linked(crew.id, event.reply_to)
+        for actor in event.mentions:
+            ctx.mentions.setdefault(actor.name, actor)
+            ctx.mentions.setdefault(actor.name.lower(), actor)
+        messages = await command.handler(ctx)
+        if event.message_id:
+            for message in messages:
+                if message.ref and message.ref.kind in LINKED_KINDS:
+                    await store.link(crew.id, event.message_id, message.ref.kind, message.ref.id,
+                                     event.actor.user_id)
+                    break
+        return messages + notes
+
+    async def _reaction(self, store: Store, crew: Crew, event: ReactionChanged, now: datetime
+                        ) -> list[Message]:
+        link = await store.linked(crew.id, event.message_id)
+        if link is None or link.kind not in ("checkin", "meeting"):
+            return []
+        member = await store.member(crew.id, event.actor.user_id)
+        if member is None or not member.active:
+            if not event.added:
+                return []
+            raise Refusal(f"{event.actor.name[:100]}, join the crew with /join first so that your "
+                          "reaction counts.")
+        ctx, _ = await self._context(store, crew, event, now)
+        if link.kind == "checkin":
+            if not listening.emoji_counts(crew, event.emoji):
+                return []
+            return await listening.confirm(ctx, link.item_id, f"emoji:{event.emoji}", event.added)
+        return await meetings.attend(ctx, link.item_id, "reaction") if event.added else []
+
+    async def _button(self, store: Store, crew: Crew, event: ButtonPressed, now: datetime
+                      ) -> list[Message]:
+        ref = await self._button_target(store, crew, event)
+        ctx, notes = await self._context(store, crew, event, now)
+        if ref.kind == "checkin":
+            result = await listening.confirm(ctx, ref.id, "button", True)
+        elif ref.kind == "offer":
+            result = await money.thank(ctx, await store.favour(ref.id))
+        elif ref.kind == "meeting":
+            result = await meetings.attend(ctx, ref.id, "button")
+        elif ref.kind == "conflict":
+            from bot.commands.conflicts import accept
+
+            item = await store.conflict(ref.id)
+            if item is None or item.crew_id != crew.id:
+                raise Refusal("That conflict is not in this crew.")
+            result = await accept(ctx, item)
+        else:
+            venture = await store.venture(ref.id)
+            if venture is None or venture.crew_id != crew.id:
+                raise Refusal("That venture is not in this crew.")
+            result = await coowners.confirm(ctx, venture)
+        return result + notes
+
+    async def _button_target(self, store: Store, crew: Crew, event: ButtonPressed) -> ItemRef:
+        if event.action:
+            code, _, number = event.action.partition(":")
+            if code in BUTTON_CODES and number.isdigit() and len(number) < 19:
+                return ItemRef(BUTTON_CODES[code], int(number))
+            raise Refusal("That button is not one of mine.")
+        link = await store.linked(crew.id, event.message_id or "")
+        label = (event.label or "").strip().lower()
+        if link is None or BUTTON_LABELS.get(link.kind, "").lower() != label:
+            raise Refusal(f"That message has no \u201c{event.label}\u201d button.")
+        return ItemRef(link.kind, link.item_id)
+
+    async def _left(self, store: Store, crew: Crew, event: MemberLeft, now: datetime
+                    ) -> list[Message]:
+        member = await store.member(crew.id, event.user_id)
+        if member is None or not member.active:
+            return []
+        await store.update_member(member.id, active=False)
+        circle = await store.open_circle(crew.id)
+        return await listening.settle(store, crew, circle, now, False) if circle else []
+
+    # scheduled work
+
+    async def next_due_at(self) -> datetime | None:
+        async with self.uow() as store:
+            return await store.next_due_at()
+
+    async def run_due(self, now: datetime | None = None, batch: int = 100) -> int:
+        """Does every piece of work due by `now`, oldest first, each exactly once. Returns how many
+        this process did."""
+        now = now or self.clock()
+        done = 0
+        while True:
+            async with self.uow() as store:
+                items = await store.due(now, batch)
+            if not items:
+                return done
+            for item in items:
+                async with self.uow() as store:
+                    try:
+                        if not await store.claim_due(item.id, now):
+                            continue
+                        crew = await store.crew_by_id(item.crew_id)
+                        await WORK[item.kind](store, crew, item.subject_id, now)
+                        await store.commit()
+                        done += 1
+                        log.info("due=%s crew=%s outcome=done", item.kind, item.crew_id)
+                    except Exception:
+                        await store.rollback()
+                        log.exception("due=%s crew=%s outcome=error", item.kind, item.crew_id)
+                        raise
+            if len(items) < batch:
+                return done
+
+    # the outbox
+
+    async def pending_posts(self, platform: str, limit: int = 100) -> list[Post]:
+        async with self.uow() as store:
+            rows = await store.pending_posts(platform, limit)
+        return [Post(post_id, Chat(crew.platform, crew.chat_id, crew.title),
+                     Message.from_json(payload)) for post_id, crew, payload in rows]
+
+    async def post_delivered(self, posted: Post, message_id: str | None) -> None:
+        async with self.uow() as store:
+            await store.post_sent(posted.id, message_id, self.clock())
+            if message_id and posted.message.ref:
+                crew = await store.crew(posted.chat.platform, posted.chat.chat_id)
+                assert crew is not None
+                await store.link(crew.id, message_id, posted.message.ref.kind,
+                                 posted.message.ref.id, "bot")
+            await store.commit()
+
+    async def post_failed(self, posted: Post) -> None:
+        async with self.uow() as store:
+            await store.post_failed(posted.id)
+            await store.commit()
+
+    async def message_sent(self, chat: Chat, message_id: str, ref: ItemRef | None) -> None:
+        """Links the bot's reply to the item it stands for, so reactions and replies find it."""
+        if ref is None or ref.kind not in LINKED_KINDS:
+            return
+        async with self.uow() as store:
+            crew = await store.crew(chat.platform, chat.chat_id)
+            if crew is not None:
+                await store.link(crew.id, message_id, ref.kind, ref.id, "bot")
+                await store.commit()
+
+    async def say_in(self, chat: Chat, message: Message) -> None:
+        """Queues a message for a chat through the outbox."""
+        async with self.uow() as store:
+            crew = await store.crew(chat.platform, chat.chat_id)
+            if crew is not None:
+                await post(store, crew, message, self.clock())
+                await store.commit()
+
+    async def export(self) -> list[CrewExport]:
+        async with self.uow() as store:
+            return [CrewExport(crew, await store.all_members(crew.id),
+                               await store.totals(crew.id, "all"), await store.ledger(crew.id))
+                    for crew in await store.all_crews()]

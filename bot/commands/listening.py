@@ -1,0 +1,121 @@
+"""Level 1: the feelings circle: /checkin, listening confirmed by reaction or button, closing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.commands.context import Context, Refusal
+from bot.commands.events import Button, ItemRef, Message, say
+from bot.commands.ledger import give
+from bot.commands.registry import Option, command
+from bot.commands.store import Store
+from bot.rules import listening
+from bot.rules import settings as crew_settings
+from bot.rules.model import Circle, Crew, Member
+from bot.rules.points import LISTENING_CIRCLE
+from bot.rules.text import local_time, names
+
+LISTENED = "I listened"
+
+
+def listen_button(checkin_id: int) -> Button:
+    return Button(LISTENED, f"l:{checkin_id}")
+
+
+@command("checkin", level=1, usage="/checkin <something true for you right now>",
+         summary="share what is true for you; others confirm they listened",
+         options=(Option("text", "text", "something true for you right now", True),))
+async def checkin(ctx: Context) -> list[Message]:
+    text = ctx.text(ctx.args, "check-in")
+    if not text:
+        raise ctx.usage("Say something true for you right now, e.g. /checkin I'm tired but glad.")
+    circle = await ctx.store.open_circle(ctx.crew.id)
+    if circle is None:
+        closes = ctx.now + timedelta(hours=ctx.settings["circle_hours"])
+        circle = await ctx.store.add_circle(ctx.crew.id, ctx.now, closes)
+        await ctx.store.add_due(ctx.crew.id, "circle_close", circle.id, closes)
+    entry, created = await ctx.store.put_checkin(circle.id, ctx.member.id, text, ctx.now)
+    count = len(await ctx.store.checkins(circle.id))
+    roster = len(await ctx.store.roster(ctx.crew.id))
+    lead = ctx.member.name + (" checked in" if created else " updated their check-in")
+    reply = say(
+        f"{lead} ({count} of {roster} in this circle, open until "
+        f"{local_time(circle.closes_at, ctx.settings['timezone'])}). "
+        f"Listen, then react to {ctx.member.name}'s check-in or press {LISTENED}.",
+        buttons=(listen_button(entry.id),), ref=ItemRef("checkin", entry.id))
+    return [reply, *await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False)]
+
+
+async def confirm(ctx: Context, checkin_id: int, via: str, added: bool) -> list[Message]:
+    """A member confirms (or, removing a reaction, withdraws) listening to a check-in."""
+    entry = await ctx.store.checkin(checkin_id)
+    if entry is None:
+        raise Refusal("That check-in no longer exists.")
+    circle = await ctx.store.circle(entry.circle_id)
+    if circle.crew_id != ctx.crew.id:
+        raise Refusal("That check-in belongs to another crew.")
+    if entry.member_id == ctx.member.id:
+        if via == "button":
+            raise Refusal("That is your own check-in; listening counts from the others.")
+        return []
+    if circle.status != "open":
+        if via == "button":
+            raise Refusal("That circle has already closed. Start a new one with /checkin.")
+        return []
+    if added:
+        new = await ctx.store.add_listen(entry.id, ctx.member.id, via)
+        author = await ctx.store.member_by_id(entry.member_id)
+        notes = [say(f"Noted: {ctx.member.name} listened to {author.name}.")] if (
+            via == "button") else []
+        if via == "button" and not new:
+            notes = [say(f"You already confirmed you listened to {author.name}.")]
+    else:
+        await ctx.store.remove_listen(entry.id, ctx.member.id, via)
+        notes = []
+    return notes + await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False)
+
+
+def emoji_counts(crew: Crew, emoji: str) -> bool:
+    allowed = crew_settings.effective(crew.settings)["listening_emoji"]
+    return not allowed or emoji in allowed
+
+
+async def settle(store: Store, crew: Crew, circle: Circle, now: datetime,
+                 closing: bool) -> list[Message]:
+    """Closes the circle if it is complete with the whole roster in it, or if its time is up."""
+    roster = {m.id: m for m in await store.roster(crew.id)}
+    authors = {c.id: c.member_id for c in await store.checkins(circle.id) if c.member_id in roster}
+    heard = {(c, m) for c, m in await store.confirmations(circle.id) if m in roster}
+    if not closing and not listening.closes_early(set(roster), authors, heard):
+        return []
+    complete = listening.is_complete(authors, heard)
+    if not await store.close_circle(circle.id, "complete" if complete else "incomplete", now):
+        return []
+    people = [roster[m] for m in sorted(set(authors.values()))]
+    if complete:
+        for member in people:
+            await give(store, crew, member.id, LISTENING_CIRCLE, f"circle:{circle.id}", now)
+        return [say(f"The circle is complete: everyone listened to everyone. "
+                    f"+1 point each for {names(m.name for m in people)}. Thank you all.")]
+    if len(people) < 2:
+        who = f"only {people[0].name}'s check-in" if people else "no check-ins"
+        return [say(f"The circle has closed with {who}; a circle needs at least two. "
+                    "Start a new one any time with /checkin.")]
+    waiting = listening.missing_confirmations(authors, heard)
+    lines = [f"{roster[a].name} (still to be heard by {names(roster[m].name for m in sorted(ms))})"
+             for a, ms in sorted(waiting.items())]
+    return [say("The circle has closed. Thank you for sharing; not everyone was heard in time, so "
+                "no points this round. Still waiting to be heard: " + "; ".join(lines) +
+                ". Try again with /checkin.")]
+
+
+async def close_due_circle(store: Store, crew: Crew, circle_id: int, now: datetime
+                           ) -> list[Message]:
+    circle = await store.circle(circle_id)
+    if circle.status != "open":
+        return []
+    return await settle(store, crew, circle, now, closing=True)
+
+
+def member_names(members: list[Member]) -> str:
+    return names(m.name for m in members)

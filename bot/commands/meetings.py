@@ -1,0 +1,220 @@
+"""Level 3: monthly meetings: schedule, reflection prompts, reminders, attendance and tallies."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.commands.context import Context, Refusal
+from bot.commands.events import Button, ItemRef, Mention, Message, Part, say
+from bot.commands.ledger import crew_tz, give, post
+from bot.commands.registry import Option, command
+from bot.commands.store import Store
+from bot.rules import settings as crew_settings
+from bot.rules.model import Crew, Meeting
+from bot.rules.points import MEETING_MISSED, meeting_attended
+from bot.rules.schedule import RuleError, month_key, occurrences_after, parse_rule
+from bot.rules.text import local_time, signed
+
+HERE = "I'm here"
+REMINDER_BEFORE = timedelta(hours=1)
+
+
+def attendance_message(crew: Crew, meeting: Meeting) -> Message:
+    tz = crew_settings.effective(crew.settings)["timezone"]
+    return say(f"The meeting has started (meeting {meeting.id}). Mark your presence with "
+               f"{HERE}, a reaction on this message, or /here, until "
+               f"{local_time(meeting.ends_at, tz)}.",
+               buttons=(Button(HERE, f"h:{meeting.id}"),), ref=ItemRef("meeting", meeting.id))
+
+
+@command("meeting", level=3, usage="/meeting [schedule <rule> | now]",
+         summary="show, schedule (admin) or hold now (admin) the monthly meeting",
+         options=(Option("action", "choice", "what to do", choices=("schedule", "now")),
+                  Option("rule", "text", "e.g. first tuesday 19:00 or day 15 18:30")))
+async def meeting(ctx: Context) -> list[Message]:
+    words = ctx.args.split(maxsplit=1)
+    action = words[0].lower() if words else ""
+    if action == "schedule":
+        return await schedule(ctx, words[1] if len(words) > 1 else "")
+    if action == "now":
+        return await meeting_now(ctx)
+    if action:
+        raise ctx.usage(f"'{action[:20]}' is not a meeting action.")
+    planned = await ctx.store.meetings_with_status(ctx.crew.id, "planned")
+    tz = ctx.settings["timezone"]
+    rule = f"The crew meets {ctx.crew.schedule} ({tz})." if ctx.crew.schedule else (
+        "No schedule yet: an admin sets one with /meeting schedule first tuesday 19:00.")
+    nxt = f" Next meeting: {local_time(planned[0].starts_at, tz)}." if planned else ""
+    return [say(rule + nxt)]
+
+
+async def schedule(ctx: Context, text: str) -> list[Message]:
+    ctx.require_admin()
+    try:
+        rule = parse_rule(text)
+    except RuleError as error:
+        raise ctx.usage(str(error)) from None
+    for planned in await ctx.store.meetings_with_status(ctx.crew.id, "planned"):
+        await ctx.store.drop_meeting(planned.id)
+    await ctx.store.update_crew(ctx.crew.id, schedule=str(rule))
+    crew = await ctx.store.crew_by_id(ctx.crew.id)
+    nxt = await plan_next(ctx.store, crew, ctx.now)
+    return [say(f"The crew now meets {rule} ({ctx.settings['timezone']}). Next meeting: "
+                f"{local_time(nxt.starts_at, ctx.settings['timezone'])}. Reflection prompts come "
+                f"{ctx.settings['reflect_days']} days before, a reminder 1 hour before.")]
+
+
+async def plan_next(store: Store, crew: Crew, after: datetime) -> Meeting:
+    """Plans the crew's next scheduled meeting in a month that has none yet, with its timers."""
+    assert crew.schedule
+    settings = crew_settings.effective(crew.settings)
+    tz = crew_tz(crew)
+    for start in occurrences_after(parse_rule(crew.schedule), after, tz):
+        month = month_key(start, tz)
+        if await store.meeting_in_month(crew.id, month) is None:
+            break
+    else:  # pragma: no cover - 24 months all taken cannot happen with one meeting a month
+        raise RuntimeError("no free month for the next meeting")
+    ends = start + timedelta(hours=settings["attendance_hours"])
+    meeting = await store.add_meeting(crew.id, month, start, ends, True, "planned")
+    prompt = max(after, start - timedelta(days=settings["reflect_days"]))
+    for kind, due in (("meeting_prompt", prompt), ("meeting_reminder", start - REMINDER_BEFORE),
+                      ("meeting_start", start), ("meeting_tally", ends)):
+        if kind != "meeting_reminder" or due > after:
+            await store.add_due(crew.id, kind, meeting.id, due)
+    return meeting
+
+
+async def meeting_now(ctx: Context) -> list[Message]:
+    ctx.require_admin()
+    tz = ctx.settings["timezone"]
+    existing = await ctx.store.meeting_in_month(ctx.crew.id, ctx.month)
+    if existing and existing.status == "planned":
+        raise Refusal(f"This month's meeting is scheduled for "
+                      f"{local_time(existing.starts_at, tz)}; only one meeting a month is scored.")
+    if existing:
+        raise Refusal(f"The crew already met this month ({local_time(existing.starts_at, tz)}); "
+                      "only one meeting a month is scored. See you next month!")
+    ends = ctx.now + timedelta(hours=ctx.settings["attendance_hours"])
+    held = await ctx.store.add_meeting(ctx.crew.id, ctx.month, ctx.now, ends, False, "open")
+    await ctx.store.take_roster(held.id, [m.id for m in await ctx.store.roster(ctx.crew.id)])
+    await ctx.store.add_due(ctx.crew.id, "meeting_tally", held.id, ends)
+    return [attendance_message(ctx.crew, held)]
+
+
+async def open_meeting(ctx: Context) -> Meeting | None:
+    for held in await ctx.store.meetings_with_status(ctx.crew.id, "open"):
+        if held.starts_at <= ctx.now < held.ends_at:
+            return held
+    return None
+
+
+@command("here", level=3, usage="/here", summary="mark yourself present at the open meeting")
+async def here(ctx: Context) -> list[Message]:
+    if ctx.args.strip():
+        raise Refusal("You can only mark yourself present: just send /here.")
+    held = await open_meeting(ctx)
+    if held is None:
+        planned = await ctx.store.meetings_with_status(ctx.crew.id, "planned")
+        nxt = (f" The next one starts {local_time(planned[0].starts_at, ctx.settings['timezone'])}."
+               if planned else "")
+        raise Refusal("No meeting is open for attendance right now." + nxt)
+    return await mark_present(ctx, held)
+
+
+async def mark_present(ctx: Context, held: Meeting) -> list[Message]:
+    if not await ctx.store.mark_present(held.id, ctx.member.id, ctx.now):
+        return [Message((f"You are already marked present, {ctx.member.name}.",), private=True)]
+    return [say(f"{ctx.member.name} is here.")]
+
+
+async def attend(ctx: Context, meeting_id: int, via: str) -> list[Message]:
+    held = await ctx.store.meeting(meeting_id)
+    if held is None or held.crew_id != ctx.crew.id:
+        raise Refusal("That is not a meeting of this crew.")
+    if held.status != "open" or not held.starts_at <= ctx.now < held.ends_at:
+        if via == "reaction":
+            return []
+        raise Refusal("Attendance for that meeting is closed.")
+    return await mark_present(ctx, held)
+
+
+@command("reflect", level=3, usage="/reflect <where you've been, where you might go next>",
+         summary="share a reflection before or during the monthly meeting",
+         options=(Option("text", "text", "your reflection", True),))
+async def reflect(ctx: Context) -> list[Message]:
+    text = ctx.text(ctx.args, "reflection")
+    if not text:
+        raise ctx.usage("Share where you have been and where you might go next.")
+    held = await open_meeting(ctx)
+    planned = await ctx.store.meetings_with_status(ctx.crew.id, "planned")
+    target = held or (planned[0] if planned else None)
+    await ctx.store.add_reflection(ctx.crew.id, ctx.member.id, target.id if target else None,
+                                   text, ctx.now)
+    return [say(f"Thank you, {ctx.member.name}: your reflection is shared with the crew.")]
+
+
+# scheduled work
+
+
+async def prompt_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
+    held = await store.meeting(meeting_id)
+    if held is None or held.status != "planned":
+        return
+    settings = crew_settings.effective(crew.settings)
+    extra = " ".join(crew_settings.PRACTICES[settings["practice"]])
+    await post(store, crew, say(
+        f"Our monthly meeting is on {local_time(held.starts_at, settings['timezone'])}. Before we "
+        "meet, reflect: Where have you been? Where might you go next? "
+        + (extra + " " if extra else "") + "Share with /reflect <text>."), now)
+
+
+async def reminder_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
+    held = await store.meeting(meeting_id)
+    if held is None or held.status != "planned":
+        return
+    roster = await store.roster(crew.id)
+    if not roster:
+        return
+    tz = crew_settings.effective(crew.settings)["timezone"]
+    parts: list[Part] = [f"Reminder: our meeting starts in 1 hour "
+                         f"({local_time(held.starts_at, tz)}). "]
+    for i, member in enumerate(roster):
+        parts += [", " if i else "", Mention(member.user_id, member.name)]
+    await post(store, crew, say(*parts), now)
+
+
+async def start_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
+    held = await store.meeting(meeting_id)
+    if held is None or held.status != "planned":
+        return
+    await store.set_meeting_status(held.id, "open")
+    await store.take_roster(held.id, [m.id for m in await store.roster(crew.id)])
+    await post(store, crew, attendance_message(crew, held), now)
+    if crew.schedule:
+        await plan_next(store, crew, held.starts_at)
+
+
+async def tally_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
+    held = await store.meeting(meeting_id)
+    if held is None or held.status != "open":
+        return
+    await store.set_meeting_status(held.id, "tallied")
+    roster = await store.meeting_roster(held.id)
+    members = await store.members_by_id(roster)
+    present, missed = [], []
+    for member_id, was_present in roster.items():
+        if was_present:
+            nth = await store.count_awards(crew.id, member_id, "meeting_attended") + 1
+            award = meeting_attended(nth)
+            await give(store, crew, member_id, award, f"meeting:{held.id}", now)
+            present.append(f"{members[member_id].name} ({signed(award.points)})")
+        else:
+            await give(store, crew, member_id, MEETING_MISSED, f"meeting:{held.id}", now)
+            missed.append(f"{members[member_id].name} ({signed(MEETING_MISSED.points)})")
+    tz = crew_settings.effective(crew.settings)["timezone"]
+    summary = f"Meeting of {local_time(held.starts_at, tz)} tallied. "
+    summary += ("Present: " + ", ".join(present) + ". ") if present else "Nobody marked presence. "
+    if missed:
+        summary += "Missed: " + ", ".join(missed) + "."
+    await post(store, crew, say(summary.strip()), now)

@@ -1,0 +1,140 @@
+"""Level 2: money talk, asks, offers and thanks, with the daily caps."""
+
+from __future__ import annotations
+
+from bot.commands.context import Context, Refusal
+from bot.commands.events import Button, ItemRef, Message, say
+from bot.commands.ledger import give
+from bot.commands.registry import Option, command
+from bot.rules.model import Favour
+from bot.rules.points import ASK, MUTUAL_REGARD, OFFER, scores_under_cap
+
+THANK_YOU = "Thank you"
+MONEY_QUESTIONS = (
+    "How much income do you earn? Where does it come from?",
+    "What lifestyle would support you to be at your best, and what does that cost?",
+    "If you need to earn more, which creative new tactics could you try?",
+    "If you earn enough, could you get the same money with less compromise, more freedom or "
+    "more impact?",
+    "If you have a surplus, what would need to be true for you to share it with your crewmates?",
+)
+
+
+@command("money", level=2, usage="/money [the work you do for money / your most meaningful work]",
+         summary="start a money talk: your paid work and your meaningful work",
+         options=(Option("text", "text", "your paid work and your most meaningful work"),))
+async def money(ctx: Context) -> list[Message]:
+    text = ctx.text(ctx.args, "money talk")
+    talk = await ctx.store.add_favour(ctx.crew.id, "money", ctx.member.id, None, text, False,
+                                      ctx.now)
+    questions = " ".join(f"({i}) {q}" for i, q in enumerate(MONEY_QUESTIONS, 1))
+    return [say(f"{ctx.member.name} opens a money talk: (A) the work you do for money and (B) the "
+                f"work most meaningful to you. Questions to talk through together: {questions} "
+                "Anyone can help bring A and B closer: reply to this with /offer. "
+                "No points for the talk itself, and it stays in this crew.",
+                ref=ItemRef("money", talk.id))]
+
+
+async def _scores_today(ctx: Context, kind: str, cap: int) -> bool:
+    since, until = ctx.day_bounds()
+    return scores_under_cap(
+        await ctx.store.scored_favours(ctx.member.id, kind, since, until), cap)
+
+
+@command("ask", level=2, usage="/ask <what you need>",
+         summary="ask the crew for something you need (+5)",
+         options=(Option("text", "text", "what you need", True),))
+async def ask(ctx: Context) -> list[Message]:
+    text = ctx.text(ctx.args, "ask")
+    if not text:
+        raise ctx.usage("Say what you need, e.g. /ask an intro to a bookkeeper.")
+    cap = ctx.settings["ask_cap"]
+    scored = await _scores_today(ctx, "ask", cap)
+    item = await ctx.store.add_favour(ctx.crew.id, "ask", ctx.member.id, None, text, scored,
+                                      ctx.now)
+    if scored:
+        await give(ctx.store, ctx.crew, ctx.member.id, ASK, f"favour:{item.id}", ctx.now)
+        tail = "+5 points for asking for what you need."
+    else:
+        tail = (f"Recorded, thank you; it did not score, as only {cap} asks a day score. "
+                "Tomorrow's will.")
+    return [say(f"{ctx.member.name} asks (ask {item.id}). {tail} "
+                "Anyone can reply to this with /offer.", ref=ItemRef("ask", item.id))]
+
+
+@command("offer", level=2, usage="/offer @member <what you offer> (or reply to their ask)",
+         summary="offer something to another member (+5); they thank you (+1 each)",
+         options=(Option("member", "member", "who you offer it to", True),
+                  Option("text", "text", "what you offer", True)))
+async def offer(ctx: Context) -> list[Message]:
+    who, text = ctx.split_mentions(ctx.args)
+    text = ctx.text(text, "offer")
+    if len(who) > 1:
+        raise ctx.usage("Offer to one member at a time.")
+    if who:
+        recipient = await ctx.resolve(who[0])
+    elif ctx.reply_to and ctx.reply_to.kind in ("ask", "money"):
+        item = await ctx.store.favour(ctx.reply_to.item_id)
+        assert item is not None
+        recipient = await ctx.store.member_by_id(item.member_id)
+        if not recipient.active:
+            raise Refusal(f"{recipient.name} has left this crew.")
+    else:
+        raise ctx.usage("Say who the offer is for: /offer @name <what you offer>, or reply to "
+                        "their ask.")
+    if recipient.id == ctx.member.id:
+        raise Refusal("You can't make an offer to yourself; offer it to another member.")
+    if not text:
+        raise ctx.usage("Say what you offer.")
+    cap = ctx.settings["offer_cap"]
+    scored = await _scores_today(ctx, "offer", cap)
+    item = await ctx.store.add_favour(ctx.crew.id, "offer", ctx.member.id, recipient.id, text,
+                                      scored, ctx.now)
+    if scored:
+        await give(ctx.store, ctx.crew, ctx.member.id, OFFER, f"favour:{item.id}", ctx.now)
+        tail = "+5 points for offering."
+    else:
+        tail = f"Recorded, thank you; it did not score, as only {cap} offers a day score."
+    return [say(f"{ctx.member.name} offers something to ", ctx.mention(recipient),
+                f" (offer {item.id}). {tail} {recipient.name}, press {THANK_YOU} or reply "
+                "/thanks to acknowledge it: +1 each.",
+                buttons=(Button(THANK_YOU, f"t:{item.id}"),), ref=ItemRef("offer", item.id))]
+
+
+@command("thanks", level=2, usage="/thanks [offer id] (or reply to the offer)",
+         summary="acknowledge an offer made to you (+1 to both)",
+         options=(Option("offer", "id", "the offer's id"),))
+async def thanks(ctx: Context) -> list[Message]:
+    words = ctx.args.split()
+    if words:
+        favour = await ctx.store.favour(ctx.item_id(words[0], "offer"))
+    elif ctx.reply_to and ctx.reply_to.kind == "offer":
+        favour = await ctx.store.favour(ctx.reply_to.item_id)
+    else:
+        waiting = await ctx.store.offers_awaiting_thanks(ctx.member.id)
+        waiting = [f for f in waiting if f.crew_id == ctx.crew.id]
+        if not waiting:
+            raise Refusal("No offer to you is waiting for thanks. /thanks acknowledges an offer "
+                          "someone made to you.")
+        if len(waiting) > 1:
+            listed = ", ".join(str(f.id) for f in waiting)
+            raise ctx.usage(f"Several offers are waiting for your thanks ({listed}); say which.")
+        favour = waiting[0]
+    return await thank(ctx, favour)
+
+
+async def thank(ctx: Context, favour: Favour | None) -> list[Message]:
+    if favour is None or favour.crew_id != ctx.crew.id or favour.kind != "offer":
+        raise Refusal("There is no such offer in this crew. /thanks takes the id of an offer "
+                      "made to you.")
+    if favour.recipient_id != ctx.member.id:
+        recipient = await ctx.store.member_by_id(favour.recipient_id or 0)
+        raise Refusal(f"Only {recipient.name}, who received offer {favour.id}, can thank it.")
+    if not await ctx.store.mark_thanked(favour.id):
+        raise Refusal(f"You already thanked offer {favour.id}.")
+    giver = await ctx.store.member_by_id(favour.member_id)
+    for member_id in (favour.member_id, favour.recipient_id):
+        assert member_id is not None
+        await give(ctx.store, ctx.crew, member_id, MUTUAL_REGARD, f"favour:{favour.id}", ctx.now)
+    return [say(f"{ctx.member.name} thanks {giver.name} for offer {favour.id}: +1 each for "
+                "talking and listening with mutual regard.")]

@@ -1,0 +1,63 @@
+"""The table of commands: it registers handlers, and /help and platform menus are made from it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.commands.context import Context
+    from bot.commands.events import Message
+
+Handler = Callable[["Context"], Awaitable[list["Message"]]]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One argument of a command, typed so platform menus can offer the right input."""
+
+    name: str
+    kind: str  # text | member | choice | id
+    description: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    level: int  # 0 for the game's housekeeping, 1-5 for the essay's levels
+    usage: str
+    summary: str
+    handler: Handler
+    admin: bool = False
+    options: tuple[Option, ...] = field(default=())
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, *, level: int, usage: str, summary: str, admin: bool = False,
+            options: tuple[Option, ...] = ()) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = Command(name, level, usage, summary, handler, admin, options)
+        return handler
+
+    return register
+
+
+def load() -> dict[str, Command]:
+    """Imports every command module once, so the table is complete."""
+    from bot.commands import (  # noqa: F401
+        admin,
+        board,
+        conflicts,
+        coowners,
+        listening,
+        meetings,
+        membership,
+        money,
+    )
+
+    return COMMANDS

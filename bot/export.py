@@ -1,0 +1,54 @@
+"""`crewbot export`: every crew with its members and ledger, as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from bot.commands.game import CrewExport
+
+
+def as_dict(crews: list[CrewExport]) -> dict:
+    out = []
+    for item in crews:
+        user = {m.id: m.user_id for m in item.members}
+        out.append({
+            "platform": item.crew.platform,
+            "chat_id": item.crew.chat_id,
+            "title": item.crew.title,
+            "members": [{
+                "user_id": m.user_id,
+                "name": m.name,
+                "points": sum(item.totals.get(m.id, {}).values()),
+                "by_level": {str(level): item.totals.get(m.id, {}).get(level, 0)
+                             for level in range(1, 6)},
+            } for m in item.members],
+            "ledger": [{
+                "user_id": user[e.member_id], "points": e.points, "level": e.level,
+                "reason": e.reason, "ref": e.source, "at": e.at.isoformat(),
+            } for e in item.ledger],
+        })
+    return {"crews": out}
+
+
+def as_json(crews: list[CrewExport]) -> str:
+    return json.dumps(as_dict(crews), indent=2, ensure_ascii=False)
+
+
+def as_csv(crews: list[CrewExport]) -> str:
+    """One row per member (record=member) and per ledger entry (record=entry)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["record", "platform", "chat_id", "title", "user_id", "name", "points",
+                     "level", "reason", "ref", "at"])
+    for crew in as_dict(crews)["crews"]:
+        head = ["", crew["platform"], crew["chat_id"], crew["title"]]
+        names = {m["user_id"]: m["name"] for m in crew["members"]}
+        for m in crew["members"]:
+            writer.writerow(["member", *head[1:], m["user_id"], m["name"], m["points"], "", "",
+                             "", ""])
+        for e in crew["ledger"]:
+            writer.writerow(["entry", *head[1:], e["user_id"], names.get(e["user_id"], ""),
+                             e["points"], e["level"], e["reason"], e["ref"], e["at"]])
+    return buffer.getvalue()

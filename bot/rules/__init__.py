@@ -1,0 +1,1 @@
+"""Pure rules of the Reciprocity Game: plain values in, plain values out."""

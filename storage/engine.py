@@ -1,0 +1,67 @@
+"""Builds the async engine from a URL or a file path: SQLite (WAL) or PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+DEFAULT_SQLITE = "crewbot.sqlite3"
+
+
+def database_url(url_or_path: str | None) -> URL:
+    """`postgresql://...` gets the asyncpg driver, `sqlite:///x` aiosqlite, a bare path a file."""
+    if not url_or_path:
+        url_or_path = DEFAULT_SQLITE
+    if "://" not in url_or_path:
+        path = Path(url_or_path).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return make_url(f"sqlite+aiosqlite:///{path}")
+    url = make_url(url_or_path)
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+asyncpg")
+    elif url.drivername in ("sqlite", "sqlite+pysqlite"):
+        url = url.set(drivername="sqlite+aiosqlite")
+    if url.drivername not in ("postgresql+asyncpg", "sqlite+aiosqlite"):
+        raise ValueError(
+            f"unsupported database URL scheme '{url.drivername}': use postgresql://... or a "
+            "SQLite file path"
+        )
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+                   "busy_timeout=30000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def make_engine(url_or_path: str | None) -> AsyncEngine:
+    url = database_url(url_or_path)
+    if url.drivername.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        # Take the write lock at BEGIN so two processes serialise instead of deadlocking.
+        event.listen(engine.sync_engine, "begin",
+                     lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def sessions(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def redacted(url_or_path: str | None) -> str:
+    """The URL fit for a log line: never a password."""
+    return database_url(url_or_path).render_as_string(hide_password=True)

@@ -1,0 +1,280 @@
+"""SQLAlchemy tables of the game; times are stored as UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CrewRow(Base):
+    __tablename__ = "crews"
+    __table_args__ = (UniqueConstraint("platform", "chat_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    schedule: Mapped[str | None] = mapped_column(String(64))
+    size_warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberRow(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("crew_id", "user_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CircleRow(Base):
+    __tablename__ = "circles"
+    __table_args__ = (Index("ix_circles_open", "crew_id", "status"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CheckinRow(Base):
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("circle_id", "member_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ListenRow(Base):
+    """One confirmation of listening; a listener may confirm by several emoji and a button."""
+
+    __tablename__ = "listens"
+    __table_args__ = (UniqueConstraint("checkin_id", "listener_id", "via"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id"))
+    listener_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    via: Mapped[str] = mapped_column(String(32))
+
+
+class FavourRow(Base):
+    __tablename__ = "favours"
+    __table_args__ = (
+        Index("ix_favours_member_kind", "member_id", "kind", "created_at"),
+        Index("ix_favours_recipient", "recipient_id", "thanked"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    scored: Mapped[bool] = mapped_column(Boolean, default=False)
+    thanked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MeetingRow(Base):
+    __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("crew_id", "month"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    scheduled: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+
+
+class RosterRow(Base):
+    """Who was on the roster at a meeting's start, and who marked presence."""
+
+    __tablename__ = "meeting_roster"
+    __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    at_start: Mapped[bool] = mapped_column(Boolean, default=True)
+    present_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReflectionRow(Base):
+    __tablename__ = "reflections"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConflictRow(Base):
+    __tablename__ = "conflicts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    other_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    apologiser_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    apology: Mapped[str] = mapped_column(Text, default="")
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VentureRow(Base):
+    __tablename__ = "ventures"
+    __table_args__ = (UniqueConstraint("crew_id", "key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VentureMemberRow(Base):
+    __tablename__ = "venture_members"
+    __table_args__ = (UniqueConstraint("venture_id", "member_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    venture_id: Mapped[int] = mapped_column(ForeignKey("ventures.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LedgerRow(Base):
+    """Append-only: scores change by new rows; one row per (crew, member, reason, source)."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (
+        UniqueConstraint("crew_id", "member_id", "reason", "source", name="uq_ledger_award"),
+        Index("ix_ledger_member_latest", "crew_id", "member_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    points: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(64))
+    month: Mapped[str] = mapped_column(String(7))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TotalRow(Base):
+    """Cached sums of the ledger per member, period ('all' or 'YYYY-MM') and level."""
+
+    __tablename__ = "totals"
+    __table_args__ = (UniqueConstraint("crew_id", "period", "member_id", "level"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    level: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DueRow(Base):
+    """A timer: work that falls due at `due_at`, done exactly once (claimed by setting done_at)."""
+
+    __tablename__ = "due_work"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject_id"),
+        Index("ix_due_pending", "due_at", postgresql_where=text("done_at IS NULL"),
+              sqlite_where=text("done_at IS NULL")),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    subject_id: Mapped[int] = mapped_column(BigId)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "platform", "id", postgresql_where=text("sent_at IS NULL"),
+              sqlite_where=text("sent_at IS NULL")),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class MessageLinkRow(Base):
+    """A platform message that stands for an item: a check-in, offer, meeting, venture..."""
+
+    __tablename__ = "message_links"
+    __table_args__ = (UniqueConstraint("crew_id", "message_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    message_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(BigId)
+    author: Mapped[str] = mapped_column(String(64))
+
+
+class SeenEventRow(Base):
+    """Platform events already handled, so a redelivered one has no second effect."""
+
+    __tablename__ = "seen_events"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(96))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

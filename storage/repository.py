@@ -1,0 +1,579 @@
+"""The store the command layer uses: one unit of work over an async SQLAlchemy session."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.rules.model import (
+    Checkin,
+    Circle,
+    Conflict,
+    Crew,
+    Due,
+    Favour,
+    LedgerEntry,
+    Link,
+    Meeting,
+    Member,
+    Venture,
+)
+from storage.models import (
+    CheckinRow,
+    CircleRow,
+    ConflictRow,
+    CrewRow,
+    DueRow,
+    FavourRow,
+    LedgerRow,
+    ListenRow,
+    MeetingRow,
+    MemberRow,
+    MessageLinkRow,
+    OutboxRow,
+    ReflectionRow,
+    RosterRow,
+    SeenEventRow,
+    TotalRow,
+    VentureMemberRow,
+    VentureRow,
+)
+
+
+def _crew(r: CrewRow) -> Crew:
+    return Crew(r.id, r.platform, r.chat_id, r.title, dict(r.settings or {}), r.schedule,
+                r.size_warned)
+
+
+def _member(r: MemberRow) -> Member:
+    return Member(r.id, r.crew_id, r.user_id, r.name, r.active, r.hidden)
+
+
+def _circle(r: CircleRow) -> Circle:
+    return Circle(r.id, r.crew_id, r.opened_at, r.closes_at, r.status)
+
+
+def _favour(r: FavourRow) -> Favour:
+    return Favour(r.id, r.crew_id, r.kind, r.member_id, r.recipient_id, r.text, r.scored,
+                  r.thanked, r.created_at)
+
+
+def _meeting(r: MeetingRow) -> Meeting:
+    return Meeting(r.id, r.crew_id, r.month, r.starts_at, r.ends_at, r.scheduled, r.status)
+
+
+def _conflict(r: ConflictRow) -> Conflict:
+    return Conflict(r.id, r.crew_id, r.proposer_id, r.other_id, r.status, r.proposed_at,
+                    r.accepted_at, r.apologiser_id)
+
+
+def _entry(r: LedgerRow) -> LedgerEntry:
+    return LedgerEntry(r.id, r.crew_id, r.member_id, r.points, r.level, r.reason, r.source, r.at)
+
+
+class SqlStore:
+    """Every read and write the game needs, inside one transaction (commit or it rolls back)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._dialect = session.bind.dialect.name if session.bind else "sqlite"
+
+    def _insert(self, table: Any) -> Any:
+        return (pg_insert if self._dialect == "postgresql" else sqlite_insert)(table)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+    # crews and members
+
+    async def crew(self, platform: str, chat_id: str) -> Crew | None:
+        row = await self.session.scalar(
+            select(CrewRow).where(CrewRow.platform == platform, CrewRow.chat_id == chat_id))
+        return _crew(row) if row else None
+
+    async def crew_by_id(self, crew_id: int) -> Crew:
+        return _crew(await self.session.get_one(CrewRow, crew_id))
+
+    async def add_crew(self, platform: str, chat_id: str, title: str, now: datetime) -> Crew:
+        await self.session.execute(
+            self._insert(CrewRow).values(platform=platform, chat_id=chat_id, title=title[:200],
+                                         settings={}, size_warned=False, created_at=now)
+            .on_conflict_do_nothing())
+        crew = await self.crew(platform, chat_id)
+        assert crew is not None
+        return crew
+
+    async def update_crew(self, crew_id: int, **fields: Any) -> None:
+        await self.session.execute(update(CrewRow).where(CrewRow.id == crew_id).values(**fields))
+
+    async def member(self, crew_id: int, user_id: str) -> Member | None:
+        row = await self.session.scalar(
+            select(MemberRow).where(MemberRow.crew_id == crew_id, MemberRow.user_id == user_id))
+        return _member(row) if row else None
+
+    async def member_by_id(self, member_id: int) -> Member:
+        return _member(await self.session.get_one(MemberRow, member_id))
+
+    async def members_by_id(self, ids: Iterable[int]) -> dict[int, Member]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(select(MemberRow).where(MemberRow.id.in_(wanted)))
+        return {r.id: _member(r) for r in rows}
+
+    async def member_by_name(self, crew_id: int, name: str) -> Member | None:
+        rows = (await self.session.scalars(
+            select(MemberRow).where(MemberRow.crew_id == crew_id,
+                                    func.lower(MemberRow.name) == name.lower())
+            .order_by(MemberRow.active.desc(), MemberRow.id))).all()
+        return _member(rows[0]) if rows else None
+
+    async def add_member(self, crew_id: int, user_id: str, name: str, now: datetime) -> Member:
+        await self.session.execute(
+            self._insert(MemberRow).values(crew_id=crew_id, user_id=user_id, name=name[:100],
+                                           active=True, hidden=False, joined_at=now)
+            .on_conflict_do_nothing())
+        member = await self.member(crew_id, user_id)
+        assert member is not None
+        return member
+
+    async def update_member(self, member_id: int, **fields: Any) -> None:
+        await self.session.execute(
+            update(MemberRow).where(MemberRow.id == member_id).values(**fields))
+
+    async def roster(self, crew_id: int) -> list[Member]:
+        rows = await self.session.scalars(
+            select(MemberRow).where(MemberRow.crew_id == crew_id, MemberRow.active)
+            .order_by(MemberRow.id))
+        return [_member(r) for r in rows]
+
+    async def all_members(self, crew_id: int) -> list[Member]:
+        rows = await self.session.scalars(
+            select(MemberRow).where(MemberRow.crew_id == crew_id).order_by(MemberRow.id))
+        return [_member(r) for r in rows]
+
+    async def founder(self, crew_id: int) -> int | None:
+        return await self.session.scalar(
+            select(func.min(MemberRow.id)).where(MemberRow.crew_id == crew_id))
+
+    async def all_crews(self) -> list[Crew]:
+        return [_crew(r) for r in await self.session.scalars(select(CrewRow).order_by(CrewRow.id))]
+
+    # listening circles
+
+    async def open_circle(self, crew_id: int) -> Circle | None:
+        row = await self.session.scalar(
+            select(CircleRow).where(CircleRow.crew_id == crew_id, CircleRow.status == "open"))
+        return _circle(row) if row else None
+
+    async def circle(self, circle_id: int) -> Circle:
+        return _circle(await self.session.get_one(CircleRow, circle_id))
+
+    async def add_circle(self, crew_id: int, opened_at: datetime, closes_at: datetime) -> Circle:
+        row = CircleRow(crew_id=crew_id, opened_at=opened_at, closes_at=closes_at, status="open")
+        self.session.add(row)
+        await self.session.flush()
+        return _circle(row)
+
+    async def close_circle(self, circle_id: int, status: str, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(CircleRow).where(CircleRow.id == circle_id, CircleRow.status == "open")
+            .values(status=status, closed_at=now))
+        return bool(result.rowcount)
+
+    async def checkins(self, circle_id: int) -> list[Checkin]:
+        rows = await self.session.scalars(
+            select(CheckinRow).where(CheckinRow.circle_id == circle_id).order_by(CheckinRow.id))
+        return [Checkin(r.id, r.circle_id, r.member_id, r.text) for r in rows]
+
+    async def checkin(self, checkin_id: int) -> Checkin | None:
+        r = await self.session.get(CheckinRow, checkin_id)
+        return Checkin(r.id, r.circle_id, r.member_id, r.text) if r else None
+
+    async def put_checkin(self, circle_id: int, member_id: int, text: str, now: datetime
+                          ) -> tuple[Checkin, bool]:
+        """Adds the member's check-in to the circle, or replaces its text; True if it is new."""
+        row = await self.session.scalar(
+            select(CheckinRow).where(CheckinRow.circle_id == circle_id,
+                                     CheckinRow.member_id == member_id))
+        created = row is None
+        if row is None:
+            row = CheckinRow(circle_id=circle_id, member_id=member_id, text=text, updated_at=now)
+            self.session.add(row)
+        else:
+            row.text, row.updated_at = text, now
+        await self.session.flush()
+        return Checkin(row.id, circle_id, member_id, text), created
+
+    async def confirmations(self, circle_id: int) -> set[tuple[int, int]]:
+        rows = await self.session.execute(
+            select(ListenRow.checkin_id, ListenRow.listener_id).distinct()
+            .join(CheckinRow, CheckinRow.id == ListenRow.checkin_id)
+            .where(CheckinRow.circle_id == circle_id))
+        return {(c, m) for c, m in rows}
+
+    async def add_listen(self, checkin_id: int, listener_id: int, via: str) -> bool:
+        result = await self.session.execute(
+            self._insert(ListenRow).values(checkin_id=checkin_id, listener_id=listener_id,
+                                           via=via[:32]).on_conflict_do_nothing())
+        return bool(result.rowcount)
+
+    async def remove_listen(self, checkin_id: int, listener_id: int, via: str) -> bool:
+        result = await self.session.execute(
+            delete(ListenRow).where(ListenRow.checkin_id == checkin_id,
+                                    ListenRow.listener_id == listener_id,
+                                    ListenRow.via == via[:32]))
+        return bool(result.rowcount)
+
+    # favours: asks, offers and money talks
+
+    async def add_favour(self, crew_id: int, kind: str, member_id: int,
+                         recipient_id: int | None, text: str, scored: bool, now: datetime
+                         ) -> Favour:
+        row = FavourRow(crew_id=crew_id, kind=kind, member_id=member_id,
+                        recipient_id=recipient_id, text=text, scored=scored, thanked=False,
+                        created_at=now)
+        self.session.add(row)
+        await self.session.flush()
+        return _favour(row)
+
+    async def favour(self, favour_id: int) -> Favour | None:
+        row = await self.session.get(FavourRow, favour_id)
+        return _favour(row) if row else None
+
+    async def scored_favours(self, member_id: int, kind: str, since: datetime,
+                             until: datetime) -> int:
+        return await self.session.scalar(
+            select(func.count()).select_from(FavourRow).where(
+                FavourRow.member_id == member_id, FavourRow.kind == kind, FavourRow.scored,
+                FavourRow.created_at >= since, FavourRow.created_at < until)) or 0
+
+    async def mark_thanked(self, favour_id: int) -> bool:
+        result = await self.session.execute(
+            update(FavourRow).where(FavourRow.id == favour_id, ~FavourRow.thanked)
+            .values(thanked=True))
+        return bool(result.rowcount)
+
+    async def offers_awaiting_thanks(self, member_id: int) -> list[Favour]:
+        rows = await self.session.scalars(
+            select(FavourRow).where(FavourRow.recipient_id == member_id,
+                                    FavourRow.kind == "offer", ~FavourRow.thanked)
+            .order_by(FavourRow.id))
+        return [_favour(r) for r in rows]
+
+    # meetings
+
+    async def meeting(self, meeting_id: int) -> Meeting | None:
+        row = await self.session.get(MeetingRow, meeting_id)
+        return _meeting(row) if row else None
+
+    async def meeting_in_month(self, crew_id: int, month: str) -> Meeting | None:
+        row = await self.session.scalar(
+            select(MeetingRow).where(MeetingRow.crew_id == crew_id, MeetingRow.month == month))
+        return _meeting(row) if row else None
+
+    async def meetings_with_status(self, crew_id: int, status: str) -> list[Meeting]:
+        rows = await self.session.scalars(
+            select(MeetingRow).where(MeetingRow.crew_id == crew_id, MeetingRow.status == status)
+            .order_by(MeetingRow.starts_at))
+        return [_meeting(r) for r in rows]
+
+    async def add_meeting(self, crew_id: int, month: str, starts_at: datetime,
+                          ends_at: datetime, scheduled: bool, status: str) -> Meeting:
+        row = MeetingRow(crew_id=crew_id, month=month, starts_at=starts_at, ends_at=ends_at,
+                         scheduled=scheduled, status=status)
+        self.session.add(row)
+        await self.session.flush()
+        return _meeting(row)
+
+    async def set_meeting_status(self, meeting_id: int, status: str) -> None:
+        await self.session.execute(
+            update(MeetingRow).where(MeetingRow.id == meeting_id).values(status=status))
+
+    async def drop_meeting(self, meeting_id: int) -> None:
+        """Removes a planned meeting that never started, and its timers."""
+        await self.session.execute(delete(DueRow).where(
+            DueRow.kind.like("meeting_%"), DueRow.subject_id == meeting_id))
+        await self.session.execute(delete(MeetingRow).where(MeetingRow.id == meeting_id,
+                                                            MeetingRow.status == "planned"))
+
+    async def take_roster(self, meeting_id: int, member_ids: Iterable[int]) -> None:
+        for member_id in member_ids:
+            await self.session.execute(
+                self._insert(RosterRow).values(meeting_id=meeting_id, member_id=member_id,
+                                               at_start=True).on_conflict_do_nothing())
+
+    async def mark_present(self, meeting_id: int, member_id: int, now: datetime) -> bool:
+        """Marks presence (joining the roster if need be); False if already marked."""
+        await self.session.execute(
+            self._insert(RosterRow).values(meeting_id=meeting_id, member_id=member_id,
+                                           at_start=False).on_conflict_do_nothing())
+        result = await self.session.execute(
+            update(RosterRow).where(RosterRow.meeting_id == meeting_id,
+                                    RosterRow.member_id == member_id,
+                                    RosterRow.present_at.is_(None)).values(present_at=now))
+        return bool(result.rowcount)
+
+    async def meeting_roster(self, meeting_id: int) -> dict[int, bool]:
+        """Member id to present?, for everyone on the meeting's roster."""
+        rows = await self.session.execute(
+            select(RosterRow.member_id, RosterRow.present_at).where(
+                RosterRow.meeting_id == meeting_id).order_by(RosterRow.member_id))
+        return {m: p is not None for m, p in rows}
+
+    async def add_reflection(self, crew_id: int, member_id: int, meeting_id: int | None,
+                             text: str, now: datetime) -> None:
+        self.session.add(ReflectionRow(crew_id=crew_id, member_id=member_id,
+                                       meeting_id=meeting_id, text=text, created_at=now))
+        await self.session.flush()
+
+    # conflicts
+
+    async def add_conflict(self, crew_id: int, proposer_id: int, other_id: int,
+                           now: datetime) -> Conflict:
+        row = ConflictRow(crew_id=crew_id, proposer_id=proposer_id, other_id=other_id,
+                          status="proposed", proposed_at=now, apology="")
+        self.session.add(row)
+        await self.session.flush()
+        return _conflict(row)
+
+    async def conflict(self, conflict_id: int) -> Conflict | None:
+        row = await self.session.get(ConflictRow, conflict_id)
+        return _conflict(row) if row else None
+
+    async def open_conflicts(self, crew_id: int, member_id: int) -> list[Conflict]:
+        rows = await self.session.scalars(
+            select(ConflictRow).where(
+                ConflictRow.crew_id == crew_id,
+                ConflictRow.status.in_(("proposed", "accepted")),
+                (ConflictRow.proposer_id == member_id) | (ConflictRow.other_id == member_id))
+            .order_by(ConflictRow.id))
+        return [_conflict(r) for r in rows]
+
+    async def move_conflict(self, conflict_id: int, from_status: str, **fields: Any) -> bool:
+        """Changes a conflict only if it is still in `from_status`; False if it moved on."""
+        result = await self.session.execute(
+            update(ConflictRow).where(ConflictRow.id == conflict_id,
+                                      ConflictRow.status == from_status).values(**fields))
+        return bool(result.rowcount)
+
+    async def apology(self, conflict_id: int) -> str:
+        row = await self.session.get_one(ConflictRow, conflict_id)
+        return row.apology
+
+    # ventures
+
+    async def venture_by_key(self, crew_id: int, key: str) -> Venture | None:
+        row = await self.session.scalar(
+            select(VentureRow).where(VentureRow.crew_id == crew_id, VentureRow.key == key))
+        return await self.venture(row.id) if row else None
+
+    async def venture(self, venture_id: int) -> Venture | None:
+        row = await self.session.get(VentureRow, venture_id)
+        if row is None:
+            return None
+        owners = await self.session.execute(
+            select(VentureMemberRow.member_id, VentureMemberRow.confirmed_at)
+            .where(VentureMemberRow.venture_id == venture_id).order_by(VentureMemberRow.id))
+        return Venture(row.id, row.crew_id, row.name, row.proposer_id, row.status,
+                       {m: c is not None for m, c in owners})
+
+    async def add_venture(self, crew_id: int, name: str, key: str, proposer_id: int,
+                          owners: list[int], now: datetime) -> Venture:
+        row = VentureRow(crew_id=crew_id, name=name, key=key, proposer_id=proposer_id,
+                         status="proposed", created_at=now)
+        self.session.add(row)
+        await self.session.flush()
+        for member_id in owners:
+            self.session.add(VentureMemberRow(
+                venture_id=row.id, member_id=member_id,
+                confirmed_at=now if member_id == proposer_id else None))
+        await self.session.flush()
+        venture = await self.venture(row.id)
+        assert venture is not None
+        return venture
+
+    async def confirm_owner(self, venture_id: int, member_id: int, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(VentureMemberRow).where(VentureMemberRow.venture_id == venture_id,
+                                           VentureMemberRow.member_id == member_id,
+                                           VentureMemberRow.confirmed_at.is_(None))
+            .values(confirmed_at=now))
+        return bool(result.rowcount)
+
+    async def set_venture_status(self, venture_id: int, status: str) -> None:
+        await self.session.execute(
+            update(VentureRow).where(VentureRow.id == venture_id).values(status=status))
+
+    async def ventures_awaiting(self, crew_id: int, member_id: int) -> list[Venture]:
+        ids = await self.session.scalars(
+            select(VentureRow.id).join(VentureMemberRow,
+                                       VentureMemberRow.venture_id == VentureRow.id)
+            .where(VentureRow.crew_id == crew_id, VentureRow.status == "proposed",
+                   VentureMemberRow.member_id == member_id,
+                   VentureMemberRow.confirmed_at.is_(None)).order_by(VentureRow.id))
+        return [v for i in ids.all() if (v := await self.venture(i))]
+
+    # the ledger and its cached totals
+
+    async def award(self, crew_id: int, member_id: int, points: int, level: int, reason: str,
+                    source: str, month: str, now: datetime) -> bool:
+        """Appends one award; False (and nothing written) if this award was already made."""
+        inserted = await self.session.scalar(
+            self._insert(LedgerRow).values(
+                crew_id=crew_id, member_id=member_id, points=points, level=level, reason=reason,
+                source=source, month=month, at=now)
+            .on_conflict_do_nothing(index_elements=["crew_id", "member_id", "reason", "source"])
+            .returning(LedgerRow.id))
+        if inserted is None:
+            return False
+        for period in ("all", month):
+            stmt = self._insert(TotalRow).values(crew_id=crew_id, period=period,
+                                                 member_id=member_id, level=level, points=points)
+            await self.session.execute(stmt.on_conflict_do_update(
+                index_elements=["crew_id", "period", "member_id", "level"],
+                set_={"points": TotalRow.points + stmt.excluded.points}))
+        return True
+
+    async def entry(self, entry_id: int) -> LedgerEntry | None:
+        row = await self.session.get(LedgerRow, entry_id)
+        return _entry(row) if row else None
+
+    async def totals(self, crew_id: int, period: str) -> dict[int, dict[int, int]]:
+        """Member id to {level: points} for the period, from the cached sums."""
+        rows = await self.session.execute(
+            select(TotalRow.member_id, TotalRow.level, TotalRow.points)
+            .where(TotalRow.crew_id == crew_id, TotalRow.period == period))
+        out: dict[int, dict[int, int]] = defaultdict(dict)
+        for member_id, level, points in rows:
+            out[member_id][level] = points
+        return dict(out)
+
+    async def member_totals(self, crew_id: int, member_id: int, period: str) -> dict[int, int]:
+        rows = await self.session.execute(
+            select(TotalRow.level, TotalRow.points).where(
+                TotalRow.crew_id == crew_id, TotalRow.period == period,
+                TotalRow.member_id == member_id))
+        return dict(rows.tuples().all())
+
+    async def latest_entries(self, crew_id: int, member_id: int, limit: int) -> list[LedgerEntry]:
+        rows = await self.session.scalars(
+            select(LedgerRow).where(LedgerRow.crew_id == crew_id,
+                                    LedgerRow.member_id == member_id)
+            .order_by(LedgerRow.id.desc()).limit(limit))
+        return [_entry(r) for r in rows]
+
+    async def count_awards(self, crew_id: int, member_id: int, reason: str) -> int:
+        return await self.session.scalar(
+            select(func.count()).select_from(LedgerRow).where(
+                LedgerRow.crew_id == crew_id, LedgerRow.member_id == member_id,
+                LedgerRow.reason == reason)) or 0
+
+    async def ledger(self, crew_id: int) -> list[LedgerEntry]:
+        """The whole ledger of a crew, for export only."""
+        rows = await self.session.scalars(
+            select(LedgerRow).where(LedgerRow.crew_id == crew_id).order_by(LedgerRow.id))
+        return [_entry(r) for r in rows]
+
+    # due work
+
+    async def add_due(self, crew_id: int, kind: str, subject_id: int, due_at: datetime) -> None:
+        await self.session.execute(
+            self._insert(DueRow).values(crew_id=crew_id, kind=kind, subject_id=subject_id,
+                                        due_at=due_at).on_conflict_do_nothing())
+
+    async def next_due_at(self) -> datetime | None:
+        return await self.session.scalar(
+            select(func.min(DueRow.due_at)).where(DueRow.done_at.is_(None)))
+
+    async def due(self, now: datetime, limit: int) -> list[Due]:
+        rows = await self.session.scalars(
+            select(DueRow).where(DueRow.done_at.is_(None), DueRow.due_at <= now)
+            .order_by(DueRow.due_at, DueRow.id).limit(limit))
+        return [Due(r.id, r.crew_id, r.kind, r.subject_id, r.due_at) for r in rows]
+
+    async def claim_due(self, due_id: int, now: datetime) -> bool:
+        """Claims one piece of due work in this transaction; False if someone else did."""
+        result = await self.session.execute(
+            update(DueRow).where(DueRow.id == due_id, DueRow.done_at.is_(None))
+            .values(done_at=now))
+        return bool(result.rowcount)
+
+    # outbox and message links
+
+    async def add_post(self, crew_id: int, platform: str, payload: dict, now: datetime) -> int:
+        row = OutboxRow(crew_id=crew_id, platform=platform, payload=payload, created_at=now,
+                        attempts=0)
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def pending_posts(self, platform: str, limit: int) -> list[tuple[int, Crew, dict]]:
+        rows = await self.session.execute(
+            select(OutboxRow, CrewRow).join(CrewRow, CrewRow.id == OutboxRow.crew_id)
+            .where(OutboxRow.platform == platform, OutboxRow.sent_at.is_(None))
+            .order_by(OutboxRow.id).limit(limit))
+        return [(o.id, _crew(c), o.payload) for o, c in rows.tuples()]
+
+    async def post_sent(self, post_id: int, message_id: str | None, now: datetime) -> None:
+        await self.session.execute(
+            update(OutboxRow).where(OutboxRow.id == post_id)
+            .values(sent_at=now, message_id=message_id))
+
+    async def post_failed(self, post_id: int) -> None:
+        await self.session.execute(
+            update(OutboxRow).where(OutboxRow.id == post_id)
+            .values(attempts=OutboxRow.attempts + 1))
+
+    async def link(self, crew_id: int, message_id: str, kind: str, item_id: int,
+                   author: str) -> None:
+        await self.session.execute(
+            self._insert(MessageLinkRow).values(crew_id=crew_id, message_id=message_id,
+                                                kind=kind, item_id=item_id, author=author)
+            .on_conflict_do_nothing())
+
+    async def linked(self, crew_id: int, message_id: str) -> Link | None:
+        row = await self.session.scalar(
+            select(MessageLinkRow).where(MessageLinkRow.crew_id == crew_id,
+                                         MessageLinkRow.message_id == message_id))
+        return Link(row.kind, row.item_id, row.author) if row else None
+
+    async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
+        result = await self.session.execute(
+            self._insert(SeenEventRow).values(platform=platform, event_id=event_id[:96], at=now)
+            .on_conflict_do_nothing())
+        return bool(result.rowcount)
+
+
+class UnitOfWork:
+    """`async with uow() as store:` gives a store whose work is lost unless committed."""
+
+    def __init__(self, sessionmaker: async_sessionmaker) -> None:
+        self.sessionmaker = sessionmaker
+
+    def __call__(self) -> _Scope:
+        return _Scope(self.sessionmaker)
+
+
+class _Scope:
+    def __init__(self, sessionmaker: async_sessionmaker) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def __aenter__(self) -> SqlStore:
+        self.session = self.sessionmaker()
+        await self.session.__aenter__()
+        return SqlStore(self.session)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.rollback()
+        await self.session.__aexit__(*exc)
