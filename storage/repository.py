@@ -464,7 +464,7 @@ class SqlStore:
             select(TotalRow.level, TotalRow.points).where(
                 TotalRow.crew_id == crew_id, TotalRow.period == period,
                 TotalRow.member_id == member_id))
-        return dict(rows.tuples().all())
+        return {level: points for level, points in rows.all()}
 
     async def latest_entries(self, crew_id: int, member_id: int, limit: int) -> list[LedgerEntry]:
         rows = await self.session.scalars(
@@ -523,7 +523,7 @@ class SqlStore:
             select(OutboxRow, CrewRow).join(CrewRow, CrewRow.id == OutboxRow.crew_id)
             .where(OutboxRow.platform == platform, OutboxRow.sent_at.is_(None))
             .order_by(OutboxRow.id).limit(limit))
-        return [(o.id, _crew(c), o.payload) for o, c in rows.tuples()]
+        return [(o.id, _crew(c), o.payload) for o, c in rows.all()]
 
     async def post_sent(self, post_id: int, message_id: str | None, now: datetime) -> None:
         await self.session.execute(
