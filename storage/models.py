@@ -75,7 +75,11 @@ class MemberRow(Base):
 
 class CircleRow(Base):
     __tablename__ = "circles"
-    __table_args__ = (Index("ix_circles_open", "crew_id", "status"),)
+    __table_args__ = (
+        # At most one open circle per crew, even when two check-ins race to open one.
+        Index("uq_circles_open", "crew_id", unique=True,
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.rules.model import (
@@ -87,6 +88,12 @@ class SqlStore:
 
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self._dialect == "postgresql" else sqlite_insert)(table)
+
+    def retryable(self, error: Exception) -> bool:
+        """True for a race another transaction won (unique key, lock, serialisation): the work
+        was rolled back and can simply be tried again."""
+        return isinstance(error, IntegrityError | OperationalError) or (
+            isinstance(error, DBAPIError) and "deadlock" in str(error).lower())
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -114,9 +114,13 @@ class Console:
         """Moves the clock to `target`, doing everything that falls due on the way, in order."""
         if target < self.clock():
             raise LineError("time only moves forward; give a later time")
+        stuck = None
         while (nxt := await self.game.next_due_at()) is not None and nxt <= target:
+            if nxt == stuck:  # work that failed stays due; do not spin on it
+                break
             self.clock.move_to(max(nxt, self.clock()))
             await self.catch_up()
+            stuck = nxt
         self.clock.move_to(target)
         await self.catch_up()
 

@@ -159,7 +159,7 @@ async def forgive(ctx: Context) -> list[Message]:
     for member_id in (item.proposer_id, item.other_id):
         await give(ctx.store, ctx.crew, member_id, CONFLICT_RESOLVED, f"conflict:{item.id}",
                    ctx.now)
-    a, b = (await ctx.store.member_by_id(i) for i in (item.proposer_id, item.other_id))
+    a, b = [await ctx.store.member_by_id(i) for i in (item.proposer_id, item.other_id)]
     return [say(f"Conflict {item.id} is resolved: {a.name} and {b.name} turned it into greater "
                 "connection. +10 each!")]
 
@@ -179,7 +179,7 @@ async def half_due(store: Store, crew: Crew, conflict_id: int, now: datetime) ->
     item = await store.conflict(conflict_id)
     if item is None or item.status != "accepted":
         return
-    a, b = (await store.member_by_id(i) for i in (item.proposer_id, item.other_id))
+    a, b = [await store.member_by_id(i) for i in (item.proposer_id, item.other_id)]
     days = crew_settings.effective(crew.settings)["conflict_days"]
     assert item.accepted_at is not None
     left = item.accepted_at + timedelta(days=days) - now

@@ -27,12 +27,13 @@ from bot.commands.events import (
 from bot.commands.ledger import post
 from bot.commands.registry import load
 from bot.commands.store import Store
-from bot.rules.model import Crew, Member
+from bot.rules.model import Crew, Due, Member
 from bot.rules.text import MAX_TEXT
 
 log = logging.getLogger("crewbot.game")
 
 SWEET_SPOT = 8
+RETRIES = 3
 LINKED_KINDS = {"checkin", "offer", "venture", "meeting", "ask", "money", "conflict"}
 BUTTON_CODES = {"l": "checkin", "t": "offer", "h": "meeting", "a": "conflict", "c": "venture"}
 BUTTON_LABELS = {"checkin": listening.LISTENED, "offer": money.THANK_YOU,
@@ -58,26 +59,32 @@ class Game:
         self.commands = load()
 
     async def handle(self, event: Event) -> list[Message]:
-        now = self.clock()
+        """Handles one event in one transaction; a lost race is retried, a crash apologised for."""
         kind = type(event).__name__
-        async with self.uow() as store:
-            try:
-                if event.event_id and not await store.first_seen(event.chat.platform,
-                                                                 event.event_id, now):
-                    log.info("event=%s outcome=duplicate", kind)
-                    return []
-                messages = await self._dispatch(store, event, now)
-                await store.commit()
-                log.info("event=%s chat=%s outcome=ok", kind, event.chat.chat_id)
-                return messages
-            except Refusal as refusal:
-                await store.rollback()
-                log.info("event=%s chat=%s outcome=refused", kind, event.chat.chat_id)
-                return [Message((str(refusal),), private=True)]
-            except Exception:
-                await store.rollback()
-                log.exception("event=%s chat=%s outcome=error", kind, event.chat.chat_id)
-                return [Message((APOLOGY,), private=True)]
+        for attempt in range(1, RETRIES + 1):
+            now = self.clock()
+            async with self.uow() as store:
+                try:
+                    if event.event_id and not await store.first_seen(event.chat.platform,
+                                                                     event.event_id, now):
+                        log.info("event=%s outcome=duplicate", kind)
+                        return []
+                    messages = await self._dispatch(store, event, now)
+                    await store.commit()
+                    log.info("event=%s chat=%s outcome=ok", kind, event.chat.chat_id)
+                    return messages
+                except Refusal as refusal:
+                    await store.rollback()
+                    log.info("event=%s chat=%s outcome=refused", kind, event.chat.chat_id)
+                    return [Message((str(refusal),), private=True)]
+                except Exception as error:
+                    await store.rollback()
+                    if attempt < RETRIES and store.retryable(error):
+                        log.info("event=%s chat=%s outcome=retry", kind, event.chat.chat_id)
+                        continue
+                    log.exception("event=%s chat=%s outcome=error", kind, event.chat.chat_id)
+                    return [Message((APOLOGY,), private=True)]
+        raise AssertionError("unreachable")
 
     async def _dispatch(self, store: Store, event: Event, now: datetime) -> list[Message]:
         crew = await store.crew(event.chat.platform, event.chat.chat_id)
@@ -223,31 +230,38 @@ class Game:
             return await store.next_due_at()
 
     async def run_due(self, now: datetime | None = None, batch: int = 100) -> int:
-        """Does every piece of work due by `now`, oldest first, each exactly once. Returns how many
-        this process did."""
+        """Does every piece of work due by `now`, oldest first, each exactly once, and returns
+        how many this process did. Work that fails stays due and is tried again next time."""
         now = now or self.clock()
         done = 0
+        tried: set[int] = set()
         while True:
             async with self.uow() as store:
-                items = await store.due(now, batch)
+                items = [i for i in await store.due(now, batch + len(tried)) if i.id not in tried]
             if not items:
                 return done
             for item in items:
-                async with self.uow() as store:
-                    try:
-                        if not await store.claim_due(item.id, now):
-                            continue
-                        crew = await store.crew_by_id(item.crew_id)
-                        await WORK[item.kind](store, crew, item.subject_id, now)
-                        await store.commit()
-                        done += 1
-                        log.info("due=%s crew=%s outcome=done", item.kind, item.crew_id)
-                    except Exception:
-                        await store.rollback()
-                        log.exception("due=%s crew=%s outcome=error", item.kind, item.crew_id)
-                        raise
-            if len(items) < batch:
-                return done
+                tried.add(item.id)
+                done += await self._do(item, now)
+
+    async def _do(self, item: Due, now: datetime) -> int:
+        for attempt in range(1, RETRIES + 1):
+            async with self.uow() as store:
+                try:
+                    if not await store.claim_due(item.id, now):
+                        return 0
+                    crew = await store.crew_by_id(item.crew_id)
+                    await WORK[item.kind](store, crew, item.subject_id, now)
+                    await store.commit()
+                    log.info("due=%s crew=%s outcome=done", item.kind, item.crew_id)
+                    return 1
+                except Exception as error:
+                    await store.rollback()
+                    if attempt < RETRIES and store.retryable(error):
+                        continue
+                    log.exception("due=%s crew=%s outcome=error", item.kind, item.crew_id)
+                    return 0
+        return 0
 
     # the outbox
 

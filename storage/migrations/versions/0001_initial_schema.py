@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 11:57:39.681995
+Create Date: 2026-11-26 12:01:17.395489
 """
 
 from collections.abc import Sequence
@@ -57,7 +57,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("circles", schema=None) as batch_op:
-        batch_op.create_index("ix_circles_open", ["crew_id", "status"], unique=False)
+        batch_op.create_index(
+            "uq_circles_open",
+            ["crew_id"],
+            unique=True,
+            postgresql_where=sa.text("status = 'open'"),
+            sqlite_where=sa.text("status = 'open'"),
+        )
 
     op.create_table(
         "due_work",
@@ -452,7 +458,11 @@ def downgrade() -> None:
 
     op.drop_table("due_work")
     with op.batch_alter_table("circles", schema=None) as batch_op:
-        batch_op.drop_index("ix_circles_open")
+        batch_op.drop_index(
+            "uq_circles_open",
+            postgresql_where=sa.text("status = 'open'"),
+            sqlite_where=sa.text("status = 'open'"),
+        )
 
     op.drop_table("circles")
     op.drop_table("seen_events")
