@@ -75,8 +75,9 @@ def help_text() -> str:
     lines = ["The Reciprocity Game: build trust by doing each other favours. Points belong to the "
              "crew, and the game is won together."]
     for level in (1, 2, 3, 4, 5, 0):
-        title = f"Level {level}: {LEVEL_NAMES[level]}" if level else "The crew"
-        cmds = [c for c in COMMANDS.values() if c.level == level]
-        lines.append(title + ": " + "; ".join(
-            f"{c.usage} ({c.summary}{', admins' if c.admin else ''})" for c in cmds))
+        lines.append(f"Level {level}: {LEVEL_NAMES[level]}" if level else "The crew")
+        lines += [f"  {c.usage}: {c.summary}{' (admins)' if c.admin else ''}"
+                  for c in COMMANDS.values() if c.level == level]
+    lines.append("This is peer support, not therapy: if someone is in crisis, help them reach "
+                 "professional or emergency help.")
     return "\n".join(lines)
