@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -19,7 +20,10 @@ from bot.commands.events import (
     ReactionChanged,
 )
 from bot.commands.game import Game
+from bot.rules.numbers import is_number
 from bot.rules.schedule import parse_duration
+
+log = logging.getLogger("crewbot.console")
 
 NAME = r"[^\s:#^@\"]{1,64}"
 SAY = re.compile(rf"^({NAME}):\s?(.*)$")
@@ -125,7 +129,7 @@ class Console:
         await self.catch_up()
 
     def ref(self, text: str) -> Shown:
-        if text.startswith("#") and text[1:].isdigit():
+        if text.startswith("#") and is_number(text[1:]):
             shown = self.shown.get(int(text[1:]))
             if shown is None:
                 raise LineError(f"there is no message {text} in this session")
@@ -146,6 +150,9 @@ class Console:
             await self._feed(line.strip())
         except LineError as error:
             self.print(f"! {error}")
+        except Exception:  # a bug must not end a session; the core already kept the data safe
+            log.exception("console line failed")
+            self.print("! sorry, that line failed on my side; nothing was changed")
 
     async def _feed(self, line: str) -> None:
         if line.startswith(":"):

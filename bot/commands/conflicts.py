@@ -11,6 +11,7 @@ from bot.commands.registry import Option, command
 from bot.commands.store import Store
 from bot.rules import settings as crew_settings
 from bot.rules.model import Conflict, Crew
+from bot.rules.numbers import is_number
 from bot.rules.points import CONFLICT_RESOLVED, CONFLICT_UNRESOLVED
 
 ACCEPT = "Accept"
@@ -119,12 +120,13 @@ async def end_unresolved(store: Store, crew: Crew, item: Conflict, now: datetime
                   Option("text", "text", "your apology (kept private unless you write share)")))
 async def apologise(ctx: Context) -> list[Message]:
     words = ctx.args.split()
-    ids = words[:1] if words and words[0].lstrip("#").isdigit() else []
+    ids = words[:1] if words and is_number(words[0].lstrip("#")) else []
     rest = ctx.args.split(maxsplit=len(ids))[len(ids):]
     text = rest[0] if rest else ""
-    share = text.lower().startswith("share")
+    head = text.split(maxsplit=1)
+    share = bool(head) and head[0].lower() == "share"  # the word itself, not "shared ..."
     if share:
-        text = text[5:].strip()
+        text = head[1] if len(head) > 1 else ""
     text = ctx.text(text, "apology")
     item = await pick(ctx, ids, "apologise")
     party(ctx, item)
@@ -136,7 +138,7 @@ async def apologise(ctx: Context) -> list[Message]:
     await ctx.store.move_conflict(item.id, "accepted", apologiser_id=ctx.member.id, apology=text)
     other_id = item.other_id if ctx.member.id == item.proposer_id else item.proposer_id
     other = await ctx.store.member_by_id(other_id)
-    said = f" They said: \u201c{text}\u201d" if share and text else ""
+    said = f" They said: \u201c{text}\u201d." if share and text else ""
     return [say(f"{ctx.member.name} apologised in conflict {item.id}.{said} {other.name}, when you "
                 f"are ready, /forgive {item.id}.")]
 

@@ -12,6 +12,7 @@ from bot.commands.events import Actor, Mention
 from bot.commands.store import Store
 from bot.rules import settings as crew_settings
 from bot.rules.model import Crew, Link, Member
+from bot.rules.numbers import is_number
 from bot.rules.schedule import month_key
 from bot.rules.text import MAX_TEXT
 
@@ -100,6 +101,6 @@ class Context:
 
     def item_id(self, word: str, what: str) -> int:
         word = word.lstrip("#")
-        if not word.isdigit() or len(word) > 18:
+        if not is_number(word):
             raise self.usage(f"'{word[:20]}' is not a {what} id (a number).")
         return int(word)

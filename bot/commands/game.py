@@ -28,6 +28,7 @@ from bot.commands.ledger import post
 from bot.commands.registry import load
 from bot.commands.store import Store
 from bot.rules.model import Crew, Due, Member
+from bot.rules.numbers import is_number
 from bot.rules.text import MAX_TEXT
 
 log = logging.getLogger("crewbot.game")
@@ -205,7 +206,7 @@ class Game:
     async def _button_target(self, store: Store, crew: Crew, event: ButtonPressed) -> ItemRef:
         if event.action:
             code, _, number = event.action.partition(":")
-            if code in BUTTON_CODES and number.isdigit() and len(number) < 19:
+            if code in BUTTON_CODES and is_number(number):
                 return ItemRef(BUTTON_CODES[code], int(number))
             raise Refusal("That button is not one of mine.")
         link = await store.linked(crew.id, event.message_id or "")

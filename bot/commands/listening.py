@@ -75,9 +75,19 @@ async def confirm(ctx: Context, checkin_id: int, via: str, added: bool) -> list[
     return notes + await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False)
 
 
+# Skin tones and text/emoji presentation selectors: platforms differ in sending them (Telegram
+# reports ❤ where Discord and most keyboards give ❤️), so 👂🏽 counts where the crew listed 👂.
+EMOJI_VARIANTS: dict[int, None] = {**dict.fromkeys(range(0x1F3FB, 0x1F400)),
+                                   0xFE0E: None, 0xFE0F: None}
+
+
+def bare_emoji(emoji: str) -> str:
+    return emoji.translate(EMOJI_VARIANTS) or emoji
+
+
 def emoji_counts(crew: Crew, emoji: str) -> bool:
-    allowed = crew_settings.effective(crew.settings)["listening_emoji"]
-    return not allowed or emoji in allowed
+    allowed = {bare_emoji(e) for e in crew_settings.effective(crew.settings)["listening_emoji"]}
+    return not allowed or bare_emoji(emoji) in allowed
 
 
 async def settle(store: Store, crew: Crew, circle: Circle, now: datetime,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.rules.numbers import is_number
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
 RULE_HELP = "Write it as 'first|second|third|fourth|last <weekday> HH:MM' or 'day N HH:MM'."
@@ -48,15 +50,16 @@ def parse_rule(text: str) -> MeetingRule:
         raise RuleError(RULE_HELP)
     at = parse_hhmm(words[2])
     if words[0] == "day":
-        if not words[1].isdigit() or not 1 <= int(words[1]) <= 31:
+        if not is_number(words[1]) or not 1 <= int(words[1]) <= 31:
             raise RuleError("The day of the month is a number from 1 to 31. " + RULE_HELP)
         return MeetingRule(at=at, day=int(words[1]))
     if words[0] not in ORDINALS:
         raise RuleError(RULE_HELP)
-    weekday = next((i for i, w in enumerate(WEEKDAYS) if w.startswith(words[1][:3])), None)
-    if weekday is None or not WEEKDAYS[weekday].startswith(words[1]):
-        raise RuleError(f"'{words[1][:20]}' is not a weekday. " + RULE_HELP)
-    return MeetingRule(at=at, ordinal=ORDINALS[words[0]], weekday=weekday)
+    days = [i for i, w in enumerate(WEEKDAYS) if len(words[1]) >= 2 and w.startswith(words[1])]
+    if len(days) != 1:
+        raise RuleError(f"'{words[1][:20]}' is not a weekday (write e.g. tuesday or tue). "
+                        + RULE_HELP)
+    return MeetingRule(at=at, ordinal=ORDINALS[words[0]], weekday=days[0])
 
 
 def parse_hhmm(text: str) -> time:
@@ -100,9 +103,11 @@ def parse_duration(text: str) -> timedelta:
     parts = DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError("write a duration like 90m, 25h, 3d, 2w or 1d12h")
-    span = timedelta()
-    for number, unit in parts:
-        span += timedelta(**{UNITS[unit]: int(number)})
+    if any(len(number) > 7 for number, _ in parts):
+        raise ValueError("a duration can be at most ten years")
+    span = sum((timedelta(**{UNITS[unit]: int(number)}) for number, unit in parts), timedelta())
     if span > timedelta(days=3660):
         raise ValueError("a duration can be at most ten years")
+    if not span:
+        raise ValueError("a duration must be longer than zero, e.g. 90m")
     return span

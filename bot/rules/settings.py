@@ -46,8 +46,10 @@ def _int_range(name: str, low: int, high: int) -> Callable[[str], int]:
 
 def parse_timezone(text: str) -> str:
     try:
+        if len(text) > 64:
+            raise ValueError(text)
         ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a folder such as 'Europe' is OSError
         raise SettingError(
             f"'{text[:60]}' is not a time zone I know. Use an IANA name such as "
             "Europe/Berlin or America/New_York."
