@@ -58,8 +58,9 @@ async def revoke(ctx: Context) -> list[Message]:
     if entry.reason == REVOKED:
         raise Refusal(f"Entry {entry.id} is itself a correction and cannot be revoked.")
     correction = Award(REVOKED, entry.level, -entry.points)
+    # The correction counts in the month of the entry it cancels, so that month's board is true.
     if not await give(ctx.store, ctx.crew, entry.member_id, correction, f"ledger:{entry.id}",
-                      ctx.now):
+                      ctx.now, month_of=entry.at):
         raise Refusal(f"Entry {entry.id} was already revoked.")
     member = await ctx.store.member_by_id(entry.member_id)
     return [say(f"Entry {entry.id} ({entry.reason}, {signed(entry.points)} for {member.name}) "

@@ -31,7 +31,7 @@ async def conflict(ctx: Context) -> list[Message]:
     if action == "accept":
         return await accept(ctx, await pick(ctx, words[1:], "accept"))
     if action == "unresolved":
-        return await unresolved(ctx, await pick(ctx, words[1:], "unresolved"))
+        return await unresolved(ctx, await pick(ctx, words[1:], "declare unresolved"))
     who, rest = ctx.split_mentions(ctx.args)
     if len(who) != 1 or rest:
         raise ctx.usage("Name the one member the repair is with.")
@@ -188,7 +188,9 @@ async def half_due(store: Store, crew: Crew, conflict_id: int, now: datetime) ->
     await post(store, crew, say(
         Mention(a.user_id, a.name), " and ", Mention(b.user_id, b.name),
         f": half the time for conflict {item.id} has passed ({max(left.days, 0)} days left). "
-        f"/apologise {item.id} and /forgive {item.id} resolve it: +10 each."), now)
+        + (f"An apology was made; /forgive {item.id} resolves it: +10 each."
+           if item.apologiser_id else
+           f"/apologise {item.id} and /forgive {item.id} resolve it: +10 each.")), now)
 
 
 async def deadline_due(store: Store, crew: Crew, conflict_id: int, now: datetime) -> None:

@@ -59,7 +59,8 @@ class Context:
 
         cmd = COMMANDS.get(self.command)
         hint = f" Usage: {cmd.usage}" if cmd else ""
-        return Refusal(problem + hint)
+        problem = problem.rstrip()
+        return Refusal(problem + ("" if problem.endswith((".", "?", "!")) else ".") + hint)
 
     def require_admin(self) -> None:
         if not self.is_admin:
@@ -79,12 +80,9 @@ class Context:
         """A member of this crew named by an @mention."""
         name = token.lstrip("@")
         actor = self.mentions.get(name) or self.mentions.get(name.lower())
-        member = None
+        # Being mentioned never enrols anyone: people join by /join or their own commands.
         if actor is not None:
             member = await self.store.member(self.crew.id, actor.user_id)
-            if member is None:
-                member = await self.store.add_member(self.crew.id, actor.user_id, actor.name,
-                                                     self.now)
         else:
             member = await self.store.member_by_name(self.crew.id, name)
         if member is None:

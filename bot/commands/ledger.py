@@ -18,10 +18,11 @@ def crew_tz(crew: Crew) -> ZoneInfo:
 
 
 async def give(store: Store, crew: Crew, member_id: int, award: Award, source: str,
-               now: datetime) -> bool:
-    """Records one award; False if this exact award (member, reason, source) was made before."""
+               now: datetime, month_of: datetime | None = None) -> bool:
+    """Records one award; False if this exact award (member, reason, source) was made before.
+    It counts in the crew-local month of `month_of` (default: now)."""
     return await store.award(crew.id, member_id, award.points, award.level, award.reason, source,
-                             month_key(now, crew_tz(crew)), now)
+                             month_key(month_of or now, crew_tz(crew)), now)
 
 
 async def post(store: Store, crew: Crew, message: Message, now: datetime) -> None:

@@ -159,8 +159,8 @@ async def reflect(ctx: Context) -> list[Message]:
 
 async def prompt_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
     held = await store.meeting(meeting_id)
-    if held is None or held.status != "planned":
-        return
+    if held is None or held.status != "planned" or now >= held.starts_at:
+        return  # caught up after the meeting began: the attendance post says it all
     settings = crew_settings.effective(crew.settings)
     extra = " ".join(crew_settings.PRACTICES[settings["practice"]])
     await post(store, crew, say(
@@ -171,7 +171,7 @@ async def prompt_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -
 
 async def reminder_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
     held = await store.meeting(meeting_id)
-    if held is None or held.status != "planned":
+    if held is None or held.status != "planned" or now >= held.starts_at:
         return
     roster = await store.roster(crew.id)
     if not roster:

@@ -35,6 +35,16 @@ async def money(ctx: Context) -> list[Message]:
                 ref=ItemRef("money", talk.id))]
 
 
+def _unscored(kind: str, cap: int) -> str:
+    """Why an ask or offer over the daily cap did not score; no promise for tomorrow at cap 0."""
+    if cap == 0:
+        return (f"Recorded, thank you; it did not score, as {kind}s do not score in this crew "
+                f"({kind}_cap is 0).")
+    limit = f"only 1 {kind} a day scores" if cap == 1 else f"only {cap} {kind}s a day score"
+    later = " Tomorrow's will." if kind == "ask" else ""
+    return f"Recorded, thank you; it did not score, as {limit}.{later}"
+
+
 async def _crew_member(ctx: Context, token: str) -> Member:
     """The member of this crew an @mention names. Unlike Context.resolve it never enrols the
     person mentioned: an offer goes to a crew member, and nobody joins because of another's act."""
@@ -73,8 +83,7 @@ async def ask(ctx: Context) -> list[Message]:
         await give(ctx.store, ctx.crew, ctx.member.id, ASK, f"favour:{item.id}", ctx.now)
         tail = "+5 points for asking for what you need."
     else:
-        tail = (f"Recorded, thank you; it did not score, as only {cap} asks a day score. "
-                "Tomorrow's will.")
+        tail = _unscored("ask", cap)
     return [say(f"{ctx.member.name} asks (ask {item.id}). {tail} "
                 "Anyone can reply to this with /offer.", ref=ItemRef("ask", item.id))]
 
@@ -111,7 +120,7 @@ async def offer(ctx: Context) -> list[Message]:
         await give(ctx.store, ctx.crew, ctx.member.id, OFFER, f"favour:{item.id}", ctx.now)
         tail = "+5 points for offering."
     else:
-        tail = f"Recorded, thank you; it did not score, as only {cap} offers a day score."
+        tail = _unscored("offer", cap)
     return [say(f"{ctx.member.name} offers something to ", ctx.mention(recipient),
                 f" (offer {item.id}). {tail} {recipient.name}, press {THANK_YOU} or reply "
                 "/thanks to acknowledge it: +1 each.",

@@ -1,0 +1,288 @@
+"""Seeing the game and crew housekeeping: /leaderboard, /score, /revoke, /settings, /help."""
+
+from __future__ import annotations
+
+from bot.commands.registry import COMMANDS
+from tests.conftest import last_bot
+
+
+def bot_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if " bot: " in line]
+
+
+def message(lines: list[str], start: str) -> list[str]:
+    """The printed lines of the bot message whose first line contains `start`."""
+    i = next(i for i, line in enumerate(lines) if " bot: " in line and start in line)
+    out = [lines[i].split(" bot: ", 1)[1]]
+    for line in lines[i + 1:]:
+        if not line.startswith("   "):
+            break
+        out.append(line[3:])
+    return out
+
+
+async def entry_ids(play, name: str) -> list[int]:
+    for crew in await play.app.game.export():
+        if crew.crew.chat_id == "crew":
+            member = next(m for m in crew.members if m.name == name)
+            return [e.id for e in crew.ledger if e.member_id == member.id]
+    raise AssertionError("no crew")
+
+
+async def test_leaderboard_total_first_ties_share_a_rank_with_levels(play_any):
+    play = play_any
+    await play("""
+        alice: /join
+        bob: /join
+        carol: /join
+        dave: /join
+        alice: /ask a lift to the station
+        bob: /ask help moving a sofa
+        bob: /coown Sofa Co @carol
+        carol: /coown confirm
+    """)
+    assert await play.points() == {"alice": 5, "bob": 105, "carol": 100, "dave": 0}
+    lines = await play("dave: /leaderboard")
+    assert message(lines, "Crew total") == [
+        "Crew total, all time: 210 points. The game is won together.",
+        "1. bob 105 (L1 0 · L2 5 · L3 0 · L4 0 · L5 100)",
+        "2. carol 100 (L1 0 · L2 0 · L3 0 · L4 0 · L5 100)",
+        "3. alice 5 (L1 0 · L2 5 · L3 0 · L4 0 · L5 0)",
+        "4. dave 0 (L1 0 · L2 0 · L3 0 · L4 0 · L5 0)",
+    ]
+    lines = await play("""
+        carol: /ask a ladder
+        dave: /leaderboard all
+    """)
+    assert message(lines, "Crew total") == [
+        "Crew total, all time: 215 points. The game is won together.",
+        "1. bob 105 (L1 0 · L2 5 · L3 0 · L4 0 · L5 100)",
+        "1. carol 105 (L1 0 · L2 5 · L3 0 · L4 0 · L5 100)",
+        "3. alice 5 (L1 0 · L2 5 · L3 0 · L4 0 · L5 0)",
+        "4. dave 0 (L1 0 · L2 0 · L3 0 · L4 0 · L5 0)",
+    ]
+
+
+async def test_leaderboard_month_counts_only_this_month(play):
+    await play("""
+        alice: /join
+        bob: /join
+        alice: /ask a lift
+        bob: /ask a loan
+        :at 2026-12-01T00:00
+        bob: /ask a ladder
+    """)
+    lines = await play("alice: /leaderboard month")
+    assert message(lines, "Crew total") == [
+        "Crew total, this month (2026-12): 5 points. The game is won together.",
+        "1. bob 5 (L1 0 · L2 5 · L3 0 · L4 0 · L5 0)",
+        "2. alice 0 (L1 0 · L2 0 · L3 0 · L4 0 · L5 0)",
+    ]
+    lines = await play("alice: /leaderboard")
+    assert message(lines, "Crew total")[:2] == [
+        "Crew total, all time: 15 points. The game is won together.",
+        "1. bob 10 (L1 0 · L2 10 · L3 0 · L4 0 · L5 0)",
+    ]
+    lines = await play("alice: /leaderboard yesterday")
+    assert "Usage: /leaderboard [month|all|hide|show]" in last_bot(lines)
+
+
+async def test_month_follows_the_crew_time_zone(play):
+    await play("""
+        alice: /settings timezone America/New_York
+        :at 2026-12-01T03:00
+        alice: /ask a lift
+    """)
+    # 03:00 UTC on Dec 1 is still Nov 30 in New York
+    lines = await play("alice: /leaderboard month")
+    assert message(lines, "Crew total")[0].startswith("Crew total, this month (2026-11): 5 points")
+
+
+async def test_hidden_member_leaves_the_ranking_but_not_the_total(play):
+    await play("""
+        alice: /join
+        bob: /join
+        carol: /join
+        alice: /ask a lift
+        bob: /ask a loan
+    """)
+    lines = await play("""
+        bob: /leaderboard hide
+        carol: /leaderboard
+    """)
+    assert "bob, you are now out of the ranking" in bot_lines(lines)[0]
+    assert message(lines, "Crew total") == [
+        "Crew total, all time: 10 points. The game is won together.",
+        "1. alice 5 (L1 0 · L2 5 · L3 0 · L4 0 · L5 0)",
+        "2. carol 0 (L1 0 · L2 0 · L3 0 · L4 0 · L5 0)",
+    ]
+    assert await play.points() == {"alice": 5, "bob": 5, "carol": 0}
+    lines = await play("""
+        bob: /leaderboard show
+        carol: /leaderboard
+    """)
+    assert "bob, you are back in the ranking." in bot_lines(lines)[0]
+    assert "1. bob 5 (L1 0 · L2 5 · L3 0 · L4 0 · L5 0)" in message(lines, "Crew total")
+
+
+async def test_score_for_yourself_and_for_another_member(play):
+    lines = await play("""
+        alice: /join
+        bob: /join
+        bob: /score
+    """)
+    assert message(lines, "bob: 0 points") == [
+        "bob: 0 points. Listening 0 · Money 0 · Consistency 0 · Conflict 0 · Co-owners 0",
+        "No points yet: /checkin is a good start.",
+    ]
+    lines = await play("""
+        bob: /ask a loan
+        bob: /coown Bakery @alice
+        alice: /coown confirm
+        alice: /score @bob
+    """)
+    assert message(lines, "bob: 105 points") == [
+        "bob: 105 points. Listening 0 · Money 5 · Consistency 0 · Conflict 0 · Co-owners 100",
+        "Latest: entry 2 +100 coowners (Mon 2 Nov 2026 09:00 UTC); "
+        "entry 1 +5 ask (Mon 2 Nov 2026 09:00 UTC)",
+    ]
+    lines = await play("alice: /score")
+    assert message(lines, "alice: 100 points")[0].startswith("alice: 100 points.")
+    lines = await play("alice: /score @bob @alice")
+    assert "Usage: /score [@member]" in last_bot(lines)
+
+
+async def test_admin_revokes_an_entry_once_with_a_negative_correction(play_any):
+    play = play_any
+    await play("""
+        alice: /join
+        bob: /join
+        bob: /ask a loan
+        alice: /ask a lift
+    """)
+    [bobs_ask] = await entry_ids(play, "bob")
+    lines = await play(f"bob: /revoke {bobs_ask}")
+    assert "Only a crew admin can use /revoke." in last_bot(lines)
+    assert await play.points() == {"alice": 5, "bob": 5}
+
+    lines = await play(f"alice: /revoke {bobs_ask}")
+    assert last_bot(lines).endswith(f"Entry {bobs_ask} (ask, +5 for bob) is revoked: -5 recorded "
+                                    "as a correction.")
+    assert await play.points() == {"alice": 5, "bob": 0}
+    ask, correction = await entry_ids(play, "bob")
+    assert ask == bobs_ask
+    lines = await play(f"""
+        alice: /revoke {bobs_ask}
+        alice: /revoke {correction}
+        alice: /revoke 999
+        alice: /revoke one
+        alice: /revoke
+    """)
+    said = bot_lines(lines)
+    assert f"Entry {bobs_ask} was already revoked." in said[0]
+    assert f"Entry {correction} is itself a correction and cannot be revoked." in said[1]
+    assert "There is no ledger entry 999 in this crew." in said[2]
+    assert "Usage: /revoke <entry id>" in said[3]
+    assert "Usage: /revoke <entry id>" in said[4]
+    assert await play.points() == {"alice": 5, "bob": 0}
+    lines = await play("bob: /score")
+    assert message(lines, "bob: 0 points") == [
+        "bob: 0 points. Listening 0 · Money 0 · Consistency 0 · Conflict 0 · Co-owners 0",
+        f"Latest: entry {correction} -5 revoked (Mon 2 Nov 2026 09:00 UTC); "
+        f"entry {bobs_ask} +5 ask (Mon 2 Nov 2026 09:00 UTC)",
+    ]
+
+
+async def test_revoke_cannot_reach_into_another_crew(play):
+    await play("""
+        alice: /ask a lift
+        :room other
+        zoe: /ask a loan
+    """)
+    lines = await play("zoe: /revoke 1")
+    assert "There is no ledger entry 1 in this crew." in last_bot(lines)
+    assert await play.points("crew") == {"alice": 5}
+
+
+async def test_settings_show_and_change_and_bad_values_are_refused(play):
+    lines = await play("""
+        alice: /join
+        bob: /join
+        bob: /settings
+    """)
+    shown = last_bot(lines)
+    assert "timezone = UTC (IANA time zone of the crew)" in shown
+    assert "circle_hours = 24 (hours a check-in circle stays open (1-168))" in shown
+    assert "conflict_days = 30" in shown and "listening_emoji = any" in shown
+
+    lines = await play("bob: /settings circle_hours 12")
+    assert "Only a crew admin can use /settings." in last_bot(lines)
+
+    bad = {
+        "circle_hours 0": "circle_hours must be from 1 to 168, not 0.",
+        "circle_hours 169": "circle_hours must be from 1 to 168, not 169.",
+        "circle_hours soon": "circle_hours takes a whole number from 1 to 168.",
+        "ask_cap 51": "ask_cap must be from 0 to 50, not 51.",
+        "reflect_days 15": "reflect_days must be from 0 to 14, not 15.",
+        "attendance_hours 25": "attendance_hours must be from 1 to 24, not 25.",
+        "conflict_days 1": "conflict_days must be from 2 to 365, not 1.",
+        "timezone Mars/Olympus": "is not a time zone I know",
+        "practice yoga": "practice is one of: none, feelz, carepod, stewardship, elephants.",
+        "colour blue": "There is no setting 'colour'.",
+        "circle_hours": "Give a value for circle_hours.",
+    }
+    for command, rule in bad.items():
+        lines = await play(f"alice: /settings {command}")
+        assert rule in last_bot(lines), command
+    lines = await play("alice: /settings")
+    assert last_bot(lines).split(" bot: ", 1)[1] == shown.split(" bot: ", 1)[1]  # unchanged
+
+    lines = await play("""
+        alice: /settings circle_hours 12
+        alice: /settings timezone Europe/Berlin
+        alice: /settings practice Feelz
+        bob: /settings
+    """)
+    said = bot_lines(lines)
+    assert said[0].endswith("circle_hours is now 12.")
+    assert said[1].endswith("timezone is now Europe/Berlin.")
+    assert said[2].endswith("practice is now feelz.")
+    assert "timezone = Europe/Berlin" in said[3] and "circle_hours = 12" in said[3]
+    assert "practice = feelz" in said[3]
+
+
+async def test_help_lists_every_registered_command(play):
+    lines = await play("alice: /help")
+    text = "\n".join(message(lines, "The Reciprocity Game"))
+    assert COMMANDS
+    for name in COMMANDS:
+        assert f"/{name}" in text, name
+    for level in ("Listening", "Money", "Consistency", "Conflict", "Co-owners"):
+        assert level in text
+
+
+async def test_unknown_command_is_answered(play):
+    lines = await play("""
+        alice: /join
+        alice: /frobnicate now
+        alice: /HELP
+    """)
+    said = bot_lines(lines)
+    assert "I don't know /frobnicate. /help lists the commands." in said[1]
+    assert "The Reciprocity Game" in said[2]
+
+
+async def test_ninth_member_brings_the_sweet_spot_note_once(play):
+    names = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8"]
+    lines = await play("\n".join(f"{n}: /join" for n in names))
+    assert not any("sweet spot" in line for line in lines)
+    lines = await play("m9: /join")
+    notes = [line for line in lines if "sweet spot is 5 to 8" in line]
+    assert len(notes) == 1 and "This crew now has 9 members." in notes[0]
+    lines = await play("""
+        m10: /join
+        :leave m10
+        m10: /join
+        m11: /score
+    """)
+    assert not any("sweet spot" in line for line in lines)
