@@ -16,7 +16,7 @@ from bot.app import open_app
 from bot.clock import SimClock, utc_now
 from bot.config import ConfigError, from_env, setup_logging
 from bot.export import as_csv, as_json
-from storage.engine import redacted
+from storage.engine import database_url, redacted
 
 log = logging.getLogger("crewbot")
 
@@ -110,6 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     setup_logging(config.log_level if args.command == "run" else "WARNING")
     database = getattr(args, "db", None) or config.database
+    try:
+        database_url(database)
+    except ValueError as error:
+        print(f"crewbot: --db: {error}", file=sys.stderr)
+        return 2
     try:
         if args.command == "run":
             work = run(database, config.platforms, config.tick_seconds)

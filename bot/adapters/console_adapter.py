@@ -30,7 +30,7 @@ SAY = re.compile(rf"^({NAME}):\s?(.*)$")
 REPLY = re.compile(rf"^({NAME}) replies (\S+):\s?(.*)$")
 REACT = re.compile(rf"^({NAME}) (reacts|unreacts) (\S+) (\S+)$")
 PRESS = re.compile(rf"^({NAME}) presses \"([^\"]+)\" (\S+)$")
-MENTION = re.compile(r"@([^\s@]{1,64})")
+MENTION = re.compile(r"(?<!\S)@([^\s@]{1,64})")
 HOW = (
     "write NAME: TEXT, NAME replies REF: TEXT, NAME reacts EMOJI REF, NAME unreacts EMOJI REF, "
     'NAME presses "LABEL" REF, :room ROOM, :at DATETIME, :advance DURATION or :leave NAME '
@@ -88,7 +88,7 @@ class Console:
         self.count += 1
         shown = Shown(room, author, f"{self.session}-{self.count}", buttons or {})
         self.shown[self.count] = shown
-        self.latest[(room, author.lower())] = self.count
+        self.latest[(room, author)] = self.count
         labels = "".join(f" [{label}]" for label in (buttons or {}).values())
         first, *rest = (text + labels).split("\n")
         self.print(f"#{self.count} {author}: {first}")
@@ -135,7 +135,7 @@ class Console:
                 raise LineError(f"there is no message {text} in this session")
             return shown
         if text.startswith("^") and len(text) > 1:
-            number = self.latest.get((self.room, text[1:].lower()))
+            number = self.latest.get((self.room, text[1:]))
             if number is None:
                 raise LineError(f"{text[1:]} has posted nothing in room {self.room} yet")
             return self.shown[number]

@@ -16,7 +16,7 @@ from bot.rules.numbers import is_number
 from bot.rules.schedule import month_key
 from bot.rules.text import MAX_TEXT
 
-MENTION = re.compile(r"@([^\s@]{1,64})")
+MENTION = re.compile(r"(?<!\S)@([^\s@]{1,64})")  # not mail@example.com
 
 
 class Refusal(Exception):
@@ -100,5 +100,6 @@ class Context:
     def item_id(self, word: str, what: str) -> int:
         word = word.lstrip("#")
         if not is_number(word):
-            raise self.usage(f"'{word[:20]}' is not a {what} id (a number).")
+            article = "an" if what[0] in "aeiou" else "a"
+            raise self.usage(f"'{word[:20]}' is not {article} {what} id (a number).")
         return int(word)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from bot.commands.context import Context
 from bot.commands.events import Message, say
 from bot.commands.registry import command
+from bot.rules.text import plural
 
 
 @command("join", level=0, usage="/join", summary="join this crew's game")
 async def join(ctx: Context) -> list[Message]:
     # Game.handle already (re)joined the member before calling any command.
     roster = await ctx.store.roster(ctx.crew.id)
-    return [say(f"Welcome, {ctx.member.name}! The crew has {len(roster)} members. "
+    return [say(f"Welcome, {ctx.member.name}! The crew has {plural(len(roster), 'member')}. "
                 "Try /checkin to share what is true for you right now, or /help.")]
 
 

@@ -6,7 +6,7 @@ from bot.commands.context import Context, Refusal
 from bot.commands.events import Button, ItemRef, Message, say
 from bot.commands.ledger import give
 from bot.commands.registry import Option, command
-from bot.rules.model import Favour, Member
+from bot.rules.model import Favour
 from bot.rules.points import ASK, MUTUAL_REGARD, OFFER, scores_under_cap
 
 THANK_YOU = "Thank you"
@@ -45,23 +45,6 @@ def _unscored(kind: str, cap: int) -> str:
     return f"Recorded, thank you; it did not score, as {limit}.{later}"
 
 
-async def _crew_member(ctx: Context, token: str) -> Member:
-    """The member of this crew an @mention names. Unlike Context.resolve it never enrols the
-    person mentioned: an offer goes to a crew member, and nobody joins because of another's act."""
-    name = token.lstrip("@")
-    actor = ctx.mentions.get(name) or ctx.mentions.get(name.lower())
-    if actor is not None:
-        member = await ctx.store.member(ctx.crew.id, actor.user_id)
-    else:
-        member = await ctx.store.member_by_name(ctx.crew.id, name)
-    if member is None:
-        raise Refusal(f"I don't know @{name[:64]} in this crew. An offer goes to a crew member; "
-                      "they can join with /join.")
-    if not member.active:
-        raise Refusal(f"{member.name} has left this crew.")
-    return member
-
-
 async def _scores_today(ctx: Context, kind: str, cap: int) -> bool:
     since, until = ctx.day_bounds()
     return scores_under_cap(
@@ -98,7 +81,7 @@ async def offer(ctx: Context) -> list[Message]:
     if len(who) > 1:
         raise ctx.usage("Offer to one member at a time.")
     if who:
-        recipient = await _crew_member(ctx, who[0])
+        recipient = await ctx.resolve(who[0])
     elif ctx.reply_to and ctx.reply_to.kind in ("ask", "money"):
         item = await ctx.store.favour(ctx.reply_to.item_id)
         assert item is not None
