@@ -19,7 +19,8 @@ def database_url(url_or_path: str | None) -> URL:
     if "://" not in url_or_path:
         path = Path(url_or_path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        return make_url(f"sqlite+aiosqlite:///{path}")
+        # Built, not parsed: a path is a path even with '?', '#' or '%' in it.
+        return URL.create("sqlite+aiosqlite", database=str(path))
     url = make_url(url_or_path)
     if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
         url = url.set(drivername="postgresql+asyncpg")

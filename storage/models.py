@@ -68,6 +68,7 @@ class MemberRow(Base):
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
     user_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100))
+    handle: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)

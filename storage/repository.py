@@ -54,7 +54,7 @@ def _crew(r: CrewRow) -> Crew:
 
 
 def _member(r: MemberRow) -> Member:
-    return Member(r.id, r.crew_id, r.user_id, r.name, r.active, r.hidden)
+    return Member(r.id, r.crew_id, r.user_id, r.name, r.active, r.hidden, r.handle)
 
 
 def _circle(r: CircleRow) -> Circle:
@@ -141,13 +141,16 @@ class SqlStore:
     async def member_by_name(self, crew_id: int, name: str) -> Member | None:
         rows = (await self.session.scalars(
             select(MemberRow).where(MemberRow.crew_id == crew_id,
-                                    func.lower(MemberRow.name) == name.lower())
+                                    (func.lower(MemberRow.name) == name.lower())
+                                    | (func.lower(MemberRow.handle) == name.lower()))
             .order_by(MemberRow.active.desc(), MemberRow.id))).all()
         return _member(rows[0]) if rows else None
 
-    async def add_member(self, crew_id: int, user_id: str, name: str, now: datetime) -> Member:
+    async def add_member(self, crew_id: int, user_id: str, name: str, now: datetime,
+                         handle: str | None = None) -> Member:
         await self.session.execute(
             self._insert(MemberRow).values(crew_id=crew_id, user_id=user_id, name=name[:100],
+                                           handle=handle[:64] if handle else None,
                                            active=True, hidden=False, joined_at=now)
             .on_conflict_do_nothing())
         member = await self.member(crew_id, user_id)

@@ -19,6 +19,7 @@ class Actor:
     user_id: str
     name: str
     is_admin: bool | None = None
+    handle: str | None = None  # a platform @username, so typed @mentions find the member
 
 
 @dataclass(frozen=True)

@@ -109,13 +109,14 @@ class Game:
         name = " ".join(actor.name.split())[:100] or actor.user_id
         member = await store.member(crew.id, actor.user_id)
         notes: list[Message] = []
-        if member is None or not member.active or member.name != name:
+        handle = actor.handle[:64] if actor.handle else None
+        if member is None or not member.active or (member.name, member.handle) != (name, handle):
             if member is None and not join:
                 raise Refusal(f"{name}, join the crew with /join first so that counts.")
             if member is None:
-                member = await store.add_member(crew.id, actor.user_id, name, now)
+                member = await store.add_member(crew.id, actor.user_id, name, now, handle)
             else:
-                await store.update_member(member.id, active=True, name=name)
+                await store.update_member(member.id, active=True, name=name, handle=handle)
                 member = await store.member_by_id(member.id)
             notes = await self._size_note(store, crew)
         is_admin = actor.is_admin

@@ -26,6 +26,7 @@ class Member:
     name: str
     active: bool = True
     hidden: bool = False
+    handle: str | None = None
 
 
 @dataclass(frozen=True)

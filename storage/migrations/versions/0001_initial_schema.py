@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 12:01:17.395489
+Create Date: 2026-11-26 12:16:36.704393
 """
 
 from collections.abc import Sequence
@@ -113,6 +113,7 @@ def upgrade() -> None:
         sa.Column("crew_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("handle", sa.String(length=64), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("hidden", sa.Boolean(), nullable=False),
         sa.Column("joined_at", storage.models.UTCDateTime(timezone=True), nullable=False),
