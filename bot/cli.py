@@ -14,7 +14,7 @@ from bot.adapters.console_adapter import Console, LineError, parse_instant
 from bot.adapters.scheduler import Ticker
 from bot.app import open_app
 from bot.clock import SimClock, utc_now
-from bot.config import ConfigError, from_env, setup_logging
+from bot.config import Config, ConfigError, from_env, setup_logging
 from bot.export import as_csv, as_json
 from storage.engine import database_url, redacted
 
@@ -76,12 +76,42 @@ async def play_console(database: str, start: str | None, live: bool, tick: float
     return 0
 
 
-async def run(config_database: str, platforms: list[str], tick: float) -> int:
-    if not platforms:
-        return await play_console(config_database, None, live=True, tick=tick)
-    log.error("platforms=%s outcome=unavailable: the Telegram and Discord adapters are not in "
-              "this version yet; unset their tokens to play in the console", ",".join(platforms))
-    return 2
+async def run(config: Config, database: str) -> int:
+    """Serves every configured platform and the scheduler in this loop until cancelled."""
+    if not config.platforms:
+        return await play_console(database, None, live=True, tick=config.tick_seconds)
+    if config.discord_token:
+        log.error("platform=discord outcome=unavailable: the Discord adapter is not in this "
+                  "version yet; unset CREWBOT_DISCORD_TOKEN")
+        return 2
+    from bot.adapters.telegram_adapter import TelegramAdapter
+
+    app = await open_app(database, utc_now)
+    adapters = []
+    if config.telegram_token:
+        adapters.append(TelegramAdapter(app.game, config.telegram_token, config.telegram_api_url))
+
+    async def deliver() -> None:
+        for adapter in adapters:
+            await adapter.deliver()
+
+    ticker = Ticker(app.game, deliver, config.tick_seconds)
+    started = []
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+        await ticker.start()
+        log.info("outcome=running platforms=%s database=%s", ",".join(config.platforms),
+                 redacted(database))
+        await asyncio.Event().wait()
+    finally:
+        ticker.stop()
+        for adapter in started:
+            await adapter.stop()
+        await app.close()
+        log.info("outcome=stopped")
+    return 0
 
 
 async def export(database: str, fmt: str) -> int:
@@ -108,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"crewbot: {error}", file=sys.stderr)
         return 2
-    setup_logging(config.log_level if args.command == "run" else "WARNING")
+    setup_logging(config.log_level if args.command == "run" else "WARNING", config.secrets)
     database = getattr(args, "db", None) or config.database
     try:
         database_url(database)
@@ -117,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.command == "run":
-            work = run(database, config.platforms, config.tick_seconds)
+            work = run(config, database)
         elif args.command == "console":
             work = play_console(database, args.start, live=False, tick=config.tick_seconds)
         elif args.command == "export":

@@ -22,6 +22,11 @@ class Config:
     discord_token: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     tick_seconds: float = 30.0
+    telegram_api_url: str | None = None
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s for s in (self.telegram_token, self.discord_token) if s]
 
     @property
     def platforms(self) -> list[str]:
@@ -46,14 +51,37 @@ def from_env(env: dict[str, str] | None = None) -> Config:
     except ValueError:
         raise ConfigError("CREWBOT_TICK_SECONDS must be a number of seconds from 1 to 3600"
                           ) from None
+    api_url = env.get("CREWBOT_TELEGRAM_API_URL") or None
+    if api_url and not api_url.startswith(("http://", "https://")):
+        raise ConfigError("CREWBOT_TELEGRAM_API_URL must be an http:// or https:// URL")
     return Config(database=database,
                   telegram_token=env.get("CREWBOT_TELEGRAM_TOKEN") or None,
                   discord_token=env.get("CREWBOT_DISCORD_TOKEN") or None,
-                  log_level=level, tick_seconds=tick)
+                  log_level=level, tick_seconds=tick, telegram_api_url=api_url)
 
 
-def setup_logging(level: str) -> None:
+class Redact(logging.Filter):
+    """Replaces every secret in a log record's final text with ***."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(s in text for s in self.secrets):
+            for secret in self.secrets:
+                text = text.replace(secret, "***")
+            record.msg, record.args = text, None
+        return True
+
+
+def setup_logging(level: str, secrets: list[str] | None = None) -> None:
     logging.basicConfig(level=getattr(logging, level),
                         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
-    for noisy in ("apscheduler", "aiosqlite", "sqlalchemy.engine", "alembic"):
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Redact(secrets or []))
+    # httpx logs every request URL, and Telegram's URLs carry the bot token.
+    for noisy in ("apscheduler", "aiosqlite", "sqlalchemy.engine", "alembic", "httpx",
+                  "httpcore", "telegram", "discord"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))

@@ -82,3 +82,12 @@ def help_text() -> str:
     lines.append("This is peer support, not therapy: if someone is in crisis, help them reach "
                  "professional or emergency help.")
     return "\n".join(lines)
+
+
+def intro_text() -> str:
+    """Three lines a crew reads when the bot arrives in its chat."""
+    return ("Hello, I'm Crewbot: I help this crew play the Reciprocity Game, building trust by "
+            "doing each other favours.\n"
+            "Share what is true for you with /checkin and confirm you listened to the others; "
+            "/ask and /offer help; meet monthly; repair conflicts; co-own ventures.\n"
+            "Points belong to the crew and the game is won together: /help shows the levels.")

@@ -297,10 +297,12 @@ class FakeTelegram:
 
     # ----------------------------------------------------------------- test-side API
 
-    def push(self, update: JSON) -> JSON:
-        """Queues an update for getUpdates (assigning update_id) and returns it."""
+    def push(self, update: JSON, *, redeliver: bool = False) -> JSON:
+        """Queues an update for getUpdates (assigning update_id) and returns it; `redeliver`
+        sends an update again with its own update_id, as Telegram does after a crash."""
         update = dict(update)
-        update["update_id"] = next(self._update_ids)
+        if not (redeliver and "update_id" in update):
+            update["update_id"] = next(self._update_ids)
         self._absorb(update)
         self._pending.append(update)
         self._notify()

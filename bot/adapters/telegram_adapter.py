@@ -1,0 +1,336 @@
+"""The Telegram adapter: python-telegram-bot updates in, the core's messages out."""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    MessageEntity,
+    ReactionTypeCustomEmoji,
+    ReactionTypeEmoji,
+    ReplyParameters,
+    Update,
+)
+from telegram import Message as TgMessage
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import RetryAfter, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    MessageReactionHandler,
+    filters,
+)
+
+from bot.commands.admin import intro_text
+from bot.commands.events import (
+    Actor,
+    ButtonPressed,
+    Chat,
+    CommandReceived,
+    Event,
+    MemberLeft,
+    Mention,
+    Message,
+    ReactionChanged,
+)
+from bot.commands.game import Game
+from bot.commands.registry import COMMANDS
+
+log = logging.getLogger("crewbot.telegram")
+
+PLATFORM = "telegram"
+ALLOWED_UPDATES = ["message", "callback_query", "message_reaction", "my_chat_member",
+                   "chat_member"]
+GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+ADMIN_STATUSES = (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+GONE_STATUSES = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+TEXT_LIMIT = 4096
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+ADMIN_CACHE_SECONDS = 120
+PRIVATE_START = (
+    "Hello! Crewbot plays the Reciprocity Game with a crew in its group chat. To start: add me "
+    "to your crew's group (group info > Add members), then make me an admin there so I can see "
+    "reactions. Everyone then plays with /checkin, /ask, /offer and friends; /help lists them."
+)
+PRIVATE_POINTER = ("Game commands work in your crew's group, not here. Add me to the group and "
+                   "send them there; /start explains how.")
+
+
+def actor(user: Any, is_admin: bool | None = None) -> Actor:
+    return Actor(user_id=str(user.id), name=user.full_name or user.username or str(user.id),
+                 is_admin=is_admin, handle=user.username)
+
+
+def chat_of(chat: Any) -> Chat:
+    return Chat(PLATFORM, str(chat.id), chat.title or chat.full_name or str(chat.id))
+
+
+def command_text(message: TgMessage) -> tuple[str, tuple[Actor, ...]]:
+    """The command text with each text-mention (a user without @username) turned into `@tgID`,
+    and the people mentioned, keyed so the core can resolve them."""
+    text = message.text or ""
+    mentions: list[Actor] = []
+    pieces: list[str] = []
+    last = 0
+    for entity in sorted(message.entities or (), key=lambda e: e.offset):
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user:
+            start = len(text.encode("utf-16-le")[: entity.offset * 2].decode("utf-16-le"))
+            end = len(text.encode("utf-16-le")[: (entity.offset + entity.length) * 2]
+                      .decode("utf-16-le"))
+            token = f"tg{entity.user.id}"
+            pieces += [text[last:start], f"@{token}"]
+            last = end
+            person = actor(entity.user)
+            mentions.append(Actor(person.user_id, token, handle=person.handle))
+            mentions.append(person)
+    pieces.append(text[last:])
+    return "".join(pieces), tuple(mentions)
+
+
+def render(message: Message) -> tuple[list[str], str | None, InlineKeyboardMarkup | None]:
+    """Text chunks (Telegram's 4096 limit), parse mode and keyboard. User text is never markup:
+    plain text, or HTML-escaped when a mention needs a link."""
+    has_mentions = any(isinstance(p, Mention) for p in message.parts)
+    if has_mentions:
+        text = "".join(
+            html.escape(p) if isinstance(p, str) else (
+                f'<a href="tg://user?id={p.user_id}">{html.escape(p.name)}</a>'
+                if p.user_id.isdigit() else html.escape("@" + p.name))
+            for p in message.parts)
+    else:
+        text = message.plain()
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.action) for b in message.buttons]]
+    ) if message.buttons else None
+    return chunks(text), ParseMode.HTML if has_mentions else None, keyboard
+
+
+def chunks(text: str) -> list[str]:
+    out: list[str] = []
+    while len(text) > TEXT_LIMIT:
+        cut = text.rfind("\n", 0, TEXT_LIMIT)
+        cut = cut if cut > 0 else TEXT_LIMIT
+        out.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return [*out, text]
+
+
+def reaction_keys(reactions: Iterable[Any]) -> set[str]:
+    keys = set()
+    for reaction in reactions:
+        if isinstance(reaction, ReactionTypeEmoji):
+            keys.add(reaction.emoji)
+        elif isinstance(reaction, ReactionTypeCustomEmoji):
+            keys.add(f"custom:{reaction.custom_emoji_id}")
+    return keys
+
+
+class TelegramAdapter:
+    """Long-polls Telegram inside the bot's own loop; every group is a crew."""
+
+    def __init__(self, game: Game, token: str, api_url: str | None = None,
+                 builder: ApplicationBuilder | None = None,
+                 rate_limiter: AIORateLimiter | None = None) -> None:
+        self.game = game
+        builder = builder or ApplicationBuilder().token(token)
+        if api_url:
+            root = api_url.rstrip("/")
+            builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+        self.app: Application = builder.rate_limiter(
+            rate_limiter or AIORateLimiter(max_retries=3)).build()
+        self.admins: dict[tuple[int, int], tuple[float, bool]] = {}
+        self.errors: list[BaseException] = []
+        self.app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
+        self.app.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, self.on_left))
+        self.app.add_handler(CallbackQueryHandler(self.on_button))
+        self.app.add_handler(MessageReactionHandler(self.on_reaction))
+        self.app.add_handler(ChatMemberHandler(self.on_my_status,
+                                               ChatMemberHandler.MY_CHAT_MEMBER))
+        self.app.add_handler(ChatMemberHandler(self.on_member, ChatMemberHandler.CHAT_MEMBER))
+        self.app.add_error_handler(self.on_error)
+
+    # lifecycle
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await self.publish_commands()
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES,
+                                             bootstrap_retries=-1)
+        log.info("platform=telegram outcome=polling bot=%s", self.app.bot.username)
+
+    async def stop(self) -> None:
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def publish_commands(self) -> None:
+        commands = [BotCommand(c.name, c.summary[:256]) for c in COMMANDS.values()]
+        await self.app.bot.set_my_commands(commands, scope=BotCommandScopeAllGroupChats())
+        await self.app.bot.set_my_commands([BotCommand("start", "how to play with your crew")],
+                                           scope=BotCommandScopeDefault())
+
+    # inbound
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert context.error is not None
+        self.errors.append(context.error)
+        log.error("platform=telegram outcome=error error=%s", type(context.error).__name__,
+                  exc_info=context.error)
+
+    async def is_admin(self, chat_id: int, user_id: int) -> bool:
+        cached = self.admins.get((chat_id, user_id))
+        if cached and time.monotonic() - cached[0] < ADMIN_CACHE_SECONDS:
+            return cached[1]
+        try:
+            member = await self.app.bot.get_chat_member(chat_id, user_id)
+            admin = member.status in ADMIN_STATUSES
+        except TelegramError:
+            admin = False
+        self.admins[(chat_id, user_id)] = (time.monotonic(), admin)
+        return admin
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return
+        name = (message.text or "").split()[0][1:].split("@")
+        if len(name) > 1 and name[1].lower() != (self.app.bot.username or "").lower():
+            return  # addressed to another bot
+        if message.chat.type not in GROUPS:
+            text = PRIVATE_START if name[0].lower() in ("start", "help") else PRIVATE_POINTER
+            await message.reply_text(text, do_quote=False)
+            return
+        text, mentions = command_text(message)
+        event = CommandReceived(
+            chat_of(message.chat),
+            actor(message.from_user, await self.is_admin(message.chat.id, message.from_user.id)),
+            text, message_id=str(message.message_id),
+            reply_to=str(message.reply_to_message.message_id) if message.reply_to_message
+            else None, mentions=mentions, event_id=f"tg:{update.update_id}")
+        await self.answer(event, reply_to=message.message_id)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query: CallbackQuery | None = update.callback_query
+        if query is None:
+            return
+        message = query.message
+        if message is None or message.chat.type not in GROUPS:
+            await query.answer("This button only works in a crew's group.")
+            return
+        event = ButtonPressed(chat_of(message.chat), actor(query.from_user),
+                              action=query.data or "", event_id=f"tg:{update.update_id}")
+        replies = await self.game.handle(event)
+        notes = [r for r in replies if r.private]
+        await query.answer("\n".join(r.plain() for r in notes)[:200] or None,
+                           show_alert=bool(notes))
+        await self.send_all(event.chat, [r for r in replies if not r.private])
+
+    async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.message_reaction
+        if change is None or change.user is None or change.chat.type not in GROUPS:
+            return  # anonymous reactions cannot confirm anyone's listening
+        old, new = reaction_keys(change.old_reaction), reaction_keys(change.new_reaction)
+        who = actor(change.user)
+        for emoji, added in [*((e, True) for e in sorted(new - old)),
+                             *((e, False) for e in sorted(old - new))]:
+            event = ReactionChanged(chat_of(change.chat), who, str(change.message_id), emoji,
+                                    added, event_id=f"tg:{update.update_id}:{emoji}:{added}")
+            await self.answer(event)
+
+    async def on_left(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message and message.left_chat_member and not message.left_chat_member.is_bot:
+            await self.answer(MemberLeft(chat_of(message.chat),
+                                         str(message.left_chat_member.id),
+                                         event_id=f"tg:{update.update_id}"))
+
+    async def on_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change: ChatMemberUpdated | None = update.chat_member
+        if change is None:
+            return
+        user = change.new_chat_member.user
+        self.admins.pop((change.chat.id, user.id), None)
+        if change.new_chat_member.status in GONE_STATUSES and not user.is_bot:
+            await self.answer(MemberLeft(chat_of(change.chat), str(user.id),
+                                         event_id=f"tg:{update.update_id}"))
+
+    async def on_my_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.my_chat_member
+        if change is None or change.chat.type not in GROUPS:
+            return
+        was, now = change.old_chat_member.status, change.new_chat_member.status
+        if was in GONE_STATUSES and now not in GONE_STATUSES:
+            rights = ("I'm an admin here, so reactions count as listening." if now in
+                      ADMIN_STATUSES else
+                      "I'm not an admin here, so I won't see reactions: the I listened button "
+                      "does the same job. Make me an admin to use reactions too.")
+            await self.send(chat_of(change.chat), Message((intro_text() + "\n" + rights,)))
+        elif was not in ADMIN_STATUSES and now in ADMIN_STATUSES:
+            await self.send(chat_of(change.chat),
+                            Message(("Thanks for making me an admin: reactions now count as "
+                                     "listening.",)))
+
+    async def answer(self, event: Event, reply_to: int | None = None) -> None:
+        await self.send_all(event.chat, await self.game.handle(event), reply_to)
+
+    # outbound
+
+    async def send_all(self, chat: Chat, replies: list[Message],
+                       reply_to: int | None = None) -> None:
+        for reply in replies:
+            await self.send(chat, reply, reply_to)
+
+    async def send(self, chat: Chat, message: Message, reply_to: int | None = None) -> str:
+        """Sends one message and links it to the item it shows."""
+        sent_id = await self._post(chat, message, reply_to)
+        await self.game.message_sent(chat, sent_id, message.ref)
+        return sent_id
+
+    async def _post(self, chat: Chat, message: Message, reply_to: int | None = None) -> str:
+        """Sends the message in chunks if long; the keyboard goes on the last, whose id counts."""
+        parts, mode, keyboard = render(message)
+        sent_id = ""
+        for i, part in enumerate(parts):
+            quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if (
+                reply_to and i == 0) else None
+            sent = await self.app.bot.send_message(
+                int(chat.chat_id), part, parse_mode=mode,
+                reply_markup=keyboard if i == len(parts) - 1 else None,
+                reply_parameters=quote, link_preview_options=NO_PREVIEW)
+            sent_id = str(sent.message_id)
+        return sent_id
+
+    async def deliver(self) -> None:
+        """Sends what the core queued; a failed post stays queued for the next tick."""
+        for posted in await self.game.pending_posts(PLATFORM):
+            try:
+                sent_id = await self._post(posted.chat, posted.message)
+            except TelegramError as error:
+                log.warning("platform=telegram post=%s outcome=retry_later error=%s", posted.id,
+                            type(error).__name__)
+                await self.game.post_failed(posted)
+                if isinstance(error, RetryAfter):
+                    return  # the platform asked us to slow down: the next tick goes on
+                continue
+            await self.game.post_delivered(posted, sent_id)
