@@ -10,6 +10,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.adapters.console_adapter import Console, LineError, parse_instant
 from bot.adapters.scheduler import Ticker
 from bot.app import open_app
@@ -57,7 +59,7 @@ async def read_lines(console: Console, stream: object = None) -> None:
 
 
 async def play_console(database: str, start: str | None, live: bool, tick: float) -> int:
-    clock = SimClock(parse_instant(start) if start else None)
+    clock = SimClock(parse_instant(start) if start is not None else None)
     app = await open_app(database, clock)
     console = Console(app.game, clock, sys.stdout)
     ticker = Ticker(app.game, console.deliver, tick) if live else None
@@ -157,6 +159,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_until_signal(work))
     except LineError as error:
         print(f"crewbot: {error}", file=sys.stderr)
+        return 2
+    except (OSError, SQLAlchemyError) as error:
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        for secret in [*config.secrets, database_url(database).password or ""]:
+            if secret:
+                first = first.replace(secret, "***")
+        print(f"crewbot: cannot use the database {redacted(database)}: "
+              f"{type(error).__name__}: {first}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
