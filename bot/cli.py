@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -82,16 +83,17 @@ async def run(config: Config, database: str) -> int:
     """Serves every configured platform and the scheduler in this loop until cancelled."""
     if not config.platforms:
         return await play_console(database, None, live=True, tick=config.tick_seconds)
-    if config.discord_token:
-        log.error("platform=discord outcome=unavailable: the Discord adapter is not in this "
-                  "version yet; unset CREWBOT_DISCORD_TOKEN")
-        return 2
-    from bot.adapters.telegram_adapter import TelegramAdapter
-
     app = await open_app(database, utc_now)
-    adapters = []
+    adapters: list[Any] = []
     if config.telegram_token:
+        from bot.adapters.telegram_adapter import TelegramAdapter
+
         adapters.append(TelegramAdapter(app.game, config.telegram_token, config.telegram_api_url))
+    if config.discord_token:
+        from bot.adapters.discord_adapter import DiscordAdapter
+
+        adapters.append(DiscordAdapter(app.game, config.discord_token,
+                                       list(config.discord_guild_ids)))
 
     async def deliver() -> None:
         for adapter in adapters:

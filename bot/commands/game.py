@@ -106,8 +106,9 @@ class Game:
                        command: str = "", args: str = "", join: bool = True
                        ) -> tuple[Context, list[Message]]:
         actor = event.actor
-        name = " ".join(actor.name.split())[:100] or actor.user_id
         member = await store.member(crew.id, actor.user_id)
+        # A platform that does not say the name (a removed reaction) keeps the one we know.
+        name = " ".join(actor.name.split())[:100] or (member.name if member else actor.user_id)
         notes: list[Message] = []
         handle = actor.handle[:64] if actor.handle else None
         if member is None or not member.active or (member.name, member.handle) != (name, handle):

@@ -1,0 +1,321 @@
+"""The Discord adapter: discord.py slash commands, buttons and reactions in, messages out."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+
+from bot.commands.events import (
+    Actor,
+    ButtonPressed,
+    Chat,
+    CommandReceived,
+    Event,
+    Mention,
+    Message,
+    ReactionChanged,
+)
+from bot.commands.game import Game
+from bot.commands.registry import COMMANDS, Command, Option
+
+log = logging.getLogger("crewbot.discord")
+
+PLATFORM = "discord"
+TEXT_LIMIT = 2000
+ANSWER_WITHIN = 2.0  # Discord wants an answer in 3 s; slower work is deferred first
+USER_MENTION = re.compile(r"<@!?([0-9]{1,20})>")
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def chat_of(channel: Any) -> Chat:
+    return Chat(PLATFORM, str(channel.id), getattr(channel, "name", None) or str(channel.id))
+
+
+def actor_of(user: Any, is_admin: bool | None = None) -> Actor:
+    name = getattr(user, "display_name", None) or getattr(user, "name", None) or ""
+    return Actor(str(user.id), name, is_admin=is_admin, handle=getattr(user, "name", None))
+
+
+def is_admin(interaction: discord.Interaction) -> bool:
+    permissions = interaction.permissions
+    return bool(permissions.manage_channels or permissions.manage_guild)
+
+
+def render(message: Message) -> tuple[list[str], discord.AllowedMentions]:
+    """Text chunks within Discord's limit; only the members the core mentions may be pinged."""
+    users = [discord.Object(int(p.user_id)) for p in message.parts
+             if isinstance(p, Mention) and p.user_id.isdigit()]
+    text = "".join(p if isinstance(p, str) else (
+        f"<@{p.user_id}>" if p.user_id.isdigit() else f"@{p.name}") for p in message.parts)
+    allowed = discord.AllowedMentions(everyone=False, roles=False, replied_user=False,
+                                      users=users) if users else NO_MENTIONS
+    return chunks(text), allowed
+
+
+def chunks(text: str) -> list[str]:
+    out: list[str] = []
+    while len(text) > TEXT_LIMIT:
+        cut = text.rfind("\n", 0, TEXT_LIMIT)
+        cut = cut if cut > 0 else TEXT_LIMIT
+        out.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return [*out, text]
+
+
+def command_text(cmd: Command, values: dict[str, Any]) -> tuple[str, tuple[Actor, ...]]:
+    """The slash command's options put back into the text command the core reads."""
+    words = [f"/{cmd.name}"]
+    mentions: list[Actor] = []
+    for option in cmd.options:
+        value = values.get(option.name)
+        if value is None:
+            continue
+        if option.kind == "member":
+            words.append(f"@dc{value.id}")
+            mentions.append(Actor(str(value.id), f"dc{value.id}"))
+        else:
+            text = str(value)
+            for user_id in USER_MENTION.findall(text):
+                mentions.append(Actor(user_id, f"dc{user_id}"))
+            words.append(USER_MENTION.sub(lambda m: f"@dc{m[1]}", text))
+    return " ".join(words), tuple(mentions)
+
+
+def annotation(option: Option) -> Any:
+    kinds: dict[str, Any] = {"text": app_commands.Range[str, 1, 2000],
+                             "member": discord.Member,
+                             "id": app_commands.Range[int, 1, 2**53]}
+    kind = Literal[option.choices] if option.kind == "choice" else kinds[option.kind]
+    return kind if option.required else kind | None
+
+
+def slash_command(cmd: Command, adapter: DiscordAdapter) -> app_commands.Command:
+    """A slash command whose options come from the registry's typed options."""
+
+    async def callback(interaction: discord.Interaction, **values: Any) -> None:
+        await adapter.on_slash(interaction, cmd, values)
+
+    params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=discord.Interaction)]
+    for option in sorted(cmd.options, key=lambda o: not o.required):  # required ones first
+        params.append(inspect.Parameter(
+            option.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation(option),
+            default=inspect.Parameter.empty if option.required else None))
+    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    callback.__name__ = cmd.name
+    if cmd.options:
+        callback = app_commands.describe(
+            **{o.name: o.description[:100] for o in cmd.options})(callback)
+    return app_commands.Command(name=cmd.name, description=cmd.summary[:100], callback=callback)
+
+
+BUTTON_ID = r"crew:(?P<action>[a-z]:[0-9]{1,18})"
+
+
+class GameButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_ID):
+    """A game button whose state is in its custom id, so it works after a restart."""
+
+    def __init__(self, action: str, label: str = "OK") -> None:
+        super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.primary,
+                                           custom_id=f"crew:{action}"))
+        self.action = action
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
+                             match: re.Match[str]) -> GameButton:
+        return cls(match["action"], item.label or "OK")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        adapter: DiscordAdapter = interaction.client.crewbot  # type: ignore[attr-defined]
+        await adapter.on_button(interaction, self.action)
+
+
+def view_for(message: Message) -> discord.ui.View | None:
+    if not message.buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for b in message.buttons:
+        view.add_item(GameButton(b.action, b.label))
+    return view
+
+
+class CrewClient(discord.Client):
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS,
+                         **options)
+        self.crewbot = adapter
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = adapter.on_tree_error  # type: ignore[method-assign]
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(GameButton)
+        await self.crewbot.sync_commands()
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.crewbot.on_reaction(payload, added=True)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.crewbot.on_reaction(payload, added=False)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        self.crewbot.record_error(event_method)
+
+
+class DiscordAdapter:
+    """Serves every text channel or thread as a crew, from the bot's own loop."""
+
+    def __init__(self, game: Game, token: str, guild_ids: list[int] | None = None,
+                 **client_options: Any) -> None:
+        self.game = game
+        self.token = token
+        self.guild_ids = guild_ids or []
+        self.client = CrewClient(self, **client_options)
+        for cmd in COMMANDS.values():
+            self.client.tree.add_command(slash_command(cmd, self))
+        self.errors: list[BaseException] = []
+        self.task: asyncio.Task[None] | None = None
+
+    # lifecycle
+
+    async def start(self) -> None:
+        await self.client.login(self.token)
+        self.task = asyncio.create_task(self.client.connect(reconnect=True))
+
+    async def stop(self) -> None:
+        await self.client.close()
+        if self.task:
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def sync_commands(self) -> None:
+        """Globally, or at once to the development guilds in CREWBOT_DISCORD_GUILD_IDS."""
+        tree = self.client.tree
+        for guild_id in self.guild_ids:
+            guild = discord.Object(guild_id)
+            tree.copy_global_to(guild=guild)
+            await tree.sync(guild=guild)
+        if not self.guild_ids:
+            await tree.sync()
+        log.info("platform=discord outcome=commands_synced count=%d", len(COMMANDS))
+
+    def record_error(self, where: str) -> None:
+        import sys
+
+        error = sys.exc_info()[1]
+        if error is not None:
+            self.errors.append(error)
+        log.error("platform=discord where=%s outcome=error", where, exc_info=error)
+
+    async def on_tree_error(self, interaction: discord.Interaction,
+                            error: app_commands.AppCommandError) -> None:
+        self.errors.append(error)
+        log.error("platform=discord outcome=error error=%s", type(error).__name__,
+                  exc_info=error)
+
+    # inbound
+
+    async def on_slash(self, interaction: discord.Interaction, cmd: Command,
+                       values: dict[str, Any]) -> None:
+        channel = interaction.channel
+        if channel is None or interaction.guild is None:
+            await interaction.response.send_message(
+                "Game commands work in a crew's channel on a server, not here.", ephemeral=True)
+            return
+        text, mentions = command_text(cmd, values)
+        event = CommandReceived(chat_of(channel), actor_of(interaction.user, is_admin(interaction)),
+                                text, mentions=mentions, event_id=f"dc:{interaction.id}")
+        await self.answer(interaction, event)
+
+    async def on_button(self, interaction: discord.Interaction, action: str) -> None:
+        if interaction.channel is None or interaction.guild is None:
+            await interaction.response.send_message("This button works in a crew's channel.",
+                                                    ephemeral=True)
+            return
+        event = ButtonPressed(chat_of(interaction.channel), actor_of(interaction.user),
+                              action=action, event_id=f"dc:{interaction.id}")
+        await self.answer(interaction, event)
+
+    async def on_reaction(self, payload: discord.RawReactionActionEvent, added: bool) -> None:
+        if payload.guild_id is None or (self.client.user and
+                                        payload.user_id == self.client.user.id):
+            return
+        channel = self.client.get_channel(payload.channel_id)
+        chat = chat_of(channel) if channel else Chat(PLATFORM, str(payload.channel_id))
+        who = actor_of(payload.member) if payload.member else Actor(str(payload.user_id), "")
+        replies = await self.game.handle(ReactionChanged(
+            chat, who, str(payload.message_id), str(payload.emoji), added))
+        if replies and channel is not None:
+            for reply in replies:
+                if not reply.private:
+                    await self.send(channel, reply)
+
+    async def answer(self, interaction: discord.Interaction, event: Event) -> None:
+        """Runs the event; answers at once when quick, otherwise defers and follows up."""
+        work = asyncio.ensure_future(self.game.handle(event))
+        try:
+            replies = await asyncio.wait_for(asyncio.shield(work), ANSWER_WITHIN)
+        except TimeoutError:
+            await interaction.response.defer(thinking=True)
+            replies = await work
+        if not replies:
+            if not interaction.response.is_done():
+                await interaction.response.defer()
+            return
+        for reply in replies:
+            await self.respond(interaction, event.chat, reply)
+
+    async def respond(self, interaction: discord.Interaction, chat: Chat,
+                      reply: Message) -> None:
+        parts, allowed = render(reply)
+        for i, part in enumerate(parts):
+            view = view_for(reply) if i == len(parts) - 1 else None
+            kwargs: dict[str, Any] = {"ephemeral": reply.private, "allowed_mentions": allowed}
+            if view is not None:
+                kwargs["view"] = view
+            if not interaction.response.is_done():
+                await interaction.response.send_message(part, **kwargs)
+                sent = await interaction.original_response()
+            else:
+                sent = await interaction.followup.send(part, wait=True, **kwargs)
+        if not reply.private:
+            await self.game.message_sent(chat, str(sent.id), reply.ref)
+
+    # outbound
+
+    async def send(self, channel: Any, reply: Message) -> str:
+        """Posts to a channel and links the message to the item it shows."""
+        sent_id = await self._post(channel, reply)
+        await self.game.message_sent(chat_of(channel), sent_id, reply.ref)
+        return sent_id
+
+    async def _post(self, channel: Any, reply: Message) -> str:
+        parts, allowed = render(reply)
+        sent_id = ""
+        for i, part in enumerate(parts):
+            view = view_for(reply) if i == len(parts) - 1 else None
+            kwargs: dict[str, Any] = {"allowed_mentions": allowed}
+            if view is not None:
+                kwargs["view"] = view
+            sent = await channel.send(part, **kwargs)
+            sent_id = str(sent.id)
+        return sent_id
+
+    async def deliver(self) -> None:
+        """Sends what the core queued; a failed post stays queued for the next tick."""
+        for posted in await self.game.pending_posts(PLATFORM):
+            try:
+                channel_id = int(posted.chat.chat_id)
+                channel = (self.client.get_channel(channel_id)
+                           or await self.client.fetch_channel(channel_id))
+                sent_id = await self._post(channel, posted.message)
+            except (discord.HTTPException, discord.ClientException) as error:
+                log.warning("platform=discord post=%s outcome=retry_later error=%s", posted.id,
+                            type(error).__name__)
+                await self.game.post_failed(posted)
+                continue
+            await self.game.post_delivered(posted, sent_id)
