@@ -258,6 +258,7 @@ class OutboxRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(String(64))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -46,6 +46,9 @@ from storage.models import (
     VentureMemberRow,
     VentureRow,
 )
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 50  # then the post is given up (a chat that is gone), not retried forever
 
 
 def _crew(r: CrewRow) -> Crew:
@@ -528,12 +531,23 @@ class SqlStore:
         await self.session.flush()
         return row.id
 
-    async def pending_posts(self, platform: str, limit: int) -> list[tuple[int, Crew, dict]]:
-        rows = await self.session.execute(
-            select(OutboxRow, CrewRow).join(CrewRow, CrewRow.id == OutboxRow.crew_id)
-            .where(OutboxRow.platform == platform, OutboxRow.sent_at.is_(None))
-            .order_by(OutboxRow.id).limit(limit))
-        return [(o.id, _crew(c), o.payload) for o, c in rows.all()]
+    async def lease_posts(self, platform: str, limit: int, now: datetime
+                          ) -> list[tuple[int, Crew, dict]]:
+        """Takes unsent posts for a while, so two processes never send the same one; a post
+        whose sender died is taken again when the lease ends."""
+        query = (select(OutboxRow, CrewRow).join(CrewRow, CrewRow.id == OutboxRow.crew_id)
+                 .where(OutboxRow.platform == platform, OutboxRow.sent_at.is_(None),
+                        OutboxRow.attempts < MAX_ATTEMPTS,
+                        (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now))
+                 .order_by(OutboxRow.id).limit(limit))
+        if self._dialect == "postgresql":
+            query = query.with_for_update(of=OutboxRow, skip_locked=True)
+        rows = (await self.session.execute(query)).all()
+        if rows:
+            await self.session.execute(
+                update(OutboxRow).where(OutboxRow.id.in_([o.id for o, _ in rows]))
+                .values(lease_until=now + LEASE))
+        return [(o.id, _crew(c), o.payload) for o, c in rows]
 
     async def post_sent(self, post_id: int, message_id: str | None, now: datetime) -> None:
         await self.session.execute(
@@ -543,7 +557,7 @@ class SqlStore:
     async def post_failed(self, post_id: int) -> None:
         await self.session.execute(
             update(OutboxRow).where(OutboxRow.id == post_id)
-            .values(attempts=OutboxRow.attempts + 1))
+            .values(attempts=OutboxRow.attempts + 1, lease_until=None))
 
     async def link(self, crew_id: int, message_id: str, kind: str, item_id: int,
                    author: str) -> None:

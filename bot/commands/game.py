@@ -269,8 +269,10 @@ class Game:
     # the outbox
 
     async def pending_posts(self, platform: str, limit: int = 100) -> list[Post]:
+        """Queued posts for a platform, leased to this process until delivered or failed."""
         async with self.uow() as store:
-            rows = await store.pending_posts(platform, limit)
+            rows = await store.lease_posts(platform, limit, self.clock())
+            await store.commit()
         return [Post(post_id, Chat(crew.platform, crew.chat_id, crew.title),
                      Message.from_json(payload)) for post_id, crew, payload in rows]
 

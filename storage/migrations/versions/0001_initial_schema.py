@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 12:16:36.704393
+Create Date: 2026-11-26 12:35:08.980168
 """
 
 from collections.abc import Sequence
@@ -148,6 +148,7 @@ def upgrade() -> None:
         sa.Column("created_at", storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_until", storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("message_id", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["crew_id"],
