@@ -180,6 +180,19 @@ class DiscordAdapter:
             self.client.tree.add_command(slash_command(cmd, self))
         self.errors: list[BaseException] = []
         self.task: asyncio.Task[None] | None = None
+        self.handled = 0  # events fully handled (replies sent and linked)
+        self._progress = asyncio.Condition()
+
+    async def _done(self) -> None:
+        async with self._progress:
+            self.handled += 1
+            self._progress.notify_all()
+
+    async def wait_handled(self, count: int, timeout: float = 5) -> None:
+        """Waits until `count` events have been fully handled (for tests and health checks)."""
+        async with self._progress:
+            await asyncio.wait_for(self._progress.wait_for(lambda: self.handled >= count),
+                                   timeout)
 
     # lifecycle
 
@@ -247,15 +260,24 @@ class DiscordAdapter:
         channel = self.client.get_channel(payload.channel_id)
         chat = chat_of(channel) if channel else Chat(PLATFORM, str(payload.channel_id))
         who = actor_of(payload.member) if payload.member else Actor(str(payload.user_id), "")
-        replies = await self.game.handle(ReactionChanged(
-            chat, who, str(payload.message_id), str(payload.emoji), added))
-        if replies and channel is not None:
-            for reply in replies:
-                if not reply.private:
-                    await self.send(channel, reply)
+        try:
+            replies = await self.game.handle(ReactionChanged(
+                chat, who, str(payload.message_id), str(payload.emoji), added))
+            if channel is not None:
+                for reply in replies:
+                    if not reply.private:
+                        await self.send(channel, reply)
+        finally:
+            await self._done()
 
     async def answer(self, interaction: discord.Interaction, event: Event) -> None:
         """Runs the event; answers at once when quick, otherwise defers and follows up."""
+        try:
+            await self._answer(interaction, event)
+        finally:
+            await self._done()
+
+    async def _answer(self, interaction: discord.Interaction, event: Event) -> None:
         work = asyncio.ensure_future(self.game.handle(event))
         try:
             replies = await asyncio.wait_for(asyncio.shield(work), ANSWER_WITHIN)
