@@ -93,7 +93,7 @@ async def run(config: Config, database: str) -> int:
         from bot.adapters.discord_adapter import DiscordAdapter
 
         adapters.append(DiscordAdapter(app.game, config.discord_token,
-                                       list(config.discord_guild_ids)))
+                                       list(config.discord_guild_ids), config.discord_api_url))
 
     async def deliver() -> None:
         for adapter in adapters:

@@ -24,6 +24,7 @@ class Config:
     tick_seconds: float = 30.0
     telegram_api_url: str | None = None
     discord_guild_ids: tuple[int, ...] = ()
+    discord_api_url: str | None = None
 
     @property
     def secrets(self) -> list[str]:
@@ -59,7 +60,11 @@ def from_env(env: dict[str, str] | None = None) -> Config:
     if not all(g.isascii() and g.isdigit() and len(g) <= 20 for g in guilds):
         raise ConfigError("CREWBOT_DISCORD_GUILD_IDS must be server ids (numbers) separated by "
                           "commas")
+    discord_url = env.get("CREWBOT_DISCORD_API_URL") or None
+    if discord_url and not discord_url.startswith(("http://", "https://")):
+        raise ConfigError("CREWBOT_DISCORD_API_URL must be an http:// or https:// URL")
     return Config(database=database, discord_guild_ids=tuple(int(g) for g in guilds),
+                  discord_api_url=discord_url,
                   telegram_token=env.get("CREWBOT_TELEGRAM_TOKEN") or None,
                   discord_token=env.get("CREWBOT_DISCORD_TOKEN") or None,
                   log_level=level, tick_seconds=tick, telegram_api_url=api_url)

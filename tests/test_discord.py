@@ -217,3 +217,60 @@ async def test_both_platforms_and_the_scheduler_in_one_process(dc, app, clock):
                    for c in dc.calls_of("message"))
     crews = {c.crew.platform for c in await app.game.export()}
     assert crews == {"discord", "telegram"}
+
+
+async def test_slow_work_is_deferred_then_answered(bot, dc, monkeypatch):
+    import bot.adapters.discord_adapter as adapter_module
+
+    monkeypatch.setattr(adapter_module, "ANSWER_WITHIN", 0)  # as if the database were slow
+    await slash(dc, ALICE, "ask", text="a ride")
+    first = dc.calls_of("callback")[-1].body
+    assert first["type"] == 5  # deferred ("thinking") within Discord's 3 seconds
+    assert "alice asks" in str(dc.calls_of("followup")[-1].body)
+
+
+async def test_crewbot_run_serves_discord_and_telegram_and_stops_on_signals(dc, tmp_path):
+    import asyncio
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    async with FakeTelegram(bot_username="crewbot") as tg:
+        group = -1001000000009
+        tg.add_chat(group)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CREWBOT_")}
+        env.update(CREWBOT_TELEGRAM_TOKEN=tg.token,
+                   CREWBOT_TELEGRAM_API_URL=tg.base_url.removesuffix("/bot"),
+                   CREWBOT_DISCORD_TOKEN=dc.token,
+                   CREWBOT_DISCORD_API_URL=dc.api_base.removesuffix("/api/v10"),
+                   CREWBOT_DISCORD_GUILD_IDS=str(GUILD),
+                   CREWBOT_DATABASE_URL=str(tmp_path / "both.sqlite3"),
+                   PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+        for round_, sig in enumerate((signal.SIGINT, signal.SIGTERM), 1):
+            syncs = len(dc.calls_of("command_sync"))
+            proc = subprocess.Popen([str(Path(sys.executable).parent / "crewbot"), "run"],
+                                    env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            try:
+                await dc.wait_for("command_sync", count=syncs + 1, timeout=30)
+                await dc.wait_ready(timeout=30)
+                await tg.wait_call("getUpdates", timeout=30)
+                callbacks = len(dc.calls_of("callback"))
+                await dc.dispatch("INTERACTION_CREATE", dc.interaction_command(
+                    GUILD, GENERAL, ALICE, "ask", [{"name": "text", "type": 3, "value": "x"}]))
+                tg.push(tg.message(group, {"id": 5, "is_bot": False, "first_name": "Tess"},
+                                   "/ask y"))
+                await dc.wait_for("callback", count=callbacks + 1, timeout=30)
+                await tg.wait_sent(lambda s: "Tess asks" in s["text"], count=round_,
+                                   timeout=30)
+                proc.send_signal(sig)
+                out, err = await asyncio.to_thread(proc.communicate, timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            assert proc.returncode == 0, err
+            assert "outcome=stopped" in err
+            for secret in (tg.token, dc.token):
+                assert secret not in out + err

@@ -9,6 +9,9 @@ import re
 from typing import Any, Literal
 
 import discord
+import discord.gateway
+import discord.http
+import yarl
 from discord import app_commands
 
 from bot.commands.events import (
@@ -31,6 +34,15 @@ TEXT_LIMIT = 2000
 ANSWER_WITHIN = 2.0  # Discord wants an answer in 3 s; slower work is deferred first
 USER_MENTION = re.compile(r"<@!?([0-9]{1,20})>")
 NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def point_at(api_url: str) -> None:
+    """Sends discord.py's REST and gateway traffic to another host (a proxy or a test server):
+    its roots are class attributes, the only way discord.py offers."""
+    root = api_url.rstrip("/")
+    discord.http.Route.BASE = f"{root}/api/v10"
+    ws = "wss" + root[5:] if root.startswith("https") else "ws" + root[4:]
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(f"{ws}/gateway")
 
 
 def chat_of(channel: Any) -> Chat:
@@ -171,7 +183,9 @@ class DiscordAdapter:
     """Serves every text channel or thread as a crew, from the bot's own loop."""
 
     def __init__(self, game: Game, token: str, guild_ids: list[int] | None = None,
-                 **client_options: Any) -> None:
+                 api_url: str | None = None, **client_options: Any) -> None:
+        if api_url:
+            point_at(api_url)
         self.game = game
         self.token = token
         self.guild_ids = guild_ids or []
