@@ -58,6 +58,7 @@ def load() -> dict[str, Command]:
         meetings,
         membership,
         money,
+        privacy,
     )
 
     return COMMANDS

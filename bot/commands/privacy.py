@@ -1,0 +1,1 @@
+"""Your data: /mydata sends a member everything stored about them; /forgetme erases it."""
