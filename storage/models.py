@@ -149,6 +149,7 @@ class RosterRow(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     at_start: Mapped[bool] = mapped_column(Boolean, default=True)
     present_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    excused: Mapped[bool] = mapped_column(Boolean, default=False)  # said /away beforehand
 
 
 class ReflectionRow(Base):

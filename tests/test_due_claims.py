@@ -102,7 +102,8 @@ def expected(rooms: list[str]) -> dict:
                        (room, "alice", "listening_circle", 1): 1,
                        (room, "bob", "listening_circle", 1): 1})
     return {"ledger": ledger, "tallies": Counter(rooms), "circle posts": Counter(rooms),
-            "posts": 2 * len(rooms), "pending": 0}
+            # per room: the tally, the circle, and carol's private note about her absence
+            "posts": 3 * len(rooms), "pending": 0}
 
 
 def listed_then(uow, wait):
@@ -424,8 +425,12 @@ async def test_a_restart_catches_up_the_missed_tally_once(db_url, tmp_path, endi
 
     # Days later: the bot was down when attendance closed (22:00); it tallies at start.
     second = console(db_url, "2026-11-06T09:00", "", tmp_path)
-    assert second == ["#1 bot: Meeting of Tue 3 Nov 2026 19:00 UTC tallied. Present: alice (+1), "
-                      "bob (+1). Missed: carol (-5)."]
+    assert second == [
+        "#1 bot: (privately to carol) We missed you at the meeting of Tue 3 Nov 2026 19:00 UTC. "
+        "As this crew plays it, a missed meeting costs 5 points. Next time, /away before the "
+        "start tells the crew you can't come.",
+        "#2 bot: Meeting of Tue 3 Nov 2026 19:00 UTC tallied. Present: alice (+1), "
+        "bob (+1). 1 member could not make it this time."]
     after_second = export(db_url, tmp_path)
     # GAME.md: present -> 1st attended meeting +1; on the roster at the start, absent -> -5.
     assert points(after_second) == {"alice": 1, "bob": 1, "carol": -5}
@@ -444,15 +449,17 @@ async def test_a_restart_after_two_missed_months_tallies_each_meeting_once(db_ur
     console(db_url, "2026-11-02T09:00", FIRST_RUN, tmp_path)
     # Down through the rest of November's meeting and all of December's: both are tallied at
     # start, each once, in order. Nobody could mark presence in December while the bot was
-    # down, so all three missed that one (the rule as the code plays it today).
+    # down, so that tally records the meeting and costs nobody anything.
     second = console(db_url, "2026-12-20T09:00", "", tmp_path)
     tallies = [line for line in second if "tallied" in line]
     assert len(tallies) == 2, second
-    assert tallies[0] == ("#1 bot: Meeting of Tue 3 Nov 2026 19:00 UTC tallied. Present: "
-                          "alice (+1), bob (+1). Missed: carol (-5).")
-    assert tallies[1].endswith("Meeting of Tue 1 Dec 2026 19:00 UTC tallied. Nobody marked "
-                               "presence. Missed: alice (-5), bob (-5), carol (-5)."), tallies
-    assert points(await exported(db_url)) == {"alice": -4, "bob": -4, "carol": -10}
+    assert tallies[0] == ("#2 bot: Meeting of Tue 3 Nov 2026 19:00 UTC tallied. Present: "
+                          "alice (+1), bob (+1). 1 member could not make it this time.")
+    assert tallies[1].endswith("Meeting of Tue 1 Dec 2026 19:00 UTC tallied: I was offline for "
+                               "its whole attendance window, so nobody could mark presence and "
+                               "nobody loses points for it. Sorry about that!"), tallies
+    assert not any("The meeting has started" in line for line in second), second
+    assert points(await exported(db_url)) == {"alice": 1, "bob": 1, "carol": -5}
     third = console(db_url, "2026-12-21T09:00", "", tmp_path)
     assert not any("tallied" in line for line in third), third
-    assert points(await exported(db_url)) == {"alice": -4, "bob": -4, "carol": -10}
+    assert points(await exported(db_url)) == {"alice": 1, "bob": 1, "carol": -5}

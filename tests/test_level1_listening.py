@@ -44,7 +44,7 @@ async def test_reactions_complete_a_circle_and_score_one_each(play):
     """)
     assert lines[0] == "#1 alice: /checkin hello world"
     assert lines[1].startswith("#2 bot: alice checked in (1 of 1 in this circle")
-    assert lines[1].endswith("[I listened]")
+    assert lines[1].endswith("[I listened] [Pass]")
     assert lines[3].startswith("#4 bot: bob checked in (2 of 2 in this circle")
     assert not completions(lines)
     assert await play.points() == {"alice": 0, "bob": 0}

@@ -402,13 +402,13 @@ async def test_money_replies_with_the_essays_questions_and_scores_nothing(play):
     """)
     for reply in (lines[1], lines[3]):
         assert "(A) the work you do for money and (B) the work most meaningful to you" in reply
-        for question in ("How much income do you earn? Where does it come from?",
-                         "What lifestyle would support you to be at your best, and what does "
-                         "that cost?",
+        for question in ("Where does your income come from, and does it support you",
+                         "What lifestyle would support you",
                          "which creative new tactics could you try?",
                          "less compromise, more freedom or more impact?",
                          "If you have a surplus"):
             assert question in reply
+        assert "How much" not in reply  # the money talk never asks for figures
     assert lines[1].startswith("#2 bot: alice opens a money talk")
     assert lines[3].startswith("#4 bot: bob opens a money talk")
     assert await play.points() == {"alice": 0, "bob": 0}

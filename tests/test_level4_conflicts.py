@@ -151,8 +151,12 @@ async def test_accepted_without_resolution_reminds_at_half_time_and_ends_at_minu
                      "left). An apology was made; /forgive 1 resolves it: +10 each."]
     assert await play(":at 2026-12-02T08:59") == []
     lines = await play(":at 2026-12-02T09:00")
-    assert len(lines) == 1
-    assert "Conflict 1 reached its deadline without a resolution: -20 each." in lines[0]
+    assert len(lines) == 3  # the crew sees that it ended; each party alone hears the cost
+    assert "A repair (conflict 1) reached its deadline without a resolution." in lines[0]
+    assert "-20" not in lines[0] and "alice" not in lines[0]
+    assert [line.split(") ", 1)[0] for line in lines[1:]] == [
+        "#15 bot: (privately to alice", "#16 bot: (privately to bob"]
+    assert all("costs each of you 20 points" in line for line in lines[1:])
     assert await play.points() == {"alice": -20, "bob": -20, "carol": 0}
     lines = await play("bob: /forgive 1")
     assert "Conflict 1 is unresolved; there is nothing to forgive now." in last_bot(lines)
@@ -172,7 +176,7 @@ async def test_conflict_days_setting_moves_half_time_and_deadline(play):
     assert "@alice and @carol: half the time for conflict 1 has passed (5 days left)" in lines[0]
     assert await play(":at 2026-11-12T08:59") == []
     lines = await play(":at 2026-11-12T09:00")
-    assert "-20 each" in lines[0]
+    assert "costs each of you 20 points" in lines[1]
     assert await play.points() == {"alice": -20, "bob": 0, "carol": -20}
 
 
@@ -188,8 +192,9 @@ async def test_declared_unresolved_is_minus_twenty_each_once(play):
         bob: /conflict accept 1
         bob: /conflict unresolved 1
     """)
-    assert last_bot(lines).startswith("#") and "Conflict 1 was declared unresolved: -20 each." in (
-        last_bot(lines))
+    said = bot_lines(lines)
+    assert "A repair (conflict 1) was declared unresolved." in said[-3]
+    assert "(privately to alice)" in said[-2] and "(privately to bob)" in said[-1]
     lines = await play("""
         alice: /conflict unresolved 1
         alice: /apologise 1

@@ -175,7 +175,8 @@ async def test_scheduled_attendance_post_and_tally_reach_the_group(bot, tg, cloc
     clock.move_to(datetime(2026, 11, 3, 22, 0, tzinfo=UTC))
     await bot.app.game.run_due()
     await bot.adapter.deliver()
-    assert "tallied. Present: Bob (+1). Missed: Alice (-5)." in tg.sent[-1]["text"]
+    assert ("tallied. Present: Bob (+1). 1 member could not make it this time."
+            in tg.sent[-1]["text"])
     assert await bot.points() == {"Alice": -5, "Bob": 1}
 
 

@@ -96,9 +96,15 @@ class Console:
             self.print(f"   {line}")
         return shown
 
+    @staticmethod
+    def text(message: Message) -> str:
+        """A direct message shows whom it is for: the console has no private channel."""
+        to = f"(privately to {message.dm_to.name}) " if message.dm_to else ""
+        return to + message.plain()
+
     async def say(self, messages: list[Message]) -> None:
         for message in messages:
-            shown = self.show("bot", message.plain(),
+            shown = self.show("bot", self.text(message),
                               buttons={b.action: b.label for b in message.buttons})
             await self.game.message_sent(self.chat(), shown.message_id, message.ref)
 
@@ -106,7 +112,7 @@ class Console:
         """Prints what the core queued (scheduled posts) and marks it delivered."""
         while posts := await self.game.pending_posts("console"):
             for posted in posts:
-                shown = self.show("bot", posted.message.plain(), room=posted.chat.chat_id,
+                shown = self.show("bot", self.text(posted.message), room=posted.chat.chat_id,
                                   buttons={b.action: b.label for b in posted.message.buttons})
                 await self.game.post_delivered(posted, shown.message_id)
 

@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import logging
 import re
+from dataclasses import replace
 from typing import Any, Literal
 
 import discord
@@ -303,6 +304,11 @@ class DiscordAdapter:
                 await interaction.response.defer()
             return
         for reply in replies:
+            if reply.dm_to and reply.dm_to.user_id != str(interaction.user.id):
+                await self.send_dm(reply)
+                continue
+            if reply.dm_to:  # for the member acting: only they see it
+                reply = replace(reply, private=True)
             await self.respond(interaction, event.chat, reply)
 
     async def respond(self, interaction: discord.Interaction, chat: Chat,
@@ -341,9 +347,24 @@ class DiscordAdapter:
             sent_id = str(sent.id)
         return sent_id
 
+    async def send_dm(self, message: Message) -> bool:
+        """A message for one person only, as a direct message; False if they don't accept DMs
+        (it is then dropped, never posted in the channel)."""
+        assert message.dm_to is not None
+        try:
+            user = await self.client.fetch_user(int(message.dm_to.user_id))
+            await self._post(user, message)
+        except (discord.Forbidden, discord.NotFound, ValueError):
+            return False
+        return True
+
     async def deliver(self) -> None:
         """Sends what the core queued; a failed post stays queued for the next tick."""
         for posted in await self.game.pending_posts(PLATFORM):
+            if posted.message.dm_to:
+                await self.send_dm(posted.message)
+                await self.game.post_delivered(posted, None)
+                continue
             try:
                 channel_id = int(posted.chat.chat_id)
                 channel = (self.client.get_channel(channel_id)

@@ -25,7 +25,7 @@ from telegram import (
 )
 from telegram import Message as TgMessage
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -69,6 +69,8 @@ PRIVATE_START = (
     "to your crew's group (group info > Add members), then make me an admin there so I can see "
     "reactions. Everyone then plays with /checkin, /ask, /offer and friends; /help lists them."
 )
+NO_DM = ("I can't message you privately yet: open a chat with @{bot}, press Start, and ask "
+         "again.")
 PRIVATE_POINTER = ("Game commands work in your crew's group, not here. Add me to the group and "
                    "send them there; /start explains how.")
 
@@ -292,14 +294,29 @@ class TelegramAdapter:
                                      "listening.",)))
 
     async def answer(self, event: Event, reply_to: int | None = None) -> None:
-        await self.send_all(event.chat, await self.game.handle(event), reply_to)
+        actor_id = getattr(getattr(event, "actor", None), "user_id", None)
+        await self.send_all(event.chat, await self.game.handle(event), reply_to, actor_id)
 
     # outbound
 
-    async def send_all(self, chat: Chat, replies: list[Message],
-                       reply_to: int | None = None) -> None:
+    async def send_all(self, chat: Chat, replies: list[Message], reply_to: int | None = None,
+                       actor_id: str | None = None) -> None:
         for reply in replies:
-            await self.send(chat, reply, reply_to)
+            if reply.dm_to is None:
+                await self.send(chat, reply, reply_to)
+            elif not await self.send_dm(reply) and reply.dm_to.user_id == actor_id:
+                await self.send(chat, Message((NO_DM.format(bot=self.app.bot.username),)),
+                                reply_to)
+
+    async def send_dm(self, message: Message) -> bool:
+        """A message for one person only, in their private chat with the bot; Telegram allows it
+        only once they have started that chat, and then it is False (never sent to the group)."""
+        assert message.dm_to is not None
+        try:
+            await self._post(Chat(PLATFORM, message.dm_to.user_id), message)
+        except (Forbidden, BadRequest):
+            return False
+        return True
 
     async def send(self, chat: Chat, message: Message, reply_to: int | None = None) -> str:
         """Sends one message and links it to the item it shows."""
@@ -325,6 +342,10 @@ class TelegramAdapter:
         """Sends what the core queued; a failed post stays queued for the next tick."""
         for posted in await self.game.pending_posts(PLATFORM):
             try:
+                if posted.message.dm_to:  # undeliverable privately: dropped, never public
+                    await self.send_dm(posted.message)
+                    await self.game.post_delivered(posted, None)
+                    continue
                 sent_id = await self._post(posted.chat, posted.message)
             except TelegramError as error:
                 log.warning("platform=telegram post=%s outcome=retry_later error=%s", posted.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.commands.care import INVITATION, PEER_SUPPORT
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Message, say
 from bot.commands.ledger import give
@@ -60,16 +61,25 @@ async def revoke(ctx: Context) -> list[Message]:
     correction = Award(REVOKED, entry.level, -entry.points)
     # The correction counts in the month of the entry it cancels, so that month's board is true.
     if not await give(ctx.store, ctx.crew, entry.member_id, correction, f"ledger:{entry.id}",
-                      ctx.now, month_of=entry.at):
+                      ctx.now, month_of=entry.at, exact=True):
         raise Refusal(f"Entry {entry.id} was already revoked.")
     member = await ctx.store.member_by_id(entry.member_id)
     return [say(f"Entry {entry.id} ({entry.reason}, {signed(entry.points)} for {member.name}) "
                 f"is revoked: {signed(-entry.points)} recorded as a correction.")]
 
 
+MODE_LINES = {
+    "points": "This crew plays for points, as the essay has it.",
+    "gentle": "This crew plays gently: missed meetings and unresolved conflicts are recorded but "
+              "cost no points.",
+    "rhythm": "This crew plays for rhythm, without points: the board shows what you did together.",
+}
+
+
 @command("help", level=0, usage="/help", summary="the levels and their commands")
 async def help_(ctx: Context) -> list[Message]:
-    return [say(help_text())]
+    return [say(help_text() + "\n" + MODE_LINES[ctx.settings["mode"]] +
+                " Admins choose: /settings mode points|gentle|rhythm.")]
 
 
 def help_text() -> str:
@@ -79,8 +89,7 @@ def help_text() -> str:
         lines.append(f"Level {level}: {LEVEL_NAMES[level]}" if level else "The crew")
         lines += [f"  {c.usage}: {c.summary}{' (admins)' if c.admin else ''}"
                   for c in COMMANDS.values() if c.level == level]
-    lines.append("This is peer support, not therapy: if someone is in crisis, help them reach "
-                 "professional or emergency help.")
+    lines.append(PEER_SUPPORT)
     return "\n".join(lines)
 
 
@@ -90,4 +99,5 @@ def intro_text() -> str:
             "doing each other favours.\n"
             "Share what is true for you with /checkin and confirm you listened to the others; "
             "/ask and /offer help; meet monthly; repair conflicts; co-own ventures.\n"
-            "Points belong to the crew and the game is won together: /help shows the levels.")
+            "Points belong to the crew and the game is won together: /help shows the levels.\n"
+            + INVITATION.replace("This is a new crew. ", ""))

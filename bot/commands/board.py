@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands.context import Context
 from bot.commands.events import Message, say
+from bot.commands.ledger import no_points
 from bot.commands.registry import Option, command
 from bot.rules.points import LEVEL_NAMES
 from bot.rules.text import local_time, plural, signed
@@ -37,16 +38,35 @@ async def leaderboard(ctx: Context) -> list[Message]:
     if word not in ("month", "all"):
         raise ctx.usage(f"'{word[:20]}' is not a leaderboard option.")
     period = ctx.month if word == "month" else "all"
+    label = f"this month ({period})" if word == "month" else "all time"
+    if no_points(ctx.crew):
+        return [say(await together(ctx, period if word == "month" else None, label))]
     totals = await ctx.store.totals(ctx.crew.id, period)
     crew_total = sum(sum(levels.values()) for levels in totals.values())
     shown = [m for m in await ctx.store.roster(ctx.crew.id) if not m.hidden]
     shown.sort(key=lambda m: (-sum(totals.get(m.id, {}).values()), m.name.lower()))
     scores = [sum(totals.get(m.id, {}).values()) for m in shown]
-    label = f"this month ({period})" if word == "month" else "all time"
     lines = [f"Crew total, {label}: {crew_total} points. The game is won together."]
     for rank, member, score in zip(ranks(scores), shown, scores, strict=True):
         lines.append(f"{rank}. {member.name} {score} ({breakdown(totals.get(member.id, {}))})")
     return [say("\n".join(lines))]
+
+
+ACTIVITY = (("listening_circle", "listening circle completed", "listening circles completed"),
+            ("ask", "ask for help", "asks for help"), ("offer", "offer", "offers"),
+            ("mutual_regard", "thank-you", "thank-yous"),
+            ("meeting_attended", "meeting held", "meetings held"),
+            ("conflict_resolved", "repair completed", "repairs completed"),
+            ("coowners", "venture co-owned", "ventures co-owned"))
+
+
+async def together(ctx: Context, month: str | None, label: str) -> str:
+    """The rhythm-mode board: what the crew did together, no points, no ranking."""
+    done = await ctx.store.activity(ctx.crew.id, month)
+    items = [f"{done[r]} {one if done[r] == 1 else many}" for r, one, many in ACTIVITY
+             if done.get(r)]
+    return (f"What we did together, {label}: " + (", ".join(items) if items else
+            "nothing yet; /checkin is a good start") + ". This crew plays without points.")
 
 
 @command("score", level=0, usage="/score [@member]",

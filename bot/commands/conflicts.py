@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.commands.care import PEER_SUPPORT
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Button, ItemRef, Mention, Message, say
-from bot.commands.ledger import give, post
+from bot.commands.ledger import give, no_points, post, scored
 from bot.commands.registry import Option, command
 from bot.commands.store import Store
 from bot.rules import settings as crew_settings
@@ -46,7 +47,8 @@ async def conflict(ctx: Context) -> list[Message]:
                             ctx.now + timedelta(days=ACCEPT_DAYS))
     return [say(f"{ctx.member.name} proposes a repair with ", ctx.mention(other),
                 f" (conflict {item.id}). {other.name}, press {ACCEPT} or send /conflict accept "
-                f"{item.id} within {ACCEPT_DAYS} days; otherwise it lapses with no points.",
+                f"{item.id} within {ACCEPT_DAYS} days; otherwise it lapses with no points. "
+                f"{PEER_SUPPORT}",
                 buttons=(Button(ACCEPT, f"a:{item.id}"),), ref=ItemRef("conflict", item.id))]
 
 
@@ -107,11 +109,20 @@ async def end_unresolved(store: Store, crew: Crew, item: Conflict, now: datetime
                          declared: bool) -> list[Message]:
     if not await store.move_conflict(item.id, "accepted", status="unresolved", ended_at=now):
         return []
+    cost = scored(crew, CONFLICT_UNRESOLVED.points)
+    how = "was declared unresolved" if declared else "reached its deadline without a resolution"
+    told: list[Message] = []
     for member_id in (item.proposer_id, item.other_id):
         await give(store, crew, member_id, CONFLICT_UNRESOLVED, f"conflict:{item.id}", now)
-    how = "was declared unresolved" if declared else "reached its deadline without a resolution"
-    return [say(f"Conflict {item.id} {how}: -20 each. It still matters; you can always talk "
-                "again.")]
+        if cost:
+            member = await store.member_by_id(member_id)
+            told.append(Message((f"Conflict {item.id} {how}. As this crew plays it, that costs "
+                                 f"each of you {-cost} points. It still matters: you can always "
+                                 "talk again, and outside help (a mediator, a counsellor) can "
+                                 "make that easier.",), dm_to=Mention(member.user_id, member.name)))
+    # The crew sees that the repair ended, not who lost what.
+    return [say(f"A repair (conflict {item.id}) {how}. It still matters; you can always talk "
+                "again."), *told]
 
 
 @command("apologise", level=4, usage="/apologise [id] [share] [text]",
@@ -162,8 +173,9 @@ async def forgive(ctx: Context) -> list[Message]:
         await give(ctx.store, ctx.crew, member_id, CONFLICT_RESOLVED, f"conflict:{item.id}",
                    ctx.now)
     a, b = [await ctx.store.member_by_id(i) for i in (item.proposer_id, item.other_id)]
+    bonus = "" if no_points(ctx.crew) else " +10 each!"
     return [say(f"Conflict {item.id} is resolved: {a.name} and {b.name} turned it into greater "
-                "connection. +10 each!")]
+                f"connection.{bonus}")]
 
 
 # scheduled work

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Button, ItemRef, Message, say
-from bot.commands.ledger import give
+from bot.commands.ledger import give, no_points
 from bot.commands.registry import Option, command
 from bot.rules.model import Venture
 from bot.rules.points import COOWNERS
 from bot.rules.text import names
 
 CONFIRM = "Confirm"
+NOT_MONEY = ("Points carry no money value, and sharing legal ownership deserves legal advice "
+             "before you sign anything.")
 
 
 @command("coown", level=5, usage="/coown <venture> @member [@member ...] | /coown confirm [id]",
@@ -46,8 +48,9 @@ async def coown(ctx: Context) -> list[Message]:
                    f"{venture.id}) with "]
     for i, member in enumerate(others):
         parts += [", " if i else "", ctx.mention(member)]
-    parts.append(f". Each of you: press {CONFIRM} or send /coown confirm {venture.id}. "
-                 "When all have confirmed: +100 each.")
+    parts.append(f". Each of you: press {CONFIRM} or send /coown confirm {venture.id}"
+                 + ("." if no_points(ctx.crew) else ". When all have confirmed: +100 each.")
+                 + f" {NOT_MONEY}")
     return [say(*parts, buttons=(Button(CONFIRM, f"c:{venture.id}"),),
                 ref=ItemRef("venture", venture.id))]
 
@@ -86,6 +89,7 @@ async def confirm(ctx: Context, venture: Venture) -> list[Message]:
     await ctx.store.set_venture_status(venture.id, "owned")
     for member_id in refreshed.confirmations:
         await give(ctx.store, ctx.crew, member_id, COOWNERS, f"venture:{venture.id}", ctx.now)
+    bonus = "" if no_points(ctx.crew) else " +100 each!"
     return [say(f"\u201c{venture.name}\u201d is co-owned by "
-                f"{names(members[m].name for m in refreshed.confirmations)}: +100 each! "
-                "Whatever happens, this is part of your story now.")]
+                f"{names(members[m].name for m in refreshed.confirmations)}:{bonus} "
+                f"Whatever happens, this is part of your story now. {NOT_MONEY}")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -88,13 +88,15 @@ class Button:
 
 @dataclass(frozen=True)
 class Message:
-    """What the bot says; `private` ones (refusals, usage) go to the actor alone if possible."""
+    """What the bot says. `private` ones (refusals, usage) go to the actor alone where the
+    platform allows (else in the chat); `dm_to` ones (penalties, someone's data) go only to that
+    person, by direct message, and never into the group."""
 
     parts: tuple[Part, ...]
     buttons: tuple[Button, ...] = ()
     ref: ItemRef | None = None
     private: bool = False
-    extra_refs: tuple[ItemRef, ...] = field(default=())
+    dm_to: Mention | None = None
 
     def plain(self, mention_prefix: str = "@") -> str:
         return "".join(p if isinstance(p, str) else f"{mention_prefix}{p.name}" for p in self.parts)
@@ -105,6 +107,7 @@ class Message:
                       for p in self.parts],
             "buttons": [[b.label, b.action] for b in self.buttons],
             "ref": [self.ref.kind, self.ref.id] if self.ref else None,
+            "dm_to": [self.dm_to.user_id, self.dm_to.name] if self.dm_to else None,
         }
 
     @classmethod
@@ -114,6 +117,7 @@ class Message:
                         for p in data["parts"]),
             buttons=tuple(Button(label, action) for label, action in data["buttons"]),
             ref=ItemRef(*data["ref"]) if data.get("ref") else None,
+            dm_to=Mention(*data["dm_to"]) if data.get("dm_to") else None,
         )
 
 

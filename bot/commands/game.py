@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.commands import coowners, listening, meetings, money
+from bot.commands import care, coowners, listening, meetings, money
 from bot.commands.context import Context, Refusal
 from bot.commands.due import WORK
 from bot.commands.events import (
@@ -36,7 +36,8 @@ log = logging.getLogger("crewbot.game")
 SWEET_SPOT = 8
 RETRIES = 3
 LINKED_KINDS = {"checkin", "offer", "venture", "meeting", "ask", "money", "conflict"}
-BUTTON_CODES = {"l": "checkin", "t": "offer", "h": "meeting", "a": "conflict", "c": "venture"}
+BUTTON_CODES = {"l": "checkin", "t": "offer", "h": "meeting", "a": "conflict", "c": "venture",
+                "p": "pass"}
 BUTTON_LABELS = {"checkin": listening.LISTENED, "offer": money.THANK_YOU,
                  "meeting": meetings.HERE, "conflict": "Accept", "venture": coowners.CONFIRM}
 APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
@@ -184,6 +185,8 @@ class Game:
     async def _button(self, store: Store, crew: Crew, event: ButtonPressed, now: datetime
                       ) -> list[Message]:
         ref = await self._button_target(store, crew, event)
+        if ref.kind == "pass":
+            return care.passed()
         ctx, notes = await self._context(store, crew, event, now)
         if ref.kind == "checkin":
             result = await listening.confirm(ctx, ref.id, "button", True)

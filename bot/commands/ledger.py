@@ -11,17 +11,42 @@ from bot.rules import settings as crew_settings
 from bot.rules.model import Crew
 from bot.rules.points import Award
 from bot.rules.schedule import month_key
+from bot.rules.text import signed
 
 
 def crew_tz(crew: Crew) -> ZoneInfo:
     return ZoneInfo(crew_settings.effective(crew.settings)["timezone"])
 
 
+def mode(crew: Crew) -> str:
+    """points (GAME.md as written), gentle (no negative points) or rhythm (no points)."""
+    return str(crew_settings.effective(crew.settings)["mode"])
+
+
+def scored(crew: Crew, points: int) -> int:
+    """What an award is worth in the crew's mode; the event is recorded either way."""
+    crew_mode = mode(crew)
+    if crew_mode == "rhythm" or (crew_mode == "gentle" and points < 0):
+        return 0
+    return points
+
+
+def no_points(crew: Crew) -> bool:
+    return mode(crew) == "rhythm"
+
+
+def worth(crew: Crew, points: int) -> str:
+    """' (+5)' as a reply shows it, or nothing in rhythm mode."""
+    return "" if mode(crew) == "rhythm" else f" ({signed(scored(crew, points))})"
+
+
 async def give(store: Store, crew: Crew, member_id: int, award: Award, source: str,
-               now: datetime, month_of: datetime | None = None) -> bool:
-    """Records one award; False if this exact award (member, reason, source) was made before.
-    It counts in the crew-local month of `month_of` (default: now)."""
-    return await store.award(crew.id, member_id, award.points, award.level, award.reason, source,
+               now: datetime, month_of: datetime | None = None, exact: bool = False) -> bool:
+    """Records one award, worth what the crew's mode says (`exact`: as given, for corrections);
+    False if this exact award (member, reason, source) was made before. It counts in the
+    crew-local month of `month_of` (default: now)."""
+    points = award.points if exact else scored(crew, award.points)
+    return await store.award(crew.id, member_id, points, award.level, award.reason, source,
                              month_key(month_of or now, crew_tz(crew)), now)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.commands.care import PASS
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Button, ItemRef, Message, say
-from bot.commands.ledger import give
+from bot.commands.ledger import give, no_points
 from bot.commands.registry import Option, command
 from bot.commands.store import Store
 from bot.rules import listening
@@ -42,7 +43,7 @@ async def checkin(ctx: Context) -> list[Message]:
         f"{lead} ({count} of {roster} in this circle, open until "
         f"{local_time(circle.closes_at, ctx.settings['timezone'])}). "
         f"Listen, then react to {ctx.member.name}'s check-in or press {LISTENED}.",
-        buttons=(listen_button(entry.id),), ref=ItemRef("checkin", entry.id))
+        buttons=(listen_button(entry.id), PASS), ref=ItemRef("checkin", entry.id))
     return [reply, *await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False)]
 
 
@@ -105,8 +106,10 @@ async def settle(store: Store, crew: Crew, circle: Circle, now: datetime,
     if complete:
         for member in people:
             await give(store, crew, member.id, LISTENING_CIRCLE, f"circle:{circle.id}", now)
-        return [say(f"The circle is complete: everyone listened to everyone. "
-                    f"+1 point each for {names(m.name for m in people)}. Thank you all.")]
+        who = names(m.name for m in people)
+        tail = f"Thank you, {who}." if no_points(crew) else (
+            f"+1 point each for {who}. Thank you all.")
+        return [say(f"The circle is complete: everyone listened to everyone. {tail}")]
     if len(people) < 2:
         who = f"only {people[0].name}'s check-in" if people else "no check-ins"
         return [say(f"The circle has closed with {who}; a circle needs at least two. "
@@ -115,7 +118,8 @@ async def settle(store: Store, crew: Crew, circle: Circle, now: datetime,
     lines = [f"{roster[a].name} (still to be heard by {names(roster[m].name for m in sorted(ms))})"
              for a, ms in sorted(waiting.items())]
     return [say("The circle has closed. Thank you for sharing; not everyone was heard in time, so "
-                "no points this round. Still waiting to be heard: " + "; ".join(lines) +
+                f"{'nothing to count' if no_points(crew) else 'no points'} this round. "
+                "Still waiting to be heard: " + "; ".join(lines) +
                 ". Try again with /checkin.")]
 
 

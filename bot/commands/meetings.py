@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.commands.care import PASS, agreement_of
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Button, ItemRef, Mention, Message, Part, say
-from bot.commands.ledger import crew_tz, give, post
+from bot.commands.ledger import crew_tz, give, post, scored, worth
 from bot.commands.registry import Option, command
 from bot.commands.store import Store
 from bot.rules import settings as crew_settings
 from bot.rules.model import Crew, Meeting
-from bot.rules.points import MEETING_MISSED, meeting_attended
+from bot.rules.points import MEETING_MISSED, Award, meeting_attended
 from bot.rules.schedule import RuleError, month_key, occurrences_after, parse_rule
-from bot.rules.text import local_time, signed
+from bot.rules.text import local_time, plural
 
 HERE = "I'm here"
 REMINDER_BEFORE = timedelta(hours=1)
@@ -21,9 +22,11 @@ REMINDER_BEFORE = timedelta(hours=1)
 
 def attendance_message(crew: Crew, meeting: Meeting) -> Message:
     tz = crew_settings.effective(crew.settings)["timezone"]
+    agreed = agreement_of(crew)
+    reminder = f" Remember our agreement: {agreed}" if agreed else ""
     return say(f"The meeting has started (meeting {meeting.id}). Mark your presence with "
                f"{HERE}, a reaction on this message, or /here, until "
-               f"{local_time(meeting.ends_at, tz)}.",
+               f"{local_time(meeting.ends_at, tz)}.{reminder}",
                buttons=(Button(HERE, f"h:{meeting.id}"),), ref=ItemRef("meeting", meeting.id))
 
 
@@ -166,7 +169,8 @@ async def prompt_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -
     await post(store, crew, say(
         f"Our monthly meeting is on {local_time(held.starts_at, settings['timezone'])}. Before we "
         "meet, reflect: Where have you been? Where might you go next? "
-        + (extra + " " if extra else "") + "Share with /reflect <text>."), now)
+        + (extra + " " if extra else "") + "Share with /reflect <text>, or pass.",
+        buttons=(PASS,)), now)
 
 
 async def reminder_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
@@ -188,33 +192,89 @@ async def start_due(store: Store, crew: Crew, meeting_id: int, now: datetime) ->
     held = await store.meeting(meeting_id)
     if held is None or held.status != "planned":
         return
-    await store.set_meeting_status(held.id, "open")
+    # Catching up after the whole attendance window passed while the bot was down: nobody
+    # could mark presence, so the tally must not punish anyone for it.
+    offline = now >= held.ends_at
+    await store.set_meeting_status(held.id, "offline" if offline else "open")
     await store.take_roster(held.id, [m.id for m in await store.roster(crew.id)])
-    await post(store, crew, attendance_message(crew, held), now)
+    if not offline:
+        await post(store, crew, attendance_message(crew, held), now)
     if crew.schedule:
         await plan_next(store, crew, held.starts_at)
 
 
 async def tally_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
+    """Scores everyone on the roster once. The post names who was present, never who was not:
+    absences are counted, and each absent member is told privately what it cost."""
     held = await store.meeting(meeting_id)
-    if held is None or held.status != "open":
+    if held is None or held.status not in ("open", "offline"):
         return
     await store.set_meeting_status(held.id, "tallied")
     roster = await store.meeting_roster(held.id)
+    if held.status == "offline":
+        await _tally_offline(store, crew, held, roster, now)
+        return
+    excused = await store.excused(held.id)
     members = await store.members_by_id(roster)
-    present, missed = [], []
+    settings = crew_settings.effective(crew.settings)
+    tz = settings["timezone"]
+    when = local_time(held.starts_at, tz)
+    present, absent = [], 0
     for member_id, was_present in roster.items():
+        member = members[member_id]
         if was_present:
             nth = await store.count_awards(crew.id, member_id, "meeting_attended") + 1
             award = meeting_attended(nth)
             await give(store, crew, member_id, award, f"meeting:{held.id}", now)
-            present.append(f"{members[member_id].name} ({signed(award.points)})")
-        else:
-            await give(store, crew, member_id, MEETING_MISSED, f"meeting:{held.id}", now)
-            missed.append(f"{members[member_id].name} ({signed(MEETING_MISSED.points)})")
-    tz = crew_settings.effective(crew.settings)["timezone"]
-    summary = f"Meeting of {local_time(held.starts_at, tz)} tallied. "
+            present.append(member.name + worth(crew, award.points))
+            continue
+        absent += 1
+        forgiven = member_id in excused and settings["excused_absence"] == "on"
+        missed = Award(MEETING_MISSED.reason, MEETING_MISSED.level, 0) if forgiven else (
+            MEETING_MISSED)
+        await give(store, crew, member_id, missed, f"meeting:{held.id}", now)
+        cost = scored(crew, missed.points)
+        if cost:
+            await post(store, crew, Message(
+                (f"We missed you at the meeting of {when}. As this crew plays it, a missed "
+                 f"meeting costs {-cost} points. Next time, /away before the start tells the "
+                 "crew you can't come.",), dm_to=Mention(member.user_id, member.name)), now)
+    summary = f"Meeting of {when} tallied. "
     summary += ("Present: " + ", ".join(present) + ". ") if present else "Nobody marked presence. "
-    if missed:
-        summary += "Missed: " + ", ".join(missed) + "."
+    if absent:
+        summary += f"{plural(absent, 'member')} could not make it this time."
     await post(store, crew, say(summary.strip()), now)
+
+
+async def _tally_offline(store: Store, crew: Crew, held: Meeting, roster: dict[int, bool],
+                         now: datetime) -> None:
+    """The bot was down for the whole attendance window: the meeting is recorded, at 0."""
+    spared = Award(MEETING_MISSED.reason, MEETING_MISSED.level, 0)
+    for member_id in roster:
+        await give(store, crew, member_id, spared, f"meeting:{held.id}", now, exact=True)
+    when = local_time(held.starts_at, crew_settings.effective(crew.settings)["timezone"])
+    await post(store, crew, say(
+        f"Meeting of {when} tallied: I was offline for its whole attendance window, so nobody "
+        "could mark presence and nobody loses points for it. Sorry about that!"), now)
+
+
+@command("away", level=3, usage="/away [reason]",
+         summary="before a meeting starts, tell the crew you can't come",
+         options=(Option("reason", "text", "why (kept private)"),))
+async def away(ctx: Context) -> list[Message]:
+    ctx.text(ctx.args, "reason")  # the reason is never stored: only that you said so in time
+    planned = await ctx.store.meetings_with_status(ctx.crew.id, "planned")
+    upcoming = [m for m in planned if m.starts_at > ctx.now]
+    if not upcoming:
+        raise Refusal("There is no upcoming meeting to be away from; /away works before a "
+                      "meeting starts.")
+    meeting = upcoming[0]
+    when = local_time(meeting.starts_at, ctx.settings["timezone"])
+    if not await ctx.store.excuse(meeting.id, ctx.member.id):
+        raise Refusal(f"You already said you'll be away on {when}.")
+    if ctx.settings["excused_absence"] == "on" or scored(ctx.crew, MEETING_MISSED.points) == 0:
+        cost = "it costs you nothing"
+    else:
+        cost = (f"in this crew an absence still costs {-MEETING_MISSED.points} points "
+                "(an admin can set /settings excused_absence on)")
+    return [say(f"Thanks for telling us, {ctx.member.name}: you'll be away on {when}; {cost}.")]

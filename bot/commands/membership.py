@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.commands.care import INVITATION, agreement_of
 from bot.commands.context import Context
 from bot.commands.events import Message, say
 from bot.commands.registry import command
@@ -12,8 +13,9 @@ from bot.rules.text import plural
 async def join(ctx: Context) -> list[Message]:
     # Game.handle already (re)joined the member before calling any command.
     roster = await ctx.store.roster(ctx.crew.id)
+    invite = "" if agreement_of(ctx.crew) else " " + INVITATION
     return [say(f"Welcome, {ctx.member.name}! The crew has {plural(len(roster), 'member')}. "
-                "Try /checkin to share what is true for you right now, or /help.")]
+                f"Try /checkin to share what is true for you right now, or /help.{invite}")]
 
 
 @command("leave", level=0, usage="/leave", summary="leave this crew (your points stay)")

@@ -2,37 +2,47 @@
 
 from __future__ import annotations
 
+from bot.commands.care import PASS, PEER_SUPPORT
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Button, ItemRef, Message, say
-from bot.commands.ledger import give
+from bot.commands.ledger import give, no_points
 from bot.commands.registry import Option, command
 from bot.rules.model import Favour
 from bot.rules.points import ASK, MUTUAL_REGARD, OFFER, scores_under_cap
 
 THANK_YOU = "Thank you"
 MONEY_QUESTIONS = (
-    "How much income do you earn? Where does it come from?",
-    "What lifestyle would support you to be at your best, and what does that cost?",
-    "If you need to earn more, which creative new tactics could you try?",
-    "If you earn enough, could you get the same money with less compromise, more freedom or "
-    "more impact?",
+    "Where does your income come from, and does it support you to be at your best?",
+    "What lifestyle would support you, and what would need to change to reach it?",
+    "If you need more, which creative new tactics could you try?",
+    "If you have enough, could you earn it with less compromise, more freedom or more impact?",
     "If you have a surplus, what would need to be true for you to share it with your crewmates?",
 )
+KEEP = "keep"
 
 
-@command("money", level=2, usage="/money [the work you do for money / your most meaningful work]",
-         summary="start a money talk: your paid work and your meaningful work",
-         options=(Option("text", "text", "your paid work and your most meaningful work"),))
+@command("money", level=2, usage="/money [keep] [your paid work / your meaningful work]",
+         summary="start a money talk: your paid work and your meaningful work (no figures)",
+         options=(Option("text", "text", "your paid work and meaningful work; start with 'keep' "
+                         "to have it stored"),))
 async def money(ctx: Context) -> list[Message]:
-    text = ctx.text(ctx.args, "money talk")
-    talk = await ctx.store.add_favour(ctx.crew.id, "money", ctx.member.id, None, text, False,
-                                      ctx.now)
+    words = ctx.args.split(maxsplit=1)
+    keep = bool(words) and words[0].lower() == KEEP
+    text = ctx.text(words[1] if keep and len(words) > 1 else ("" if keep else ctx.args),
+                    "money talk")
+    # The words are stored only if the member asks; no figures are ever asked for.
+    talk = await ctx.store.add_favour(ctx.crew.id, "money", ctx.member.id, None,
+                                      text if keep else "", False, ctx.now)
     questions = " ".join(f"({i}) {q}" for i, q in enumerate(MONEY_QUESTIONS, 1))
+    stored = ("Your words are stored with the crew's game, as you asked." if keep else
+              "I don't store your words (start with /money keep if you want them kept), and I "
+              "never ask for figures: share only what you choose.")
     return [say(f"{ctx.member.name} opens a money talk: (A) the work you do for money and (B) the "
                 f"work most meaningful to you. Questions to talk through together: {questions} "
                 "Anyone can help bring A and B closer: reply to this with /offer. "
-                "No points for the talk itself, and it stays in this crew.",
-                ref=ItemRef("money", talk.id))]
+                f"No points for the talk itself, and it stays in this crew. {stored} "
+                f"{PEER_SUPPORT}",
+                buttons=(PASS,), ref=ItemRef("money", talk.id))]
 
 
 def _unscored(kind: str, cap: int) -> str:
@@ -64,7 +74,8 @@ async def ask(ctx: Context) -> list[Message]:
                                       ctx.now)
     if scored:
         await give(ctx.store, ctx.crew, ctx.member.id, ASK, f"favour:{item.id}", ctx.now)
-        tail = "+5 points for asking for what you need."
+        tail = ("Thank you for asking for what you need." if no_points(ctx.crew) else
+                "+5 points for asking for what you need.")
     else:
         tail = _unscored("ask", cap)
     return [say(f"{ctx.member.name} asks (ask {item.id}). {tail} "
@@ -101,12 +112,12 @@ async def offer(ctx: Context) -> list[Message]:
                                       scored, ctx.now)
     if scored:
         await give(ctx.store, ctx.crew, ctx.member.id, OFFER, f"favour:{item.id}", ctx.now)
-        tail = "+5 points for offering."
+        tail = "Thank you for offering." if no_points(ctx.crew) else "+5 points for offering."
     else:
         tail = _unscored("offer", cap)
     return [say(f"{ctx.member.name} offers something to ", ctx.mention(recipient),
                 f" (offer {item.id}). {tail} {recipient.name}, press {THANK_YOU} or reply "
-                "/thanks to acknowledge it: +1 each.",
+                "/thanks to acknowledge it" + ("." if no_points(ctx.crew) else ": +1 each."),
                 buttons=(Button(THANK_YOU, f"t:{item.id}"),), ref=ItemRef("offer", item.id))]
 
 
@@ -145,5 +156,6 @@ async def thank(ctx: Context, favour: Favour | None) -> list[Message]:
     for member_id in (favour.member_id, favour.recipient_id):
         assert member_id is not None
         await give(ctx.store, ctx.crew, member_id, MUTUAL_REGARD, f"favour:{favour.id}", ctx.now)
-    return [say(f"{ctx.member.name} thanks {giver.name} for offer {favour.id}: +1 each for "
+    regard = "" if no_points(ctx.crew) else " +1 each"
+    return [say(f"{ctx.member.name} thanks {giver.name} for offer {favour.id}:{regard} for "
                 "talking and listening with mutual regard.")]

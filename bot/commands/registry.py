@@ -52,6 +52,7 @@ def load() -> dict[str, Command]:
     from bot.commands import (  # noqa: F401
         admin,
         board,
+        care,
         conflicts,
         coowners,
         listening,

@@ -44,6 +44,18 @@ def _int_range(name: str, low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+MODES = ("points", "gentle", "rhythm")
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in choices:
+            raise SettingError(f"{name} is one of: " + ", ".join(choices) + ".")
+        return text.lower()
+
+    return parse
+
+
 def parse_timezone(text: str) -> str:
     try:
         if len(text) > 64:
@@ -92,6 +104,10 @@ SETTINGS: dict[str, Setting] = {
                 parse_emoji),
         Setting("practice", "none", "extra reflection prompts: " + "|".join(PRACTICES),
                 parse_practice),
+        Setting("mode", "points", "points (as the essay), gentle (no negative points) or "
+                "rhythm (no points)", _choice("mode", MODES)),
+        Setting("excused_absence", "off", "on: an absence announced with /away costs nothing",
+                _choice("excused_absence", ("on", "off"))),
     )
 }
 

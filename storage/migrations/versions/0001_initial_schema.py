@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 12:35:08.980168
+Create Date: 2026-11-26 12:51:17.932564
 """
 
 from collections.abc import Sequence
@@ -296,6 +296,7 @@ def upgrade() -> None:
         ),
         sa.Column("at_start", sa.Boolean(), nullable=False),
         sa.Column("present_at", storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("excused", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["meeting_id"],
             ["meetings.id"],
