@@ -337,6 +337,23 @@ class SqlStore:
                                     RosterRow.present_at.is_(None)).values(present_at=now))
         return bool(result.rowcount)
 
+    async def excuse(self, meeting_id: int, member_id: int) -> bool:
+        """Marks an announced absence; False if it was already announced."""
+        await self.session.execute(
+            self._insert(RosterRow).values(meeting_id=meeting_id, member_id=member_id,
+                                           at_start=True, excused=False).on_conflict_do_nothing())
+        result = await self.session.execute(
+            update(RosterRow).where(RosterRow.meeting_id == meeting_id,
+                                    RosterRow.member_id == member_id, ~RosterRow.excused)
+            .values(excused=True))
+        return bool(result.rowcount)
+
+    async def excused(self, meeting_id: int) -> set[int]:
+        rows = await self.session.scalars(
+            select(RosterRow.member_id).where(RosterRow.meeting_id == meeting_id,
+                                              RosterRow.excused))
+        return set(rows)
+
     async def meeting_roster(self, meeting_id: int) -> dict[int, bool]:
         """Member id to present?, for everyone on the meeting's roster."""
         rows = await self.session.execute(
@@ -486,6 +503,15 @@ class SqlStore:
             .order_by(LedgerRow.id.desc()).limit(limit))
         return [_entry(r) for r in rows]
 
+    async def activity(self, crew_id: int, month: str | None) -> dict[str, int]:
+        """How many distinct events of each reason the crew's ledger records (one SQL count)."""
+        query = select(LedgerRow.reason, func.count(func.distinct(LedgerRow.source))).where(
+            LedgerRow.crew_id == crew_id, LedgerRow.reason != "revoked")
+        if month:
+            query = query.where(LedgerRow.month == month)
+        rows = await self.session.execute(query.group_by(LedgerRow.reason))
+        return {reason: count for reason, count in rows.all()}
+
     async def count_awards(self, crew_id: int, member_id: int, reason: str) -> int:
         return await self.session.scalar(
             select(func.count()).select_from(LedgerRow).where(
@@ -577,6 +603,106 @@ class SqlStore:
             self._insert(SeenEventRow).values(platform=platform, event_id=event_id[:96], at=now)
             .on_conflict_do_nothing())
         return bool(result.rowcount)
+
+    # your data
+
+    async def member_joined(self, member_id: int) -> datetime:
+        return (await self.session.get_one(MemberRow, member_id)).joined_at
+
+    async def member_checkins(self, member_id: int) -> list[tuple[int, datetime, str]]:
+        """(circle id, time, text) of each check-in the member wrote."""
+        rows = await self.session.execute(
+            select(CheckinRow.circle_id, CheckinRow.updated_at, CheckinRow.text)
+            .where(CheckinRow.member_id == member_id).order_by(CheckinRow.id))
+        return [(circle_id, at, text) for circle_id, at, text in rows]
+
+    async def member_listens(self, member_id: int) -> list[tuple[int, int]]:
+        """(circle id, author's member id) of each check-in the member confirmed listening to."""
+        rows = await self.session.execute(
+            select(CheckinRow.circle_id, CheckinRow.member_id).distinct()
+            .join(ListenRow, ListenRow.checkin_id == CheckinRow.id)
+            .where(ListenRow.listener_id == member_id)
+            .order_by(CheckinRow.circle_id, CheckinRow.member_id))
+        return [(circle_id, author) for circle_id, author in rows]
+
+    async def member_favours(self, member_id: int) -> list[Favour]:
+        """The member's asks, offers and money talks, then the offers made to them (those
+        without their giver's text)."""
+        rows = await self.session.scalars(
+            select(FavourRow).where((FavourRow.member_id == member_id)
+                                    | (FavourRow.recipient_id == member_id))
+            .order_by(FavourRow.member_id != member_id, FavourRow.id))
+        return [Favour(r.id, r.crew_id, r.kind, r.member_id, r.recipient_id,
+                       r.text if r.member_id == member_id else "", r.scored, r.thanked,
+                       r.created_at) for r in rows]
+
+    async def member_reflections(self, member_id: int) -> list[tuple[datetime, str]]:
+        rows = await self.session.execute(
+            select(ReflectionRow.created_at, ReflectionRow.text)
+            .where(ReflectionRow.member_id == member_id).order_by(ReflectionRow.id))
+        return [(at, text) for at, text in rows]
+
+    async def member_meetings(self, member_id: int) -> list[tuple[Meeting, bool]]:
+        """Each meeting the member was on the roster of, and whether they marked presence."""
+        rows = await self.session.execute(
+            select(MeetingRow, RosterRow.present_at)
+            .join(RosterRow, RosterRow.meeting_id == MeetingRow.id)
+            .where(RosterRow.member_id == member_id).order_by(MeetingRow.starts_at))
+        return [(_meeting(m), present_at is not None) for m, present_at in rows]
+
+    async def member_conflicts(self, member_id: int) -> list[tuple[Conflict, str]]:
+        """Conflicts the member is party to, each with the apology text only if they wrote it."""
+        rows = await self.session.scalars(
+            select(ConflictRow).where((ConflictRow.proposer_id == member_id)
+                                      | (ConflictRow.other_id == member_id))
+            .order_by(ConflictRow.id))
+        return [(_conflict(r), r.apology if r.apologiser_id == member_id else "") for r in rows]
+
+    async def member_ventures(self, member_id: int) -> list[Venture]:
+        """Ventures the member proposed or was named a co-owner of."""
+        owned = select(VentureMemberRow.venture_id).where(VentureMemberRow.member_id == member_id)
+        ids = (await self.session.scalars(
+            select(VentureRow.id).where((VentureRow.proposer_id == member_id)
+                                        | VentureRow.id.in_(owned))
+            .order_by(VentureRow.id))).all()
+        return [v for i in ids if (v := await self.venture(i))]
+
+    async def member_ledger(self, crew_id: int, member_id: int) -> list[LedgerEntry]:
+        """Every ledger entry of one member, oldest first."""
+        rows = await self.session.scalars(
+            select(LedgerRow).where(LedgerRow.crew_id == crew_id,
+                                    LedgerRow.member_id == member_id).order_by(LedgerRow.id))
+        return [_entry(r) for r in rows]
+
+    async def forget_member(self, member_id: int, user_id: str, name: str) -> None:
+        """Erases every text the member wrote and makes the member anonymous: `user_id` and
+        `name` replace theirs, also as the author of their messages. Their ledger rows (and
+        cached totals) stay, now belonging to the anonymous member."""
+        row = await self.session.get_one(MemberRow, member_id)
+        crew_id, old_user_id = row.crew_id, row.user_id
+        for table, column, who in ((CheckinRow, "text", CheckinRow.member_id),
+                                   (FavourRow, "text", FavourRow.member_id),
+                                   (ReflectionRow, "text", ReflectionRow.member_id),
+                                   (ConflictRow, "apology", ConflictRow.apologiser_id)):
+            await self.session.execute(update(table).where(who == member_id).values({column: ""}))
+        await self.session.execute(
+            update(MessageLinkRow).where(MessageLinkRow.crew_id == crew_id,
+                                         MessageLinkRow.author == old_user_id)
+            .values(author=user_id))
+        await self.session.execute(
+            update(MemberRow).where(MemberRow.id == member_id)
+            .values(user_id=user_id, name=name, handle=None, hidden=True, active=False))
+
+    async def crew_posts(self, crew_id: int) -> list[tuple[int, dict, bool]]:
+        """(id, payload, sent?) of every post queued for a crew, oldest first."""
+        rows = await self.session.execute(
+            select(OutboxRow.id, OutboxRow.payload, OutboxRow.sent_at)
+            .where(OutboxRow.crew_id == crew_id).order_by(OutboxRow.id))
+        return [(post_id, payload, sent_at is not None) for post_id, payload, sent_at in rows]
+
+    async def set_post_payload(self, post_id: int, payload: dict) -> None:
+        await self.session.execute(
+            update(OutboxRow).where(OutboxRow.id == post_id).values(payload=payload))
 
 
 class UnitOfWork:
