@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands.care import INVITATION, PEER_SUPPORT
+from bot.commands.care import INVITATION, PEER_SUPPORT, agreement_of
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Message, say
 from bot.commands.ledger import give
@@ -78,8 +78,11 @@ MODE_LINES = {
 
 @command("help", level=0, usage="/help", summary="the levels and their commands")
 async def help_(ctx: Context) -> list[Message]:
+    agreed = agreement_of(ctx.crew)
+    agreement = (f"Our confidentiality agreement: {agreed}" if agreed else
+                 INVITATION.replace("This is a new crew. ", ""))
     return [say(help_text() + "\n" + MODE_LINES[ctx.settings["mode"]] +
-                " Admins choose: /settings mode points|gentle|rhythm.")]
+                " Admins choose: /settings mode points|gentle|rhythm.\n" + agreement)]
 
 
 def help_text() -> str:
