@@ -1,1 +1,173 @@
 """Your data: /mydata sends a member everything stored about them; /forgetme erases it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from bot.commands import listening
+from bot.commands.context import Context
+from bot.commands.events import Message, say
+from bot.commands.registry import Option, command
+from bot.rules.model import Member
+from bot.rules.text import local_time, signed
+
+FORMER = "former member"  # the name a forgotten member's anonymous ledger rows keep
+CONFIRM = "confirm"
+KINDS = {"ask": "ask", "offer": "offer", "money": "money talk"}
+ERASED = "A member left the game and their words were erased; the crew's totals stay."
+EXPLAIN = (
+    "/forgetme erases you from this crew's game: every check-in, ask, offer, money talk, "
+    "reflection and apology you wrote, and your name and handle, also in the bot's posts. Your "
+    "ledger entries stay, under no name, so the crew's totals stay true; you leave the crew and "
+    "the leaderboard, and if you play again later you start fresh at 0 points. It cannot be "
+    "undone. /mydata shows what is stored first. To go ahead, send /forgetme confirm. "
+    "Nothing has been changed yet.")
+
+
+def forgotten_id(member: Member) -> str:
+    return f"forgotten:{member.id}"
+
+
+@command("mydata", level=0, usage="/mydata",
+         summary="everything the game stores about you in this crew, sent to you alone")
+async def mydata(ctx: Context) -> list[Message]:
+    if ctx.args:
+        raise ctx.usage("/mydata takes no words; it shows everything stored about you.")
+    store, me = ctx.store, ctx.member
+    tz = ctx.settings["timezone"]
+
+    def when(at: datetime) -> str:
+        return local_time(at, tz)
+
+    checkins = await store.member_checkins(me.id)
+    listens = await store.member_listens(me.id)
+    favours = await store.member_favours(me.id)
+    reflections = await store.member_reflections(me.id)
+    meetings = await store.member_meetings(me.id)
+    conflicts = await store.member_conflicts(me.id)
+    ventures = await store.member_ventures(me.id)
+    entries = await store.member_ledger(ctx.crew.id, me.id)
+    others = await store.members_by_id(
+        {author for _, author in listens}
+        | {i for f in favours for i in (f.member_id, f.recipient_id) if i is not None}
+        | {i for c, _ in conflicts for i in (c.proposer_id, c.other_id)}
+        | {i for v in ventures for i in (v.proposer_id, *v.confirmations)})
+
+    def name(member_id: int) -> str:
+        return "you" if member_id == me.id else others[member_id].name
+
+    def said(text: str) -> str:
+        return f": {text}" if text else " (no text)"
+
+    mine = [f for f in favours if f.member_id == me.id]
+    received = [f for f in favours if f.member_id != me.id]
+    sections: list[tuple[str, list[str]]] = [
+        ("Check-ins", [f"circle {c}, {when(at)}{said(text)}" for c, at, text in checkins]),
+        ("Check-ins you confirmed listening to",
+         [f"{name(author)}'s in circle {c}" for c, author in listens]),
+        ("Your asks, offers and money talks", [
+            f"{KINDS.get(f.kind, f.kind)} {f.id}"
+            + (f" to {name(f.recipient_id)}" if f.recipient_id is not None else "")
+            + f", {when(f.created_at)}" + (", scored" if f.scored else "")
+            + (", thanked" if f.thanked else "") + said(f.text) for f in mine]),
+        ("Offers made to you", [
+            f"offer {f.id} from {name(f.member_id)}, {when(f.created_at)}"
+            + (", you thanked it" if f.thanked else "") for f in received]),
+        ("Reflections", [f"{when(at)}{said(text)}" for at, text in reflections]),
+        ("Meetings", [f"meeting {m.id}, {when(m.starts_at)}: "
+                      + ("present" if present else "not marked present")
+                      for m, present in meetings]),
+        ("Conflicts", [
+            f"conflict {c.id} with {name(c.other_id if c.proposer_id == me.id else c.proposer_id)}"
+            f", {c.status}" + (
+                (f"; you apologised: \u201c{apology}\u201d" if apology else "; you apologised")
+                if c.apologiser_id == me.id else
+                f"; {name(c.apologiser_id)} apologised" if c.apologiser_id is not None else "")
+            for c, apology in conflicts]),
+        ("Ventures", [
+            f"venture {v.id} \u201c{v.name}\u201d, {v.status}, proposed by {name(v.proposer_id)}; "
+            "co-owners: " + ", ".join(f"{name(m)} ({'confirmed' if ok else 'not confirmed'})"
+                                      for m, ok in v.confirmations.items())
+            for v in ventures]),
+        ("Ledger entries", [f"entry {e.id}: {signed(e.points)} {e.reason}, {when(e.at)}"
+                            for e in entries]),
+    ]
+    handle = f"@{me.handle}" if me.handle else "none"
+    lines = [f"Everything stored about you in this crew, for you alone. Name: {me.name}; "
+             f"handle: {handle}; joined {when(await store.member_joined(me.id))}; "
+             + ("on the roster" if me.active else "not on the roster") + "; "
+             + ("hidden from" if me.hidden else "shown in") + " the ranking; "
+             + f"{sum(e.points for e in entries)} points."]
+    for title, items in sections:
+        lines.append(f"{title} ({len(items)}):" if items else f"{title}: none.")
+        lines += [f"- {item}" for item in items]
+    lines.append("To erase your words and your name from this crew: /forgetme.")
+    # To them alone: by direct message where the platform has one (Telegram would otherwise post
+    # a private reply to a command in the group), privately in the chat otherwise.
+    return [Message(("\n".join(lines),), private=True, dm_to=ctx.mention(me))]
+
+
+@command("forgetme", level=0, usage="/forgetme [confirm]",
+         summary="erase your words and your name from this crew (you confirm first)",
+         options=(Option("confirm", "choice", "erase now; without it, I explain first",
+                         choices=(CONFIRM,)),))
+async def forgetme(ctx: Context) -> list[Message]:
+    word = ctx.args.lower()
+    if not word:
+        return [Message((EXPLAIN,), private=True)]
+    if word != CONFIRM:
+        raise ctx.usage(f"'{ctx.args[:20]}' is not a /forgetme option. Send /forgetme to read "
+                        "what it erases, then /forgetme confirm to erase it.")
+    me = ctx.member
+    # Repairs and ventures they were part of end now, with no points: nobody can be penalised
+    # by, or left waiting on, someone who has gone.
+    for item in await ctx.store.open_conflicts(ctx.crew.id, me.id):
+        await ctx.store.move_conflict(item.id, item.status, status="lapsed", ended_at=ctx.now)
+    for venture in await ctx.store.ventures_awaiting(ctx.crew.id, me.id):
+        await ctx.store.set_venture_status(venture.id, "withdrawn")
+    await scrub_posts(ctx, me)
+    await ctx.store.forget_member(me.id, forgotten_id(me), FORMER)
+    messages = [say(ERASED)]
+    # Like leaving the chat: their check-in no longer holds the open circle back.
+    circle = await ctx.store.open_circle(ctx.crew.id)
+    if circle is not None:
+        messages += await listening.settle(ctx.store, ctx.crew, circle, ctx.now, closing=False)
+    return messages
+
+
+async def scrub_posts(ctx: Context, member: Member) -> None:
+    """Takes the member's name, handle and user id out of the crew's queued and sent posts; a
+    post still waiting to be sent to them alone is not sent any more."""
+    spellings = {member.name, *((f"@{member.handle}", member.handle) if member.handle else ())}
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(
+        re.escape(s) for s in sorted(spellings, key=len, reverse=True)) + r")(?!\w)")
+    anonymous = forgotten_id(member)
+
+    def scrubbed(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(FORMER, value)
+        if isinstance(value, list):
+            return [scrubbed(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if value.get("user_id") == member.user_id:  # a mention
+            return {**value, "user_id": anonymous, "name": FORMER}
+        out = {}
+        for key, item in value.items():
+            if key in ("buttons", "ref"):
+                out[key] = item
+            elif key == "dm_to" and isinstance(item, list) and item[:1] == [member.user_id]:
+                out[key] = [anonymous, FORMER]
+            else:
+                out[key] = scrubbed(item)
+        return out
+
+    for post_id, payload, sent in await ctx.store.crew_posts(ctx.crew.id):
+        clean = scrubbed(payload)
+        if clean == payload:
+            continue
+        await ctx.store.set_post_payload(post_id, clean)
+        if not sent and clean.get("dm_to") != payload.get("dm_to"):
+            await ctx.store.post_sent(post_id, None, ctx.now)
