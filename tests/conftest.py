@@ -99,15 +99,20 @@ class Transcript:
 
     async def points(self, room: str = "crew") -> dict[str, int]:
         """Each member's total in a room, computed from the ledger itself (not the cache)."""
-        totals: dict[str, int] = {}
-        for crew in await self.app.game.export():
-            if crew.crew.chat_id == room:
-                names = {m.id: m.name for m in crew.members}
-                for m in crew.members:
-                    totals.setdefault(m.name, 0)
-                for entry in crew.ledger:
-                    totals[names[entry.member_id]] += entry.points
-        return totals
+        return await ledger_points(self.app, room)
+
+
+async def ledger_points(app: App, room: str | None = None) -> dict[str, int]:
+    """Each member's total (in one room, or in every crew), summed from the ledger rows."""
+    totals: dict[str, int] = {}
+    for crew in await app.game.export():
+        if room is None or crew.crew.chat_id == room:
+            names = {m.id: m.name for m in crew.members}
+            for m in crew.members:
+                totals.setdefault(m.name, 0)
+            for entry in crew.ledger:
+                totals[names[entry.member_id]] += entry.points
+    return totals
 
 
 @pytest.fixture

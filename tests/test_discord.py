@@ -16,6 +16,7 @@ from bot.adapters.discord_adapter import DiscordAdapter
 from bot.adapters.scheduler import Ticker
 from bot.adapters.telegram_adapter import TelegramAdapter
 from bot.commands.registry import COMMANDS
+from tests.conftest import ledger_points
 from tests.fakes.discord_api import EPHEMERAL, FakeDiscord, patched
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -94,15 +95,7 @@ def custom_id(callback: dict, label: str) -> str:
     return next(c["custom_id"] for row in rows for c in row["components"] if c["label"] == label)
 
 
-async def points(app) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for crew in await app.game.export():
-        names = {m.id: m.name for m in crew.members}
-        for m in crew.members:
-            out.setdefault(m.name, 0)
-        for e in crew.ledger:
-            out[names[e.member_id]] += e.points
-    return out
+points = ledger_points
 
 
 async def test_slash_commands_are_synced_from_the_registry(bot, dc):

@@ -19,6 +19,7 @@ from bot.adapters.telegram_adapter import ALLOWED_UPDATES, TelegramAdapter
 from bot.app import App
 from bot.clock import SimClock
 from bot.commands.registry import COMMANDS
+from tests.conftest import ledger_points
 from tests.fakes.telegram_api import FakeTelegram
 
 CREW = -1001000000001
@@ -59,14 +60,7 @@ class Bot:
         return self.tg.sent[count:]
 
     async def points(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for crew in await self.app.game.export():
-            names = {m.id: m.name for m in crew.members}
-            for m in crew.members:
-                out.setdefault(m.name, 0)
-            for e in crew.ledger:
-                out[names[e.member_id]] += e.points
-        return out
+        return await ledger_points(self.app)
 
 
 @pytest.fixture
