@@ -314,17 +314,23 @@ class SqlStore:
             update(MeetingRow).where(MeetingRow.id == meeting_id).values(status=status))
 
     async def drop_meeting(self, meeting_id: int) -> None:
-        """Removes a planned meeting that never started, and its timers."""
+        """Removes a planned meeting that never started, its timers and announced absences;
+        reflections shared for it stay, no longer tied to a meeting."""
         await self.session.execute(delete(DueRow).where(
             DueRow.kind.like("meeting_%"), DueRow.subject_id == meeting_id))
+        await self.session.execute(delete(RosterRow).where(RosterRow.meeting_id == meeting_id))
+        await self.session.execute(update(ReflectionRow).where(
+            ReflectionRow.meeting_id == meeting_id).values(meeting_id=None))
         await self.session.execute(delete(MeetingRow).where(MeetingRow.id == meeting_id,
                                                             MeetingRow.status == "planned"))
 
     async def take_roster(self, meeting_id: int, member_ids: Iterable[int]) -> None:
+        """The roster at the start: these members (and an earlier /away row) count from now."""
         for member_id in member_ids:
-            await self.session.execute(
-                self._insert(RosterRow).values(meeting_id=meeting_id, member_id=member_id,
-                                               at_start=True).on_conflict_do_nothing())
+            stmt = self._insert(RosterRow).values(meeting_id=meeting_id, member_id=member_id,
+                                                  at_start=True)
+            await self.session.execute(stmt.on_conflict_do_update(
+                index_elements=["meeting_id", "member_id"], set_={"at_start": True}))
 
     async def mark_present(self, meeting_id: int, member_id: int, now: datetime) -> bool:
         """Marks presence (joining the roster if need be); False if already marked."""
@@ -339,9 +345,9 @@ class SqlStore:
 
     async def excuse(self, meeting_id: int, member_id: int) -> bool:
         """Marks an announced absence; False if it was already announced."""
-        await self.session.execute(
+        await self.session.execute(  # on the roster only if still a member at the start
             self._insert(RosterRow).values(meeting_id=meeting_id, member_id=member_id,
-                                           at_start=True, excused=False).on_conflict_do_nothing())
+                                           at_start=False, excused=False).on_conflict_do_nothing())
         result = await self.session.execute(
             update(RosterRow).where(RosterRow.meeting_id == meeting_id,
                                     RosterRow.member_id == member_id, ~RosterRow.excused)
@@ -355,10 +361,13 @@ class SqlStore:
         return set(rows)
 
     async def meeting_roster(self, meeting_id: int) -> dict[int, bool]:
-        """Member id to present?, for everyone on the meeting's roster."""
+        """Member id to present?, for everyone on the roster at the start or marked present
+        (an /away row of someone who left before the start is neither)."""
         rows = await self.session.execute(
             select(RosterRow.member_id, RosterRow.present_at).where(
-                RosterRow.meeting_id == meeting_id).order_by(RosterRow.member_id))
+                RosterRow.meeting_id == meeting_id,
+                RosterRow.at_start | RosterRow.present_at.is_not(None))
+            .order_by(RosterRow.member_id))
         return {m: p is not None for m, p in rows}
 
     async def add_reflection(self, crew_id: int, member_id: int, meeting_id: int | None,

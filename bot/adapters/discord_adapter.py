@@ -361,11 +361,11 @@ class DiscordAdapter:
     async def deliver(self) -> None:
         """Sends what the core queued; a failed post stays queued for the next tick."""
         for posted in await self.game.pending_posts(PLATFORM):
-            if posted.message.dm_to:
-                await self.send_dm(posted.message)
-                await self.game.post_delivered(posted, None)
-                continue
             try:
+                if posted.message.dm_to:  # undeliverable privately: dropped, never public
+                    await self.send_dm(posted.message)
+                    await self.game.post_delivered(posted, None)
+                    continue
                 channel_id = int(posted.chat.chat_id)
                 channel = (self.client.get_channel(channel_id)
                            or await self.client.fetch_channel(channel_id))

@@ -69,8 +69,8 @@ PRIVATE_START = (
     "to your crew's group (group info > Add members), then make me an admin there so I can see "
     "reactions. Everyone then plays with /checkin, /ask, /offer and friends; /help lists them."
 )
-NO_DM = ("I can't message you privately yet: open a chat with @{bot}, press Start, and ask "
-         "again.")
+NO_DM = ("I have a private note for you but can't message you yet: open a chat with @{bot} and "
+         "press Start, and private notes will reach you there (send /mydata again then).")
 PRIVATE_POINTER = ("Game commands work in your crew's group, not here. Add me to the group and "
                    "send them there; /start explains how.")
 

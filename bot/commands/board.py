@@ -6,6 +6,7 @@ from bot.commands.context import Context
 from bot.commands.events import Message, say
 from bot.commands.ledger import no_points
 from bot.commands.registry import Option, command
+from bot.rules.model import Member
 from bot.rules.points import LEVEL_NAMES
 from bot.rules.text import local_time, plural, signed
 
@@ -60,13 +61,32 @@ ACTIVITY = (("listening_circle", "listening circle completed", "listening circle
             ("coowners", "venture co-owned", "ventures co-owned"))
 
 
+MEMBER_LABELS = {"meeting_attended": ("meeting attended", "meetings attended")}
+
+
+def activity_text(done: dict[str, int], labels: dict[str, tuple[str, str]] | None = None) -> str:
+    items = []
+    for reason, one, many in ACTIVITY:
+        one, many = (labels or {}).get(reason, (one, many))
+        if done.get(reason):
+            items.append(f"{done[reason]} {one if done[reason] == 1 else many}")
+    return ", ".join(items) if items else "nothing yet; /checkin is a good start"
+
+
 async def together(ctx: Context, month: str | None, label: str) -> str:
     """The rhythm-mode board: what the crew did together, no points, no ranking."""
     done = await ctx.store.activity(ctx.crew.id, month)
-    items = [f"{done[r]} {one if done[r] == 1 else many}" for r, one, many in ACTIVITY
-             if done.get(r)]
-    return (f"What we did together, {label}: " + (", ".join(items) if items else
-            "nothing yet; /checkin is a good start") + ". This crew plays without points.")
+    return f"What we did together, {label}: {activity_text(done)}. This crew plays without points."
+
+
+async def what_they_did(ctx: Context, member: Member) -> str:
+    """The rhythm-mode /score: a member's part in it, without points (not even earlier ones)."""
+    sources: dict[str, set[str]] = {}
+    for entry in await ctx.store.member_ledger(ctx.crew.id, member.id):
+        sources.setdefault(entry.reason, set()).add(entry.source)
+    done = {reason: len(events) for reason, events in sources.items()}
+    return (f"What {member.name} did, all time: {activity_text(done, MEMBER_LABELS)}. This crew "
+            "plays without points.")
 
 
 @command("score", level=0, usage="/score [@member]",
@@ -77,6 +97,8 @@ async def score(ctx: Context) -> list[Message]:
     if rest or len(who) > 1:
         raise ctx.usage("Name at most one member, with @.")
     member = await ctx.resolve(who[0]) if who else ctx.member
+    if no_points(ctx.crew):
+        return [say(await what_they_did(ctx, member))]
     levels = await ctx.store.member_totals(ctx.crew.id, member.id, "all")
     latest = await ctx.store.latest_entries(ctx.crew.id, member.id, LATEST)
     tz = ctx.settings["timezone"]

@@ -30,8 +30,8 @@ async def agreement(ctx: Context) -> list[Message]:
                     "/agreement What is shared here stays here.")]
     ctx.require_admin()
     await ctx.store.update_crew(ctx.crew.id, settings={**ctx.crew.settings, "agreement": text})
-    return [say(f"Recorded our confidentiality agreement: {text} I'll repeat it at the start of "
-                "each meeting.")]
+    return [say(f"Recorded our confidentiality agreement: \u201c{text}\u201d. I'll repeat it at "
+                "the start of each meeting.")]
 
 
 def passed() -> list[Message]:

@@ -47,7 +47,8 @@ async def conflict(ctx: Context) -> list[Message]:
                             ctx.now + timedelta(days=ACCEPT_DAYS))
     return [say(f"{ctx.member.name} proposes a repair with ", ctx.mention(other),
                 f" (conflict {item.id}). {other.name}, press {ACCEPT} or send /conflict accept "
-                f"{item.id} within {ACCEPT_DAYS} days; otherwise it lapses with no points. "
+                f"{item.id} within {ACCEPT_DAYS} days; otherwise it lapses"
+                f"{'' if no_points(ctx.crew) else ' with no points'}. "
                 f"{PEER_SUPPORT}",
                 buttons=(Button(ACCEPT, f"a:{item.id}"),), ref=ItemRef("conflict", item.id))]
 
@@ -94,7 +95,8 @@ async def accept(ctx: Context, item: Conflict) -> list[Message]:
                             ctx.now + timedelta(days=days))
     return [say(f"{ctx.member.name} accepted the repair (conflict {item.id}). A repair is under "
                 f"way: one of you apologises with /apologise {item.id}, the other forgives with "
-                f"/forgive {item.id}, within {days} days. Both done: +10 each.")]
+                f"/forgive {item.id}, within {days} days."
+                + ("" if no_points(ctx.crew) else " Both done: +10 each."))]
 
 
 async def unresolved(ctx: Context, item: Conflict) -> list[Message]:
@@ -200,9 +202,10 @@ async def half_due(store: Store, crew: Crew, conflict_id: int, now: datetime) ->
     await post(store, crew, say(
         Mention(a.user_id, a.name), " and ", Mention(b.user_id, b.name),
         f": half the time for conflict {item.id} has passed ({max(left.days, 0)} days left). "
-        + (f"An apology was made; /forgive {item.id} resolves it: +10 each."
+        + (f"An apology was made; /forgive {item.id} resolves it"
            if item.apologiser_id else
-           f"/apologise {item.id} and /forgive {item.id} resolve it: +10 each.")), now)
+           f"/apologise {item.id} and /forgive {item.id} resolve it")
+        + ("." if no_points(crew) else ": +10 each.")), now)
 
 
 async def deadline_due(store: Store, crew: Crew, conflict_id: int, now: datetime) -> None:

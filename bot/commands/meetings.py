@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from bot.commands.care import PASS, agreement_of
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Button, ItemRef, Mention, Message, Part, say
-from bot.commands.ledger import crew_tz, give, post, scored, worth
+from bot.commands.ledger import crew_tz, give, no_points, post, scored, worth
 from bot.commands.registry import Option, command
 from bot.commands.store import Store
 from bot.rules import settings as crew_settings
@@ -235,10 +235,14 @@ async def tally_due(store: Store, crew: Crew, meeting_id: int, now: datetime) ->
         await give(store, crew, member_id, missed, f"meeting:{held.id}", now)
         cost = scored(crew, missed.points)
         if cost:
+            # Someone who said /away already did what the note would ask of them.
+            advice = ("Thank you for telling the crew beforehand; an admin can make announced "
+                      "absences free with /settings excused_absence on." if member_id in excused
+                      else "Next time, /away before the start tells the crew you can't come.")
             await post(store, crew, Message(
                 (f"We missed you at the meeting of {when}. As this crew plays it, a missed "
-                 f"meeting costs {-cost} points. Next time, /away before the start tells the "
-                 "crew you can't come.",), dm_to=Mention(member.user_id, member.name)), now)
+                 f"meeting costs {-cost} points. {advice}",),
+                dm_to=Mention(member.user_id, member.name)), now)
     summary = f"Meeting of {when} tallied. "
     summary += ("Present: " + ", ".join(present) + ". ") if present else "Nobody marked presence. "
     if absent:
@@ -253,9 +257,10 @@ async def _tally_offline(store: Store, crew: Crew, held: Meeting, roster: dict[i
     for member_id in roster:
         await give(store, crew, member_id, spared, f"meeting:{held.id}", now, exact=True)
     when = local_time(held.starts_at, crew_settings.effective(crew.settings)["timezone"])
+    cost = "" if no_points(crew) else " and nobody loses points for it"
     await post(store, crew, say(
         f"Meeting of {when} tallied: I was offline for its whole attendance window, so nobody "
-        "could mark presence and nobody loses points for it. Sorry about that!"), now)
+        f"could mark presence{cost}. Sorry about that!"), now)
 
 
 @command("away", level=3, usage="/away [reason]",
@@ -263,6 +268,11 @@ async def _tally_offline(store: Store, crew: Crew, held: Meeting, roster: dict[i
          options=(Option("reason", "text", "why (kept private)"),))
 async def away(ctx: Context) -> list[Message]:
     ctx.text(ctx.args, "reason")  # the reason is never stored: only that you said so in time
+    held = await open_meeting(ctx)
+    if held is not None:  # not silently next month's: this one is under way
+        raise Refusal(f"The meeting of {local_time(held.starts_at, ctx.settings['timezone'])} "
+                      "has already started; /away works before a meeting's start. You can "
+                      "still join in with /here.")
     planned = await ctx.store.meetings_with_status(ctx.crew.id, "planned")
     upcoming = [m for m in planned if m.starts_at > ctx.now]
     if not upcoming:

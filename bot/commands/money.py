@@ -40,7 +40,8 @@ async def money(ctx: Context) -> list[Message]:
     return [say(f"{ctx.member.name} opens a money talk: (A) the work you do for money and (B) the "
                 f"work most meaningful to you. Questions to talk through together: {questions} "
                 "Anyone can help bring A and B closer: reply to this with /offer. "
-                f"No points for the talk itself, and it stays in this crew. {stored} "
+                + ("" if no_points(ctx.crew) else "No points for the talk itself. ")
+                + f"It stays in this crew. {stored} "
                 f"{PEER_SUPPORT}",
                 buttons=(PASS,), ref=ItemRef("money", talk.id))]
 
