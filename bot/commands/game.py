@@ -27,7 +27,7 @@ from bot.commands.events import (
 from bot.commands.ledger import post
 from bot.commands.registry import load
 from bot.commands.store import Store
-from bot.rules.model import Crew, Due, Member
+from bot.rules.model import Crew, Due, LedgerEntry, Member
 from bot.rules.numbers import is_number
 from bot.rules.text import MAX_TEXT
 
@@ -48,7 +48,7 @@ class CrewExport:
     crew: Crew
     members: list[Member]
     totals: dict[int, dict[int, int]]
-    ledger: list[Any]
+    ledger: list[LedgerEntry]
 
 
 class Game:

@@ -12,7 +12,7 @@ from bot.commands.registry import Option, command
 from bot.commands.store import Store
 from bot.rules import listening
 from bot.rules import settings as crew_settings
-from bot.rules.model import Circle, Crew, Member
+from bot.rules.model import Circle, Crew
 from bot.rules.points import LISTENING_CIRCLE
 from bot.rules.text import local_time, names
 
@@ -129,7 +129,3 @@ async def close_due_circle(store: Store, crew: Crew, circle_id: int, now: dateti
     if circle.status != "open":
         return []
     return await settle(store, crew, circle, now, closing=True)
-
-
-def member_names(members: list[Member]) -> str:
-    return names(m.name for m in members)
