@@ -1,0 +1,1 @@
+"""Crewbot's benchmark harness: `python -m bench.run [--quick] [--out docs/PERFORMANCE.md]`."""

@@ -1,0 +1,253 @@
+"""Section 1: the cost of each game action through Game.handle, beside a bare insert-and-commit."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert
+
+from bench.common import (
+    SQLITE,
+    START,
+    Report,
+    Row,
+    Settings,
+    fresh_database,
+    median,
+    ms,
+    now,
+    percentile,
+    rate,
+    verdict,
+)
+from bot.app import App, open_app
+from bot.clock import SimClock
+from bot.commands.events import Actor, Chat, CommandReceived, Event, Message, ReactionChanged
+
+SECTION = "1. Game actions"
+ACTIONS = ("/checkin", "reaction", "/ask", "/offer", "/thanks", "/here", "/leaderboard")
+MEMBERS = 6
+P99_TARGET = 0.005
+RATE_TARGET = 1_000.0
+WARM_UP = 99  # the round number of the untimed warm-up crews
+
+Expect = Callable[[list[Message]], bool]
+
+
+@dataclass
+class Crew:
+    chat: Chat
+    people: list[Actor]
+
+
+@dataclass
+class Block:
+    """Latencies of one run of one action over every crew, and the SQL it took."""
+
+    latencies: list[float] = field(default_factory=list)
+    wall: float = 0.0
+    statements: int = 0
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.wall if self.wall else 0.0
+
+
+class Counter:
+    """Counts the SQL statements SQLAlchemy sends, to explain the ratio to the floor."""
+
+    def __init__(self, app: App) -> None:
+        self.count = 0
+        event.listen(app.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_: Any) -> None:
+        self.count += 1
+
+
+class Feeder:
+    """Builds platform-like events (fresh message and event ids) and times Game.handle."""
+
+    def __init__(self, app: App, counter: Counter) -> None:
+        self.app = app
+        self.counter = counter
+        self.ids = itertools.count(1)
+
+    def command(self, crew: Crew, who: Actor, text: str, reply_to: str | None = None
+                ) -> CommandReceived:
+        n = next(self.ids)
+        return CommandReceived(crew.chat, who, text, message_id=str(n), reply_to=reply_to,
+                               event_id=f"bench:{n}")
+
+    def reaction(self, crew: Crew, who: Actor, message_id: str) -> ReactionChanged:
+        return ReactionChanged(crew.chat, who, message_id, "\U0001f44d", True,
+                               event_id=f"bench:{next(self.ids)}")
+
+    async def run(self, events: Sequence[Event], expect: Expect, what: str) -> Block:
+        block = Block()
+        handle = self.app.game.handle
+        before = self.counter.count
+        start = now()
+        for item in events:
+            began = now()
+            out = await handle(item)
+            block.latencies.append(now() - began)
+            if not expect(out):
+                raise RuntimeError(f"bench: {what} took an unexpected path: "
+                                   f"{[m.plain()[:120] for m in out]}")
+        block.wall = now() - start
+        block.statements = self.counter.count - before
+        return block
+
+    async def untimed(self, events: Sequence[Event], expect: Expect, what: str) -> None:
+        await self.run(events, expect, what)
+
+
+def says(fragment: str) -> Expect:
+    return lambda out: bool(out) and not out[0].private and fragment in out[0].plain()
+
+
+def make_crews(count: int, round_no: int) -> list[Crew]:
+    crews = []
+    for c in range(count):
+        chat = Chat("telegram", str(-1001000000000 - round_no * 10_000 - c), f"Crew {c}")
+        people = [Actor(f"{round_no}-{c}-{k}", f"Member{k} C{c}", is_admin=k == 0,
+                        handle=f"m{k}c{c}r{round_no}") for k in range(MEMBERS)]
+        crews.append(Crew(chat, people))
+    return crews
+
+
+async def one_round(feed: Feeder, crews: list[Crew]) -> dict[str, Block]:
+    """Every action once per member of every crew (reactions: every member to every other)."""
+    blocks: dict[str, Block] = {}
+    checkins = [[feed.command(c, p, "/checkin a long week, glad to be here") for p in c.people]
+                for c in crews]
+    await feed.untimed([feed.command(c, p, "/join") for c in crews for p in c.people],
+                       says("Welcome"), "/join")
+    blocks["/checkin"] = await feed.run([e for row in checkins for e in row],
+                                        says("checked in"), "/checkin")
+    completed = 0
+
+    def heard(out: list[Message]) -> bool:
+        nonlocal completed
+        if out and "The circle is complete" in out[0].plain():
+            completed += 1
+            return True
+        return out == []
+
+    reactions = [feed.reaction(c, listener, checkins[i][a].message_id or "")
+                 for i, c in enumerate(crews) for listener in c.people
+                 for a, author in enumerate(c.people) if author != listener]
+    blocks["reaction"] = await feed.run(reactions, heard, "reaction")
+    if completed != len(crews):
+        raise RuntimeError(f"bench: {completed} of {len(crews)} circles completed")
+    asks = [[feed.command(c, p, "/ask a lift to the station on Friday") for p in c.people]
+            for c in crews]
+    blocks["/ask"] = await feed.run([e for row in asks for e in row], says("asks"), "/ask")
+    offers = [[feed.command(c, p, "/offer I can drive you",
+                            reply_to=asks[i][(k + 1) % MEMBERS].message_id)
+               for k, p in enumerate(c.people)] for i, c in enumerate(crews)]
+    blocks["/offer"] = await feed.run([e for row in offers for e in row],
+                                      says("offers something to"), "/offer")
+    thanks = [feed.command(c, c.people[(k + 1) % MEMBERS], "/thanks",
+                           reply_to=offers[i][k].message_id)
+              for i, c in enumerate(crews) for k in range(MEMBERS)]
+    blocks["/thanks"] = await feed.run(thanks, says("thanks"), "/thanks")
+    await feed.untimed([feed.command(c, c.people[0], "/meeting now") for c in crews],
+                       says("The meeting has started"), "/meeting now")
+    blocks["/here"] = await feed.run([feed.command(c, p, "/here") for c in crews
+                                      for p in c.people], says("is here"), "/here")
+    blocks["/leaderboard"] = await feed.run(
+        [feed.command(c, p, "/leaderboard") for c in crews for p in c.people],
+        says("Crew total"), "/leaderboard")
+    return blocks
+
+
+FLOOR = MetaData()
+FLOOR_TABLE = Table("bench_floor", FLOOR, Column("id", Integer, primary_key=True),
+                    Column("note", String(64), nullable=False))
+
+
+async def floor_block(app: App, counter: Counter, count: int) -> Block:
+    """The floor: one row inserted and committed per call, same engine, driver and pragmas."""
+    engine = app.engine
+    statement = insert(FLOOR_TABLE)
+    block = Block()
+    before = counter.count
+    start = now()
+    for i in range(count):
+        began = now()
+        async with engine.connect() as conn:
+            await conn.execute(statement, {"note": f"row {i}"})
+            await conn.commit()
+        block.latencies.append(now() - began)
+    block.wall = now() - start
+    block.statements = counter.count - before
+    return block
+
+
+async def measure(settings: Settings, backend: str) -> dict[str, list[Block]]:
+    url = await fresh_database(settings, backend, "actions")
+    clock = SimClock(START)
+    app = await open_app(url, clock)
+    try:
+        async with app.engine.begin() as conn:
+            await conn.run_sync(FLOOR.create_all)
+        counter = Counter(app)
+        feed = Feeder(app, counter)
+        results: dict[str, list[Block]] = {name: [] for name in ("floor", *ACTIONS)}
+        samples = settings.sizes.crews * MEMBERS
+        # Warm-up, untimed: compiled-statement caches, prepared statements, the pool.
+        clock.move_to(START - timedelta(days=32))
+        await floor_block(app, counter, 20)
+        await one_round(feed, make_crews(1, WARM_UP))
+        for round_no in range(settings.sizes.rounds):
+            clock.move_to(START + timedelta(days=32 * round_no))
+            results["floor"].append(await floor_block(app, counter, max(samples, 100)))
+            for name, block in (await one_round(feed, make_crews(settings.sizes.crews,
+                                                                 round_no))).items():
+                results[name].append(block)
+        return results
+    finally:
+        await app.close()
+
+
+def summarise(blocks: list[Block]) -> tuple[float, float, float, float]:
+    """(median actions/s over rounds, p50 and p99 over every sample, SQL per action)."""
+    pooled = [x for b in blocks for x in b.latencies]
+    statements = sum(b.statements for b in blocks) / max(1, len(pooled))
+    return (median(b.throughput for b in blocks), percentile(pooled, 50),
+            percentile(pooled, 99), statements)
+
+
+def label(action: str) -> str:
+    return "reaction (listening)" if action == "reaction" else action
+
+
+async def run(settings: Settings, report: Report) -> None:
+    for backend in settings.backends:
+        results = await measure(settings, backend)
+        f_rate, f_p50, f_p99, f_sql = summarise(results["floor"])
+        report.add(Row(
+            key=f"actions.floor.{backend}", section=SECTION,
+            measure="floor: insert+commit of 1 row", backend=backend,
+            result=rate(f_rate, "rows/s"), p50=ms(f_p50), p99=ms(f_p99), vs="1.0x",
+            note=f"{f_sql:.0f} SQL + commit; {len(results['floor'])} rounds"))
+        for action in ACTIONS:
+            a_rate, a_p50, a_p99, a_sql = summarise(results[action])
+            ok_rate = a_rate >= RATE_TARGET
+            if backend == SQLITE:
+                target = "p99 < 5 ms, >= 1,000/s"
+                ok = ok_rate and a_p99 < P99_TARGET
+            else:
+                target = ">= 1,000/s"
+                ok = ok_rate
+            samples = sum(len(b.latencies) for b in results[action])
+            report.add(Row(
+                key=f"actions.{action}.{backend}", section=SECTION, measure=label(action),
+                backend=backend, result=rate(a_rate, "actions/s"), p50=ms(a_p50),
+                p99=ms(a_p99), vs=f"{a_p50 / f_p50:.1f}x", target=target, verdict=verdict(ok),
+                note=f"{a_sql:.1f} SQL/action + commit; n={samples}"))
