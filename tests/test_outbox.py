@@ -42,3 +42,32 @@ async def test_a_post_whose_sender_died_is_sent_after_its_lease(any_app, clock):
     clock.move_to(clock() + timedelta(seconds=61))
     assert [p.id for p in await game.pending_posts("telegram")] == [taken[0].id]
     assert await game.pending_posts("console") == []  # posts belong to their platform
+
+
+async def test_one_delivery_round_drains_more_than_one_batch(app, clock):
+    game = app.game
+    for n in range(150):
+        await game.handle(CommandReceived(Chat("telegram", f"-{n}", "crew"), Actor("1", "alice"),
+                                          "/checkin hi"))
+    clock.move_to(clock() + timedelta(hours=25))
+    assert await game.run_due() == 150
+    chats: list[str] = []
+
+    async def send(posted) -> str:
+        chats.append(posted.chat.chat_id)
+        return f"m{len(chats)}"
+
+    assert await game.deliver("telegram", send) == 150
+    assert sorted(chats) == sorted(f"-{n}" for n in range(150))
+    assert await game.deliver("telegram", send) == 0
+
+
+async def test_a_round_where_nothing_can_be_sent_ends_and_keeps_the_posts(app, clock):
+    game = app.game
+    await queue_one_post(game, clock)
+
+    async def refuse(posted) -> str:
+        raise ConnectionError("platform down")
+
+    assert await game.deliver("telegram", refuse, ConnectionError) == 0
+    assert len(await game.pending_posts("telegram")) == 1  # still queued, free for next time

@@ -17,6 +17,7 @@ from bot.commands.events import (
     CommandReceived,
     MemberLeft,
     Message,
+    Post,
     ReactionChanged,
 )
 from bot.commands.game import Game
@@ -110,11 +111,12 @@ class Console:
 
     async def deliver(self) -> None:
         """Prints what the core queued (scheduled posts) and marks it delivered."""
-        while posts := await self.game.pending_posts("console"):
-            for posted in posts:
-                shown = self.show("bot", self.text(posted.message), room=posted.chat.chat_id,
-                                  buttons={b.action: b.label for b in posted.message.buttons})
-                await self.game.post_delivered(posted, shown.message_id)
+        await self.game.deliver("console", self._print_post)
+
+    async def _print_post(self, posted: Post) -> str:
+        shown = self.show("bot", self.text(posted.message), room=posted.chat.chat_id,
+                          buttons={b.action: b.label for b in posted.message.buttons})
+        return shown.message_id
 
     async def catch_up(self) -> None:
         await self.game.run_due(self.clock())

@@ -23,6 +23,7 @@ from bot.commands.events import (
     Event,
     Mention,
     Message,
+    Post,
     ReactionChanged,
 )
 from bot.commands.game import Game
@@ -360,19 +361,14 @@ class DiscordAdapter:
 
     async def deliver(self) -> None:
         """Sends what the core queued; a failed post stays queued for the next tick."""
-        for posted in await self.game.pending_posts(PLATFORM):
-            try:
-                if posted.message.dm_to:  # undeliverable privately: dropped, never public
-                    await self.send_dm(posted.message)
-                    await self.game.post_delivered(posted, None)
-                    continue
-                channel_id = int(posted.chat.chat_id)
-                channel = (self.client.get_channel(channel_id)
-                           or await self.client.fetch_channel(channel_id))
-                sent_id = await self._post(channel, posted.message)
-            except (discord.HTTPException, discord.ClientException) as error:
-                log.warning("platform=discord post=%s outcome=retry_later error=%s", posted.id,
-                            type(error).__name__)
-                await self.game.post_failed(posted)
-                continue
-            await self.game.post_delivered(posted, sent_id)
+        await self.game.deliver(PLATFORM, self._send_post,
+                                (discord.HTTPException, discord.ClientException))
+
+    async def _send_post(self, posted: Post) -> str | None:
+        if posted.message.dm_to:  # undeliverable privately: dropped, never public
+            await self.send_dm(posted.message)
+            return None
+        channel_id = int(posted.chat.chat_id)
+        channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(
+            channel_id)
+        return await self._post(channel, posted.message)

@@ -48,6 +48,7 @@ from bot.commands.events import (
     MemberLeft,
     Mention,
     Message,
+    Post,
     ReactionChanged,
 )
 from bot.commands.game import Game
@@ -340,18 +341,10 @@ class TelegramAdapter:
 
     async def deliver(self) -> None:
         """Sends what the core queued; a failed post stays queued for the next tick."""
-        for posted in await self.game.pending_posts(PLATFORM):
-            try:
-                if posted.message.dm_to:  # undeliverable privately: dropped, never public
-                    await self.send_dm(posted.message)
-                    await self.game.post_delivered(posted, None)
-                    continue
-                sent_id = await self._post(posted.chat, posted.message)
-            except TelegramError as error:
-                log.warning("platform=telegram post=%s outcome=retry_later error=%s", posted.id,
-                            type(error).__name__)
-                await self.game.post_failed(posted)
-                if isinstance(error, RetryAfter):
-                    return  # the platform asked us to slow down: the next tick goes on
-                continue
-            await self.game.post_delivered(posted, sent_id)
+        await self.game.deliver(PLATFORM, self._send_post, TelegramError, pause_on=RetryAfter)
+
+    async def _send_post(self, posted: Post) -> str | None:
+        if posted.message.dm_to:  # undeliverable privately: dropped, never public
+            await self.send_dm(posted.message)
+            return None
+        return await self._post(posted.chat, posted.message)

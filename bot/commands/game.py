@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +35,7 @@ log = logging.getLogger("crewbot.game")
 
 SWEET_SPOT = 8
 RETRIES = 3
+OUTBOX_BATCH = 100
 LINKED_KINDS = {"checkin", "offer", "venture", "meeting", "ask", "money", "conflict"}
 BUTTON_CODES = {"l": "checkin", "t": "offer", "h": "meeting", "a": "conflict", "c": "venture",
                 "p": "pass"}
@@ -278,6 +279,33 @@ class Game:
             await store.commit()
         return [Post(post_id, Chat(crew.platform, crew.chat_id, crew.title),
                      Message.from_json(payload)) for post_id, crew, payload in rows]
+
+    async def deliver(self, platform: str, send: Callable[[Post], Awaitable[str | None]],
+                      failures: type[Exception] | tuple[type[Exception], ...] = (),
+                      pause_on: type[Exception] | tuple[type[Exception], ...] = ()) -> int:
+        """Sends queued posts until none is left; returns how many went out. `send` returns the
+        platform's message id; a post whose send raises one of `failures` stays queued for the
+        next round, and one of `pause_on` (the platform asking us to slow down) ends this one."""
+        sent = 0
+        while True:
+            posts = await self.pending_posts(platform, OUTBOX_BATCH)
+            sent_now = 0
+            for posted in posts:
+                try:
+                    message_id = await send(posted)
+                except failures as error:
+                    log.warning("platform=%s post=%s outcome=retry_later error=%s", platform,
+                                posted.id, type(error).__name__)
+                    await self.post_failed(posted)
+                    if pause_on and isinstance(error, pause_on):
+                        return sent
+                    continue
+                await self.post_delivered(posted, message_id)
+                sent_now += 1
+            sent += sent_now
+            # a short batch was the last; a batch where nothing went out waits for next time
+            if len(posts) < OUTBOX_BATCH or not sent_now:
+                return sent
 
     async def post_delivered(self, posted: Post, message_id: str | None) -> None:
         async with self.uow() as store:
