@@ -55,26 +55,17 @@ async def conflict(ctx: Context) -> list[Message]:
 
 async def pick(ctx: Context, words: list[str], verb: str) -> Conflict:
     """The conflict a command acts on: by id, by the message replied to, or the only one."""
-    if words:
-        found = await ctx.store.conflict(ctx.item_id(words[0], "conflict"))
-        if found is None or found.crew_id != ctx.crew.id:
-            raise Refusal(f"There is no conflict {words[0][:20]} in this crew.")
-        return found
-    if ctx.reply_to and ctx.reply_to.kind == "conflict":
-        found = await ctx.store.conflict(ctx.reply_to.item_id)
-        assert found is not None
-        return found
-    mine = await ctx.store.open_conflicts(ctx.crew.id, ctx.member.id)
-    if verb == "accept":
-        mine = [c for c in mine if c.status == "proposed" and c.other_id == ctx.member.id]
-    elif verb != "apologise_any":
-        mine = [c for c in mine if c.status == "accepted"]
-    if len(mine) == 1:
-        return mine[0]
-    if not mine:
-        raise Refusal(f"You have no conflict to {verb.split('_')[0]}.")
-    listed = ", ".join(str(c.id) for c in mine)
-    raise ctx.usage(f"You have several conflicts ({listed}); say which by its id.")
+
+    async def mine() -> list[Conflict]:
+        open_ones = await ctx.store.open_conflicts(ctx.crew.id, ctx.member.id)
+        if verb == "accept":
+            return [c for c in open_ones
+                    if c.status == "proposed" and c.other_id == ctx.member.id]
+        return [c for c in open_ones if c.status == "accepted"]
+
+    return await ctx.choose(words, "conflict", ctx.store.conflict, mine,
+                            f"You have no conflict to {verb}.",
+                            "You have several conflicts ({ids}); say which by its id.")
 
 
 def party(ctx: Context, item: Conflict) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.commands.events import Actor, Mention
@@ -16,6 +17,7 @@ from bot.rules.numbers import is_number
 from bot.rules.schedule import month_key
 from bot.rules.text import MAX_TEXT
 
+T = TypeVar("T")
 MENTION = re.compile(r"(?<!\S)@([^\s@]{1,64})")  # not mail@example.com
 
 
@@ -96,6 +98,28 @@ class Context:
         names = MENTION.findall(text)
         rest = MENTION.sub("", text)
         return names, " ".join(rest.split())
+
+    async def choose(self, words: list[str], kind: str,
+                     fetch: Callable[[int], Awaitable[T | None]],
+                     candidates: Callable[[], Awaitable[list[T]]],
+                     nothing: str, several: str) -> T:
+        """The item a command acts on (GAME.md): by its id, by the message replied to, or the
+        only candidate; `several` gets the candidates' ids in place of {ids}."""
+        if words:
+            found = await fetch(self.item_id(words[0], kind))
+            if found is None or getattr(found, "crew_id", None) != self.crew.id:
+                raise Refusal(f"There is no {kind} {words[0][:20]} in this crew.")
+            return found
+        if self.reply_to and self.reply_to.kind == kind:
+            found = await fetch(self.reply_to.item_id)
+            assert found is not None
+            return found
+        mine = await candidates()
+        if len(mine) == 1:
+            return mine[0]
+        if not mine:
+            raise Refusal(nothing)
+        raise self.usage(several.format(ids=", ".join(str(getattr(c, "id", "")) for c in mine)))
 
     def item_id(self, word: str, what: str) -> int:
         word = word.lstrip("#")

@@ -56,22 +56,12 @@ async def coown(ctx: Context) -> list[Message]:
 
 
 async def pick(ctx: Context, words: list[str]) -> Venture:
-    if words:
-        found = await ctx.store.venture(ctx.item_id(words[0], "venture"))
-        if found is None or found.crew_id != ctx.crew.id:
-            raise Refusal(f"There is no venture {words[0][:20]} in this crew.")
-        return found
-    if ctx.reply_to and ctx.reply_to.kind == "venture":
-        found = await ctx.store.venture(ctx.reply_to.item_id)
-        assert found is not None
-        return found
-    waiting = await ctx.store.ventures_awaiting(ctx.crew.id, ctx.member.id)
-    if len(waiting) == 1:
-        return waiting[0]
-    if not waiting:
-        raise Refusal("No venture is waiting for your confirmation.")
-    listed = ", ".join(str(v.id) for v in waiting)
-    raise ctx.usage(f"Several ventures wait for you ({listed}); say which by its id.")
+    """The venture a command acts on: by id, by the message replied to, or the only one."""
+    return await ctx.choose(
+        words, "venture", ctx.store.venture,
+        lambda: ctx.store.ventures_awaiting(ctx.crew.id, ctx.member.id),
+        "No venture is waiting for your confirmation.",
+        "Several ventures wait for you ({ids}); say which by its id.")
 
 
 async def confirm(ctx: Context, venture: Venture) -> list[Message]:
