@@ -1,0 +1,1 @@
+"""Pictures of the game: pure functions from plain data to PNG bytes (Pillow)."""
