@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 
@@ -87,6 +88,28 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message: a `photo` (a PNG picture) or a `document` (an export).
+    `alt` describes it for people who cannot see it; `labels` are the names drawn in it, so
+    /forgetme can tell whether a queued picture shows someone."""
+
+    filename: str
+    data: bytes
+    kind: str = "photo"  # photo | document
+    alt: str = ""
+    labels: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"filename": self.filename, "kind": self.kind, "alt": self.alt,
+                "labels": list(self.labels), "data": base64.b64encode(self.data).decode("ascii")}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Attachment:
+        return cls(data["filename"], base64.b64decode(data["data"]), data.get("kind", "photo"),
+                   data.get("alt", ""), tuple(data.get("labels", ())))
+
+
+@dataclass(frozen=True)
 class Message:
     """What the bot says. `private` ones (refusals, usage) go to the actor alone where the
     platform allows (else in the chat); `dm_to` ones (penalties, someone's data) go only to that
@@ -97,6 +120,7 @@ class Message:
     ref: ItemRef | None = None
     private: bool = False
     dm_to: Mention | None = None
+    attachment: Attachment | None = None
 
     def plain(self, mention_prefix: str = "@") -> str:
         return "".join(p if isinstance(p, str) else f"{mention_prefix}{p.name}" for p in self.parts)
@@ -108,6 +132,7 @@ class Message:
             "buttons": [[b.label, b.action] for b in self.buttons],
             "ref": [self.ref.kind, self.ref.id] if self.ref else None,
             "dm_to": [self.dm_to.user_id, self.dm_to.name] if self.dm_to else None,
+            **({"attachment": self.attachment.to_json()} if self.attachment else {}),
         }
 
     @classmethod
@@ -118,6 +143,8 @@ class Message:
             buttons=tuple(Button(label, action) for label, action in data["buttons"]),
             ref=ItemRef(*data["ref"]) if data.get("ref") else None,
             dm_to=Mention(*data["dm_to"]) if data.get("dm_to") else None,
+            attachment=Attachment.from_json(data["attachment"]) if data.get("attachment")
+            else None,
         )
 
 
