@@ -284,6 +284,30 @@ class SqlStore:
             .order_by(FavourRow.id))
         return [_favour(r) for r in rows]
 
+    async def reciprocity(self, crew_id: int, since: datetime | None
+                          ) -> list[tuple[str, int, int, int]]:
+        """(kind, from member, to member, count) since `since` (None: ever): `listen` counts the
+        check-ins (of circles opened since) one member confirmed listening to, `help` the
+        offers (made since) the recipient thanked."""
+        listens = (
+            select(ListenRow.listener_id, CheckinRow.member_id,
+                   func.count(func.distinct(ListenRow.checkin_id)))
+            .join(CheckinRow, CheckinRow.id == ListenRow.checkin_id)
+            .join(CircleRow, CircleRow.id == CheckinRow.circle_id)
+            .where(CircleRow.crew_id == crew_id)
+            .group_by(ListenRow.listener_id, CheckinRow.member_id))
+        helps = (
+            select(FavourRow.member_id, FavourRow.recipient_id, func.count())
+            .where(FavourRow.crew_id == crew_id, FavourRow.kind == "offer", FavourRow.thanked,
+                   FavourRow.recipient_id.is_not(None))
+            .group_by(FavourRow.member_id, FavourRow.recipient_id))
+        if since is not None:
+            listens = listens.where(CircleRow.opened_at >= since)
+            helps = helps.where(FavourRow.created_at >= since)
+        out = [("listen", a, b, n) for a, b, n in await self.session.execute(listens)]
+        out += [("help", a, b, n) for a, b, n in await self.session.execute(helps)]
+        return sorted(out)
+
     # meetings
 
     async def meeting(self, meeting_id: int) -> Meeting | None:
