@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.commands.context import Context
-from bot.commands.events import Message, say
+from bot.commands.events import Attachment, Message, say
 from bot.commands.ledger import no_points
 from bot.commands.registry import Option, command
+from bot.pictures.board import Bar, Section, draw_board
 from bot.rules.model import Member
 from bot.rules.points import LEVEL_NAMES
 from bot.rules.text import local_time, plural, signed
 
 LATEST = 5
+PICTURE = "picture"
+PICTURE_OPTION = Option("view", "choice", "answer with a picture (default: text)",
+                        choices=(PICTURE,))
 
 
 def breakdown(levels: dict[int, int]) -> str:
@@ -25,12 +31,40 @@ def ranks(points: list[int]) -> list[int]:
     return out
 
 
-@command("leaderboard", level=0, usage="/leaderboard [month|all|hide|show]",
+def picture_word(words: list[str]) -> tuple[bool, list[str]]:
+    """Whether `picture` was asked for, and the other words."""
+    return PICTURE in words, [w for w in words if w != PICTURE]
+
+
+def with_picture(message: Message, filename: str, drawn_png: bytes, alt: str,
+                 names: tuple[str, ...]) -> Message:
+    """The text answer, carrying its picture; the text stays as the caption (and alt text)."""
+    return replace(message, attachment=Attachment(filename, drawn_png, "photo", alt[:1000],
+                                                  names))
+
+
+def level_bars(levels: dict[int, int]) -> tuple[Bar, ...]:
+    return tuple(Bar(name, levels.get(level, 0), level=level)
+                 for level, name in LEVEL_NAMES.items())
+
+
+def activity_bars(done: dict[str, int], labels: dict[str, tuple[str, str]] | None = None
+                  ) -> tuple[Bar, ...]:
+    return tuple(Bar((labels or {}).get(reason, (one, many))[1].capitalize(),
+                     done.get(reason, 0)) for reason, one, many in ACTIVITY)
+
+
+@command("leaderboard", level=0, usage="/leaderboard [month|all|hide|show] [picture]",
          summary="the crew's total, then members ranked; hide/show takes you out of or back in",
          options=(Option("period", "choice", "which points, or hide/show yourself",
-                         choices=("month", "all", "hide", "show")),))
+                         choices=("month", "all", "hide", "show")), PICTURE_OPTION))
 async def leaderboard(ctx: Context) -> list[Message]:
-    word = ctx.args.strip().lower() or "all"
+    picture, words = picture_word(ctx.args.lower().split())
+    if len(words) > 1:
+        raise ctx.usage(f"'{' '.join(words)[:30]}' is not a leaderboard option; give one period.")
+    word = words[0] if words else "all"
+    if word in ("hide", "show") and picture:
+        raise ctx.usage(f"/leaderboard {word} takes no picture.")
     if word in ("hide", "show"):
         await ctx.store.update_member(ctx.member.id, hidden=word == "hide")
         return [say(f"{ctx.member.name}, you are now out of the ranking; your points still count "
@@ -40,8 +74,15 @@ async def leaderboard(ctx: Context) -> list[Message]:
         raise ctx.usage(f"'{word[:20]}' is not a leaderboard option.")
     period = ctx.month if word == "month" else "all"
     label = f"this month ({period})" if word == "month" else "all time"
+    title = f"{ctx.crew.title} \u00b7 {label}"
     if no_points(ctx.crew):
-        return [say(await together(ctx, period if word == "month" else None, label))]
+        done = await ctx.store.activity(ctx.crew.id, period if word == "month" else None)
+        text = say(together_text(done, label))
+        if not picture:
+            return [text]
+        drawn = draw_board(title, "What we did together. This crew plays without points.",
+                           [Section("Together", activity_bars(done))])
+        return [with_picture(text, "leaderboard.png", drawn.png, text.plain(), ())]
     totals = await ctx.store.totals(ctx.crew.id, period)
     crew_total = sum(sum(levels.values()) for levels in totals.values())
     shown = [m for m in await ctx.store.roster(ctx.crew.id) if not m.hidden]
@@ -50,7 +91,19 @@ async def leaderboard(ctx: Context) -> list[Message]:
     lines = [f"Crew total, {label}: {crew_total} points. The game is won together."]
     for rank, member, score in zip(ranks(scores), shown, scores, strict=True):
         lines.append(f"{rank}. {member.name} {score} ({breakdown(totals.get(member.id, {}))})")
-    return [say("\n".join(lines))]
+    text = say("\n".join(lines))
+    if not picture:
+        return [text]
+    crew_levels = {level: sum(t.get(level, 0) for t in totals.values()) for level in LEVEL_NAMES}
+    members = tuple(
+        Bar(f"{rank}. {member.name}", score, tuple(sorted(totals.get(member.id, {}).items())),
+            person=True)
+        for rank, member, score in zip(ranks(scores), shown, scores, strict=True))
+    drawn = draw_board(title, f"Crew total: {plural(crew_total, 'point')}. The game is won "
+                       "together.", [Section("The crew, by level", level_bars(crew_levels)),
+                                     Section("Members", members)], legend=LEVEL_NAMES)
+    return [with_picture(text, "leaderboard.png", drawn.png, text.plain(),
+                         tuple(m.name for m in shown))]
 
 
 ACTIVITY = (("listening_circle", "listening circle completed", "listening circles completed"),
@@ -73,32 +126,38 @@ def activity_text(done: dict[str, int], labels: dict[str, tuple[str, str]] | Non
     return ", ".join(items) if items else "nothing yet; /checkin is a good start"
 
 
-async def together(ctx: Context, month: str | None, label: str) -> str:
+def together_text(done: dict[str, int], label: str) -> str:
     """The rhythm-mode board: what the crew did together, no points, no ranking."""
-    done = await ctx.store.activity(ctx.crew.id, month)
     return f"What we did together, {label}: {activity_text(done)}. This crew plays without points."
 
 
-async def what_they_did(ctx: Context, member: Member) -> str:
+async def what_they_did(ctx: Context, member: Member) -> dict[str, int]:
     """The rhythm-mode /score: a member's part in it, without points (not even earlier ones)."""
     sources: dict[str, set[str]] = {}
     for entry in await ctx.store.member_ledger(ctx.crew.id, member.id):
         sources.setdefault(entry.reason, set()).add(entry.source)
-    done = {reason: len(events) for reason, events in sources.items()}
-    return (f"What {member.name} did, all time: {activity_text(done, MEMBER_LABELS)}. This crew "
-            "plays without points.")
+    return {reason: len(events) for reason, events in sources.items()}
 
 
-@command("score", level=0, usage="/score [@member]",
+@command("score", level=0, usage="/score [@member] [picture]",
          summary="a member's total, per level, and latest entries",
-         options=(Option("member", "member", "whose score (default: yours)"),))
+         options=(Option("member", "member", "whose score (default: yours)"), PICTURE_OPTION))
 async def score(ctx: Context) -> list[Message]:
     who, rest = ctx.split_mentions(ctx.args)
-    if rest or len(who) > 1:
-        raise ctx.usage("Name at most one member, with @.")
+    picture, words = picture_word(rest.lower().split())
+    if words or len(who) > 1:
+        raise ctx.usage("Name at most one member, with @, and add picture for a picture.")
     member = await ctx.resolve(who[0]) if who else ctx.member
+    title = f"{member.name} \u00b7 all time"
     if no_points(ctx.crew):
-        return [say(await what_they_did(ctx, member))]
+        done = await what_they_did(ctx, member)
+        text = say(f"What {member.name} did, all time: {activity_text(done, MEMBER_LABELS)}. "
+                   "This crew plays without points.")
+        if not picture:
+            return [text]
+        drawn = draw_board(title, "This crew plays without points.",
+                           [Section("Their part in it", activity_bars(done, MEMBER_LABELS))])
+        return [with_picture(text, "score.png", drawn.png, text.plain(), (member.name,))]
     levels = await ctx.store.member_totals(ctx.crew.id, member.id, "all")
     latest = await ctx.store.latest_entries(ctx.crew.id, member.id, LATEST)
     tz = ctx.settings["timezone"]
@@ -112,6 +171,11 @@ async def score(ctx: Context) -> list[Message]:
             for e in latest))
     else:
         lines.append("No points yet: /checkin is a good start.")
-    return [say("\n".join(lines))]
+    text = say("\n".join(lines))
+    if not picture:
+        return [text]
+    drawn = draw_board(title, f"{member.name}: {plural(total, 'point')}.",
+                       [Section("By level", level_bars(levels))])
+    return [with_picture(text, "score.png", drawn.png, text.plain(), (member.name,))]
 
 

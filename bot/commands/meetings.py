@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.commands.board import activity_bars
 from bot.commands.care import PASS, agreement_of
 from bot.commands.context import Context, Refusal
-from bot.commands.events import Button, ItemRef, Mention, Message, Part, say
+from bot.commands.events import Attachment, Button, ItemRef, Mention, Message, Part, say
 from bot.commands.ledger import crew_tz, give, no_points, post, scored, worth
 from bot.commands.registry import Option, command
 from bot.commands.store import Store
+from bot.pictures.recap import draw_recap
 from bot.rules import settings as crew_settings
 from bot.rules.model import Crew, Meeting
-from bot.rules.points import MEETING_MISSED, Award, meeting_attended
+from bot.rules.points import LEVEL_NAMES, MEETING_MISSED, Award, meeting_attended
 from bot.rules.schedule import RuleError, month_key, occurrences_after, parse_rule
 from bot.rules.text import local_time, plural
 
@@ -247,7 +250,27 @@ async def tally_due(store: Store, crew: Crew, meeting_id: int, now: datetime) ->
     summary += ("Present: " + ", ".join(present) + ". ") if present else "Nobody marked presence. "
     if absent:
         summary += f"{plural(absent, 'member')} could not make it this time."
-    await post(store, crew, say(summary.strip()), now)
+    came = [members[m].name for m, was_present in roster.items() if was_present]
+    picture = await recap(store, crew, held, when, came, absent)
+    await post(store, crew, replace(say(summary.strip()), attachment=picture), now)
+
+
+async def recap(store: Store, crew: Crew, held: Meeting, when: str, came: list[str],
+                absent: int) -> Attachment:
+    """The tally's small picture: who came by name, the others only counted, and the month."""
+    if no_points(crew):
+        done = await store.activity(crew.id, held.month)
+        heading = f"What we did together in {held.month}"
+        bars = [(bar.label, bar.value, 0) for bar in activity_bars(done)]
+    else:
+        totals = await store.totals(crew.id, held.month)
+        levels = {level: sum(t.get(level, 0) for t in totals.values()) for level in LEVEL_NAMES}
+        heading = f"Crew points in {held.month}: {sum(levels.values())}"
+        bars = [(name, levels[level], level) for level, name in LEVEL_NAMES.items()]
+    drawn = draw_recap(f"Meeting of {when}", came, absent, heading, bars)
+    alt = (f"Meeting of {when}: {len(came)} present, {absent} could not make it. {heading}: "
+           + ", ".join(f"{label} {value}" for label, value, _ in bars) + ".")
+    return Attachment("meeting-recap.png", drawn.png, "photo", alt, tuple(came))
 
 
 async def _tally_offline(store: Store, crew: Crew, held: Meeting, roster: dict[int, bool],

@@ -30,6 +30,10 @@ def forgotten_id(member: Member) -> str:
     return f"forgotten:{member.id}"
 
 
+def is_forgotten(member: Member) -> bool:
+    return member.user_id == forgotten_id(member)
+
+
 @command("mydata", level=0, usage="/mydata",
          summary="everything the game stores about you in this crew, sent to you alone")
 async def mydata(ctx: Context) -> list[Message]:
@@ -145,6 +149,13 @@ async def scrub_posts(ctx: Context, member: Member) -> None:
         re.escape(s) for s in sorted(spellings, key=len, reverse=True)) + r")(?!\w)")
     anonymous = forgotten_id(member)
 
+    def scrubbed_attachment(item: dict) -> dict | None:
+        """A picture that shows the member is dropped (pixels cannot be scrubbed); the bytes
+        of any other file are left alone, only its description is scrubbed."""
+        if any(pattern.search(label) for label in item.get("labels", [])):
+            return None
+        return {**item, "alt": pattern.sub(FORMER, item.get("alt", ""))}
+
     def scrubbed(value: Any) -> Any:
         if isinstance(value, str):
             return pattern.sub(FORMER, value)
@@ -158,6 +169,8 @@ async def scrub_posts(ctx: Context, member: Member) -> None:
         for key, item in value.items():
             if key in ("buttons", "ref"):
                 out[key] = item
+            elif key == "attachment" and isinstance(item, dict):
+                out[key] = scrubbed_attachment(item)
             elif key == "dm_to" and isinstance(item, list) and item[:1] == [member.user_id]:
                 out[key] = [anonymous, FORMER]
             else:

@@ -55,11 +55,13 @@ def load() -> dict[str, Command]:
         care,
         conflicts,
         coowners,
+        export,
         listening,
         meetings,
         membership,
         money,
         privacy,
+        reciprocity,
     )
 
     return COMMANDS

@@ -1,0 +1,29 @@
+"""/export: an admin gets the crew's ledger in the chat, as the CSV file `crewbot export` writes."""
+
+from __future__ import annotations
+
+from bot.commands.context import Context
+from bot.commands.events import Attachment, Message, say
+from bot.commands.game import CrewExport
+from bot.commands.registry import command
+from bot.export import as_csv
+from bot.rules.text import plural
+
+
+@command("export", level=0, usage="/export", admin=True,
+         summary="the crew's members and ledger as a CSV file, sent to the chat")
+async def export(ctx: Context) -> list[Message]:
+    ctx.require_admin()
+    if ctx.args:
+        raise ctx.usage("/export takes no words; it sends the whole ledger.")
+    crew = await ctx.store.crew_by_id(ctx.crew.id)
+    members = await ctx.store.all_members(crew.id)
+    ledger = await ctx.store.ledger(crew.id)
+    data = as_csv([CrewExport(crew, members, await ctx.store.totals(crew.id, "all"), ledger)])
+    day = ctx.now.astimezone(ctx.tz).date().isoformat()
+    entries = f"{len(ledger)} ledger {'entry' if len(ledger) == 1 else 'entries'}"
+    text = say(f"The crew's ledger as CSV: {plural(len(members), 'member')} and {entries}, one "
+               "row each (record=member or record=entry).")
+    return [Message(text.parts, attachment=Attachment(
+        f"crewbot-ledger-{day}.csv", data.encode("utf-8"), "document", text.plain(),
+        tuple(m.name for m in members)))]
