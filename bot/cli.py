@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.adapters.console_adapter import Console, LineError, parse_instant
+from bot.adapters.console_adapter import Console, LineError, parse_instant, pictures_dir
 from bot.adapters.scheduler import Ticker
 from bot.app import open_app
 from bot.clock import SimClock, utc_now
@@ -62,7 +62,7 @@ async def read_lines(console: Console, stream: object = None) -> None:
 async def play_console(database: str, start: str | None, live: bool, tick: float) -> int:
     clock = SimClock(parse_instant(start) if start is not None else None)
     app = await open_app(database, clock)
-    console = Console(app.game, clock, sys.stdout)
+    console = Console(app.game, clock, sys.stdout, pictures=pictures_dir(database))
     ticker = Ticker(app.game, console.deliver, tick) if live else None
     try:
         if sys.stdin.isatty():

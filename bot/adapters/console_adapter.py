@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from bot.clock import SimClock
@@ -23,6 +26,7 @@ from bot.commands.events import (
 from bot.commands.game import Game
 from bot.rules.numbers import is_number
 from bot.rules.schedule import parse_duration
+from storage.engine import database_url
 
 log = logging.getLogger("crewbot.console")
 
@@ -37,6 +41,21 @@ HOW = (
     'NAME presses "LABEL" REF, :room ROOM, :at DATETIME, :advance DURATION or :leave NAME '
     "(REF is #N or ^NAME)"
 )
+
+
+PICTURES = "crewbot-pictures"
+
+
+def pictures_dir(database: str | None = None) -> Path:
+    """Where the console saves pictures and files: CREWBOT_PICTURES_DIR, else a
+    crewbot-pictures directory next to a SQLite database file, else one in the temp dir."""
+    chosen = os.environ.get("CREWBOT_PICTURES_DIR")
+    if chosen:
+        return Path(chosen).expanduser()
+    url = database_url(database)
+    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        return Path(url.database).expanduser().resolve().parent / PICTURES
+    return Path(tempfile.gettempdir()) / PICTURES
 
 
 class LineError(ValueError):
@@ -63,8 +82,10 @@ def parse_instant(text: str) -> datetime:
 class Console:
     """Reads console lines, prints the transcript as `#N NAME: TEXT`; never exits the process."""
 
-    def __init__(self, game: Game, clock: SimClock, out: TextIO, room: str = "crew") -> None:
+    def __init__(self, game: Game, clock: SimClock, out: TextIO, room: str = "crew",
+                 pictures: Path | None = None) -> None:
         self.game = game
+        self.pictures = pictures or Path(tempfile.gettempdir()) / PICTURES
         self.clock = clock
         self.out = out
         self.room = room
@@ -103,10 +124,26 @@ class Console:
         to = f"(privately to {message.dm_to.name}) " if message.dm_to else ""
         return to + message.plain()
 
+    def save(self, message: Message) -> None:
+        """Saves a message's picture or file and prints `# picture saved to PATH`."""
+        if message.attachment is None:
+            return
+        what = "picture" if message.attachment.kind == "photo" else "file"
+        name = Path(message.attachment.filename).name or "file"
+        path = self.pictures / f"{self.session}-{self.count}-{name}"
+        try:
+            self.pictures.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(message.attachment.data)
+        except OSError as error:
+            self.print(f"# {what} not saved: {error.strerror or error}")
+            return
+        self.print(f"# {what} saved to {path}")
+
     async def say(self, messages: list[Message]) -> None:
         for message in messages:
             shown = self.show("bot", self.text(message),
                               buttons={b.action: b.label for b in message.buttons})
+            self.save(message)
             await self.game.message_sent(self.chat(), shown.message_id, message.ref)
 
     async def deliver(self) -> None:
@@ -116,6 +153,7 @@ class Console:
     async def _print_post(self, posted: Post) -> str:
         shown = self.show("bot", self.text(posted.message), room=posted.chat.chat_id,
                           buttons={b.action: b.label for b in posted.message.buttons})
+        self.save(posted.message)
         return shown.message_id
 
     async def catch_up(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import logging
 import re
 from dataclasses import replace
@@ -70,6 +71,14 @@ def render(message: Message) -> tuple[list[str], discord.AllowedMentions]:
     allowed = discord.AllowedMentions(everyone=False, roles=False, replied_user=False,
                                       users=users) if users else NO_MENTIONS
     return chunks(text), allowed
+
+
+def file_of(message: Message) -> discord.File | None:
+    """A new discord.File for the message's picture or file (one is used up by each send)."""
+    if message.attachment is None:
+        return None
+    return discord.File(io.BytesIO(message.attachment.data), filename=message.attachment.filename,
+                        description=message.attachment.alt[:1024] or None)
 
 
 def chunks(text: str) -> list[str]:
@@ -320,6 +329,8 @@ class DiscordAdapter:
             kwargs: dict[str, Any] = {"ephemeral": reply.private, "allowed_mentions": allowed}
             if view is not None:
                 kwargs["view"] = view
+            if i == len(parts) - 1 and (file := file_of(reply)):
+                kwargs["file"] = file
             if not interaction.response.is_done():
                 await interaction.response.send_message(part, **kwargs)
                 sent = await interaction.original_response()
@@ -344,6 +355,8 @@ class DiscordAdapter:
             kwargs: dict[str, Any] = {"allowed_mentions": allowed}
             if view is not None:
                 kwargs["view"] = view
+            if i == len(parts) - 1 and (file := file_of(reply)):
+                kwargs["file"] = file
             sent = await channel.send(part, **kwargs)
             sent_id = str(sent.id)
         return sent_id

@@ -6,6 +6,7 @@ import html
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from telegram import (
@@ -63,6 +64,7 @@ GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 ADMIN_STATUSES = (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 GONE_STATUSES = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ADMIN_CACHE_SECONDS = 120
 PRIVATE_START = (
@@ -123,6 +125,11 @@ def render(message: Message) -> tuple[list[str], str | None, InlineKeyboardMarku
         [[InlineKeyboardButton(b.label, callback_data=b.action) for b in message.buttons]]
     ) if message.buttons else None
     return chunks(text), ParseMode.HTML if has_mentions else None, keyboard
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts text lengths in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def chunks(text: str) -> list[str]:
@@ -327,6 +334,8 @@ class TelegramAdapter:
 
     async def _post(self, chat: Chat, message: Message, reply_to: int | None = None) -> str:
         """Sends the message in chunks if long; the keyboard goes on the last, whose id counts."""
+        if message.attachment is not None:
+            return await self._post_file(chat, message, reply_to)
         parts, mode, keyboard = render(message)
         sent_id = ""
         for i, part in enumerate(parts):
@@ -338,6 +347,26 @@ class TelegramAdapter:
                 reply_parameters=quote, link_preview_options=NO_PREVIEW)
             sent_id = str(sent.message_id)
         return sent_id
+
+    async def _post_file(self, chat: Chat, message: Message, reply_to: int | None) -> str:
+        """A picture by sendPhoto, a file by sendDocument, with the text as its caption; a text
+        too long for a caption follows as its own message."""
+        attachment = message.attachment
+        assert attachment is not None
+        parts, mode, keyboard = render(message)
+        fits = len(parts) == 1 and utf16_len(message.plain()) <= CAPTION_LIMIT
+        quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        common: dict[str, Any] = {
+            "caption": parts[0] if fits else None, "parse_mode": mode if fits else None,
+            "reply_markup": keyboard if fits else None, "reply_parameters": quote,
+            "filename": attachment.filename}
+        if attachment.kind == "photo":
+            sent = await self.app.bot.send_photo(int(chat.chat_id), attachment.data, **common)
+        else:
+            sent = await self.app.bot.send_document(int(chat.chat_id), attachment.data, **common)
+        if fits:
+            return str(sent.message_id)
+        return await self._post(chat, replace(message, attachment=None))
 
     async def deliver(self) -> None:
         """Sends what the core queued; a failed post stays queued for the next tick."""
