@@ -7,6 +7,7 @@ import io
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -82,9 +83,9 @@ async def any_app(db_url, clock) -> AsyncIterator[App]:
 class Transcript:
     """Drives a Console in-process and keeps what it printed."""
 
-    def __init__(self, app: App, clock: SimClock) -> None:
+    def __init__(self, app: App, clock: SimClock, pictures: Path | None = None) -> None:
         self.out = io.StringIO()
-        self.console = Console(app.game, clock, self.out)
+        self.console = Console(app.game, clock, self.out, pictures=pictures)
         self.app = app
 
     async def __call__(self, script: str) -> list[str]:
@@ -116,13 +117,13 @@ async def ledger_points(app: App, room: str | None = None) -> dict[str, int]:
 
 
 @pytest.fixture
-async def play(app, clock) -> Transcript:
-    return Transcript(app, clock)
+async def play(app, clock, tmp_path) -> Transcript:
+    return Transcript(app, clock, tmp_path / "pictures")
 
 
 @pytest.fixture
-async def play_any(any_app, clock) -> Transcript:
-    return Transcript(any_app, clock)
+async def play_any(any_app, clock, tmp_path) -> Transcript:
+    return Transcript(any_app, clock, tmp_path / "pictures")
 
 
 def last_bot(lines: list[str]) -> str:

@@ -85,6 +85,10 @@ class Telegram:
     def group_texts(self, since: int = 0) -> list[str]:
         return [s["text"] for s in self.tg.sent[since:] if s["chat_id"] == GROUP]
 
+    def group_captions(self) -> list[str]:
+        """Captions of the photos and files sent to the group (a tally carries its recap)."""
+        return [u["params"].get("caption", "") for u in self.tg.uploads if u["chat_id"] == GROUP]
+
     def dms(self, user: dict, since: int = 0) -> list[str]:
         return [s["text"] for s in self.tg.sent[since:] if s["chat_id"] == user["id"]]
 
@@ -131,7 +135,7 @@ async def test_telegram_tally_note_goes_to_the_private_chat_of_the_absent_member
     (note,) = telegram.dms(BOB, before)
     assert note.startswith("We missed you at the meeting of Mon 2 Nov 2026 09:00 UTC. As this "
                            "crew plays it, a missed meeting costs 5 points.")
-    assert telegram.group_texts(before) == [
+    assert telegram.group_texts(before) + telegram.group_captions() == [
         "Meeting of Mon 2 Nov 2026 09:00 UTC tallied. Present: Alice (+1). 2 members could not "
         "make it this time."]
     assert not any("missed you" in text for text in telegram.group_texts())
@@ -148,13 +152,14 @@ async def test_telegram_tally_note_for_a_member_without_a_private_chat_is_droppe
     # the bot tried to tell Carol (and Bob) alone; Telegram refused (403): nothing else happens
     assert len(telegram.refused_dms(CAROL)) == 1 and telegram.dms(CAROL) == []
     assert len(telegram.refused_dms(BOB)) == 1 and telegram.dms(BOB) == []
-    group = telegram.group_texts(before)
+    group = telegram.group_texts(before) + telegram.group_captions()
     assert len(group) == 1 and "tallied" in group[0]
     assert not any(name in text for text in group for name in ("Bob", "Carol", "@bob"))
-    assert len(tg.sent) == before + 1
+    assert len(tg.sent) == before and len(tg.uploads) == 1
     # dropped, not retried: a later tick sends nothing more
     await telegram.adapter.deliver()
-    assert len(tg.sent) == before + 1 and len(telegram.refused_dms(CAROL)) == 1
+    assert len(tg.sent) == before and len(tg.uploads) == 1
+    assert len(telegram.refused_dms(CAROL)) == 1
 
 
 async def test_telegram_unresolved_repair_tells_each_party_alone(telegram, tg, any_app):

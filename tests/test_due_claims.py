@@ -425,12 +425,14 @@ async def test_a_restart_catches_up_the_missed_tally_once(db_url, tmp_path, endi
 
     # Days later: the bot was down when attendance closed (22:00); it tallies at start.
     second = console(db_url, "2026-11-06T09:00", "", tmp_path)
-    assert second == [
+    assert second[:-1] == [
         "#1 bot: (privately to carol) We missed you at the meeting of Tue 3 Nov 2026 19:00 UTC. "
         "As this crew plays it, a missed meeting costs 5 points. Next time, /away before the "
         "start tells the crew you can't come.",
         "#2 bot: Meeting of Tue 3 Nov 2026 19:00 UTC tallied. Present: alice (+1), "
         "bob (+1). 1 member could not make it this time."]
+    saved = second[-1].removeprefix("# picture saved to ")  # the tally's recap picture
+    assert saved.endswith("-2-meeting-recap.png") and Path(saved).read_bytes()[:4] == b"\x89PNG"
     after_second = export(db_url, tmp_path)
     # GAME.md: present -> 1st attended meeting +1; on the roster at the start, absent -> -5.
     assert points(after_second) == {"alice": 1, "bob": 1, "carol": -5}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -32,7 +34,7 @@ async def play_sept(sqlite_url) -> AsyncIterator[Transcript]:
     """Like `play`, but the clock starts on Mon 2026-09-28 09:00 UTC, in summer time."""
     clock = SimClock(SEPTEMBER)
     app = await open_app(sqlite_url, clock)
-    yield Transcript(app, clock)
+    yield Transcript(app, clock, sqlite_url and Path(sqlite_url).parent / "pictures")
     await app.close()
 
 
@@ -81,7 +83,8 @@ async def test_monthly_meeting_across_end_of_daylight_saving(play_sept):
     # tally at start + 3h: 22:00 CEST = 20:00 UTC
     assert await play(":at 2026-10-06T19:59") == []
     lines = await play(":at 2026-10-06T20:00")
-    assert len(lines) == 2  # carol is told privately what missing it cost; the crew is not
+    assert len(lines) == 3  # carol is told privately what missing it cost; the crew is not
+    assert lines[2].startswith("# picture saved to ") and lines[2].endswith("-meeting-recap.png")
     assert lines[0].startswith("#14 bot: (privately to carol) We missed you at the meeting of "
                                "Tue 6 Oct 2026 19:00 CEST.")
     assert lines[1].endswith("Meeting of Tue 6 Oct 2026 19:00 CEST tallied. Present: alice (+1), "
@@ -107,7 +110,8 @@ async def test_monthly_meeting_across_end_of_daylight_saving(play_sept):
                                                                      "alice is here."]
     assert await play(":at 2026-11-03T20:59") == []
     lines = await play(":at 2026-11-03T21:00")
-    assert len(lines) == 2 and "(privately to bob) We missed you" in lines[0]
+    assert len(lines) == 3 and "(privately to bob) We missed you" in lines[0]
+    assert lines[2].startswith("# picture saved to ")
     assert lines[1].endswith("Meeting of Tue 3 Nov 2026 19:00 CET tallied. Present: alice (+3), "
                              "carol (+1). 1 member could not make it this time.")
     assert await play.points() == {"alice": 4, "bob": -4, "carol": -4}

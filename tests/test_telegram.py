@@ -169,8 +169,12 @@ async def test_scheduled_attendance_post_and_tally_reach_the_group(bot, tg, cloc
     clock.move_to(datetime(2026, 11, 3, 22, 0, tzinfo=UTC))
     await bot.app.game.run_due()
     await bot.adapter.deliver()
+    # The tally is a photo (its recap picture) with the tally as the caption.
+    recap = tg.uploads[-1]
+    assert recap["method"] == "sendPhoto" and recap["chat_id"] == CREW
     assert ("tallied. Present: Bob (+1). 1 member could not make it this time."
-            in tg.sent[-1]["text"])
+            in recap["params"]["caption"])
+    assert recap["content"][:8] == b"\x89PNG\r\n\x1a\n"
     assert await bot.points() == {"Alice": -5, "Bob": 1}
 
 
