@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.pictures.drawing import INK, MUTED, RGB, Canvas, Drawn, font
+from bot.pictures.drawing import INK, RGB, Canvas, Drawn, font
 
 WIDTH = 640
 HEIGHT = 700
@@ -47,6 +47,13 @@ class Line:
     mutual: bool
     count: int
     mid: tuple[int, int]
+
+
+def node_size(count: int) -> int:
+    """The node radius: smaller in a big crew, so neighbours on the circle never touch."""
+    if count < 2:
+        return NODE
+    return max(6, min(NODE, int(RADIUS * math.sin(math.pi / count)) - 6))
 
 
 def positions(keys: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -105,6 +112,7 @@ def draw_network(title: str, people: Sequence[Person], ties: Sequence[Tie],
     canvas = Canvas(WIDTH, HEIGHT)
     canvas.text((24, 20), title, 22, width=WIDTH - 48)
     at = positions([p.key for p in people])
+    size = node_size(len(people))
     drawn: list[Line] = []
     kinds_per_pair: dict[frozenset[str], int] = {}
     raw = lines_of(people, ties)
@@ -113,16 +121,16 @@ def draw_network(title: str, people: Sequence[Person], ties: Sequence[Tie],
         kinds_per_pair[pair] = kinds_per_pair.get(pair, 0) + 1
     for a, b, kind, mutual, count in raw:
         shift = 0 if kinds_per_pair[frozenset((a, b))] == 1 else (-7 if kind == "listen" else 7)
-        drawn.append(_draw_tie(canvas, at, a, b, kind, mutual, count, shift))
+        drawn.append(_draw_tie(canvas, at, a, b, kind, mutual, count, shift, size))
     for person in people:
         x, y = at[person.key]
-        canvas.draw.ellipse((x - NODE, y - NODE, x + NODE, y + NODE), fill=NODE_COLOUR,
-                            outline=(255, 255, 255), width=3)
-        canvas.marks[f"node:{person.key}"] = (x - NODE, y - NODE, x + NODE, y + NODE)
+        canvas.draw.ellipse((x - size, y - size, x + size, y + size), fill=NODE_COLOUR,
+                            outline=(255, 255, 255), width=3 if size > 10 else 1)
+        canvas.marks[f"node:{person.key}"] = (x - size, y - size, x + size, y + size)
         dx, dy = x - CENTRE[0], y - CENTRE[1]
         norm = math.hypot(dx, dy) or 1.0
-        lx = x + dx / norm * (NODE + 22) if len(people) > 1 else x
-        ly = y + dy / norm * (NODE + 16) if len(people) > 1 else y + NODE + 16
+        lx = x + dx / norm * (size + 22) if len(people) > 1 else x
+        ly = y + dy / norm * (size + 16) if len(people) > 1 else y + size + 16
         canvas.text((lx, ly), person.name, 16, width=140, anchor="mm", name=True)
     if legend:
         _legend(canvas)
@@ -130,7 +138,7 @@ def draw_network(title: str, people: Sequence[Person], ties: Sequence[Tie],
 
 
 def _draw_tie(canvas: Canvas, at: dict[str, tuple[int, int]], a: str, b: str, kind: str,
-              mutual: bool, count: int, shift: int) -> Line:
+              mutual: bool, count: int, shift: int, size: int) -> Line:
     (x1, y1), (x2, y2) = at[a], at[b]
     length = math.hypot(x2 - x1, y2 - y1) or 1.0
     ux, uy = (x2 - x1) / length, (y2 - y1) / length
@@ -138,15 +146,14 @@ def _draw_tie(canvas: Canvas, at: dict[str, tuple[int, int]], a: str, b: str, ki
     # the same two people are both seen.
     sign = 1 if a < b else -1
     px, py = -uy * shift * sign, ux * shift * sign
-    start = (x1 + ux * (NODE + 4) + px, y1 + uy * (NODE + 4) + py)
-    end = (x2 - ux * (NODE + 6) + px, y2 - uy * (NODE + 6) + py)
+    start = (x1 + ux * (size + 4) + px, y1 + uy * (size + 4) + py)
+    end = (x2 - ux * (size + 6) + px, y2 - uy * (size + 6) + py)
     width = 2 + min(count - 1, 6)
     mid = (round((start[0] + end[0]) / 2), round((start[1] + end[1]) / 2))
     if mutual:
         colour = LISTEN if kind == "listen" else HELP
         canvas.draw.line((start, end), fill=colour, width=width)
     else:
-        colour = ONE_SIDED
         _dashed(canvas, start, end, width, DASHES[kind])
         _arrow(canvas, end, (ux, uy), width)
     return Line(a, b, kind, mutual, count, mid)
@@ -185,15 +192,14 @@ def _arrow(canvas: Canvas, tip: tuple[float, float], direction: tuple[float, flo
 def _legend(canvas: Canvas) -> None:
     y = HEIGHT - 40
     x = 24
-    items = (("both listened", LISTEN, None), ("both helped", HELP, None),
-             ("one-way so far", ONE_SIDED, DASHES["listen"]))
+    items = (("listened both ways", LISTEN, None), ("helped both ways", HELP, None),
+             ("one way so far (arrow: to whom)", ONE_SIDED, DASHES["listen"]))
     for label, colour, dash in items:
         if dash:
             canvas.draw.line((x, y + 8, x + 12, y + 8), fill=colour, width=4)
             canvas.draw.line((x + 18, y + 8, x + 30, y + 8), fill=colour, width=4)
         else:
             canvas.draw.line((x, y + 8, x + 30, y + 8), fill=colour, width=4)
-        shown = canvas.text((x + 38, y), label, 14, fill=MUTED if dash is None else INK,
-                            width=150)
+        shown = canvas.text((x + 38, y), label, 14, fill=INK, width=210)
         x += 38 + int(canvas.draw.textlength(shown, font=font(14))) + 24
 
