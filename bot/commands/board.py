@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from bot.commands.context import Context
@@ -9,6 +10,7 @@ from bot.commands.events import Attachment, Message, say
 from bot.commands.ledger import no_points
 from bot.commands.registry import Option, command
 from bot.pictures.board import Bar, Section, draw_board
+from bot.pictures.drawing import Drawn
 from bot.rules.model import Member
 from bot.rules.points import LEVEL_NAMES
 from bot.rules.text import local_time, plural, signed
@@ -36,11 +38,16 @@ def picture_word(words: list[str]) -> tuple[bool, list[str]]:
     return PICTURE in words, [w for w in words if w != PICTURE]
 
 
-def with_picture(message: Message, filename: str, drawn_png: bytes, alt: str,
-                 names: tuple[str, ...]) -> Message:
+def picture(filename: str, drawn: Drawn, alt: str, names: Iterable[str]) -> Attachment:
+    """A drawn picture to send; its labels are the people's names shown in it and every text
+    drawn on it."""
+    return Attachment(filename, drawn.png, "photo", alt[:1000], (*names, *drawn.texts))
+
+
+def with_picture(message: Message, filename: str, drawn: Drawn, names: Iterable[str] = ()
+                 ) -> Message:
     """The text answer, carrying its picture; the text stays as the caption (and alt text)."""
-    return replace(message, attachment=Attachment(filename, drawn_png, "photo", alt[:1000],
-                                                  names))
+    return replace(message, attachment=picture(filename, drawn, message.plain(), names))
 
 
 def level_bars(levels: dict[int, int]) -> tuple[Bar, ...]:
@@ -59,11 +66,11 @@ def activity_bars(done: dict[str, int], labels: dict[str, tuple[str, str]] | Non
          options=(Option("period", "choice", "which points, or hide/show yourself",
                          choices=("month", "all", "hide", "show")), PICTURE_OPTION))
 async def leaderboard(ctx: Context) -> list[Message]:
-    picture, words = picture_word(ctx.args.lower().split())
+    wanted, words = picture_word(ctx.args.lower().split())
     if len(words) > 1:
         raise ctx.usage(f"'{' '.join(words)[:30]}' is not a leaderboard option; give one period.")
     word = words[0] if words else "all"
-    if word in ("hide", "show") and picture:
+    if word in ("hide", "show") and wanted:
         raise ctx.usage(f"/leaderboard {word} takes no picture.")
     if word in ("hide", "show"):
         await ctx.store.update_member(ctx.member.id, hidden=word == "hide")
@@ -78,11 +85,11 @@ async def leaderboard(ctx: Context) -> list[Message]:
     if no_points(ctx.crew):
         done = await ctx.store.activity(ctx.crew.id, period if word == "month" else None)
         text = say(together_text(done, label))
-        if not picture:
+        if not wanted:
             return [text]
         drawn = draw_board(title, "What we did together. This crew plays without points.",
                            [Section("Together", activity_bars(done))])
-        return [with_picture(text, "leaderboard.png", drawn.png, text.plain(), ())]
+        return [with_picture(text, "leaderboard.png", drawn)]
     totals = await ctx.store.totals(ctx.crew.id, period)
     crew_total = sum(sum(levels.values()) for levels in totals.values())
     shown = [m for m in await ctx.store.roster(ctx.crew.id) if not m.hidden]
@@ -92,7 +99,7 @@ async def leaderboard(ctx: Context) -> list[Message]:
     for rank, member, score in zip(ranks(scores), shown, scores, strict=True):
         lines.append(f"{rank}. {member.name} {score} ({breakdown(totals.get(member.id, {}))})")
     text = say("\n".join(lines))
-    if not picture:
+    if not wanted:
         return [text]
     crew_levels = {level: sum(t.get(level, 0) for t in totals.values()) for level in LEVEL_NAMES}
     members = tuple(
@@ -102,8 +109,7 @@ async def leaderboard(ctx: Context) -> list[Message]:
     drawn = draw_board(title, f"Crew total: {plural(crew_total, 'point')}. The game is won "
                        "together.", [Section("The crew, by level", level_bars(crew_levels)),
                                      Section("Members", members)], legend=LEVEL_NAMES)
-    return [with_picture(text, "leaderboard.png", drawn.png, text.plain(),
-                         tuple(m.name for m in shown))]
+    return [with_picture(text, "leaderboard.png", drawn, (m.name for m in shown))]
 
 
 ACTIVITY = (("listening_circle", "listening circle completed", "listening circles completed"),
@@ -144,7 +150,7 @@ async def what_they_did(ctx: Context, member: Member) -> dict[str, int]:
          options=(Option("member", "member", "whose score (default: yours)"), PICTURE_OPTION))
 async def score(ctx: Context) -> list[Message]:
     who, rest = ctx.split_mentions(ctx.args)
-    picture, words = picture_word(rest.lower().split())
+    wanted, words = picture_word(rest.lower().split())
     if words or len(who) > 1:
         raise ctx.usage("Name at most one member, with @, and add picture for a picture.")
     member = await ctx.resolve(who[0]) if who else ctx.member
@@ -153,11 +159,11 @@ async def score(ctx: Context) -> list[Message]:
         done = await what_they_did(ctx, member)
         text = say(f"What {member.name} did, all time: {activity_text(done, MEMBER_LABELS)}. "
                    "This crew plays without points.")
-        if not picture:
+        if not wanted:
             return [text]
         drawn = draw_board(title, "This crew plays without points.",
                            [Section("Their part in it", activity_bars(done, MEMBER_LABELS))])
-        return [with_picture(text, "score.png", drawn.png, text.plain(), (member.name,))]
+        return [with_picture(text, "score.png", drawn, (member.name,))]
     levels = await ctx.store.member_totals(ctx.crew.id, member.id, "all")
     latest = await ctx.store.latest_entries(ctx.crew.id, member.id, LATEST)
     tz = ctx.settings["timezone"]
@@ -172,10 +178,10 @@ async def score(ctx: Context) -> list[Message]:
     else:
         lines.append("No points yet: /checkin is a good start.")
     text = say("\n".join(lines))
-    if not picture:
+    if not wanted:
         return [text]
     drawn = draw_board(title, f"{member.name}: {plural(total, 'point')}.",
                        [Section("By level", level_bars(levels))])
-    return [with_picture(text, "score.png", drawn.png, text.plain(), (member.name,))]
+    return [with_picture(text, "score.png", drawn, (member.name,))]
 
 

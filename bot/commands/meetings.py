@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.commands.board import activity_bars
+from bot.commands.board import activity_bars, picture
 from bot.commands.care import PASS, agreement_of
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Attachment, Button, ItemRef, Mention, Message, Part, say
@@ -270,7 +270,7 @@ async def recap(store: Store, crew: Crew, held: Meeting, when: str, came: list[s
     drawn = draw_recap(f"Meeting of {when}", came, absent, heading, bars)
     alt = (f"Meeting of {when}: {len(came)} present, {absent} could not make it. {heading}: "
            + ", ".join(f"{label} {value}" for label, value, _ in bars) + ".")
-    return Attachment("meeting-recap.png", drawn.png, "photo", alt, tuple(came))
+    return picture("meeting-recap.png", drawn, alt, came)
 
 
 async def _tally_offline(store: Store, crew: Crew, held: Meeting, roster: dict[int, bool],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from bot.commands.board import picture
 from bot.commands.context import Context
-from bot.commands.events import Attachment, Message
+from bot.commands.events import Message
 from bot.commands.privacy import is_forgotten
 from bot.commands.registry import Option, command
 from bot.pictures.network import Person, Tie, describe, draw_network
@@ -60,6 +61,5 @@ async def graph(ctx: Context) -> list[Message]:
     ties = [Tie(str(a), str(b), kind, n) for kind, a, b, n in rows]
     caption = describe(people, ties, label)
     drawn, _ = draw_network(f"{ctx.crew.title} \u00b7 {label}", people, ties)
-    return [Message((caption,), attachment=Attachment("graph.png", drawn.png, "photo",
-                                                      caption[:1000],
-                                                      tuple(p.name for p in people)))]
+    return [Message((caption,), attachment=picture("graph.png", drawn, caption,
+                                                   (p.name for p in people)))]

@@ -704,6 +704,19 @@ class FakeDiscord:
             and not m.get("flags", 0) & EPHEMERAL
         ]
 
+    def uploads(self) -> list[JSON]:
+        """Every file the bot uploaded in a successful call, in order: its call kind, the
+        field, file name, bytes and content type, and the attachment description it gave."""
+        out: list[JSON] = []
+        for call in self.calls:
+            if call.ok and call.files:
+                body = call.body or {}
+                described = {str(a.get("id")): a.get("description")
+                             for a in (body.get("data", body) or {}).get("attachments") or []}
+                for i, f in enumerate(call.files):
+                    out.append(f | {"kind": call.kind, "description": described.get(str(i))})
+        return out
+
     def calls_of(self, kind: str, *, failed: bool = False) -> list[Call]:
         """Recorded calls of a kind: successful ones, or all with `failed`."""
         return [c for c in self.calls if c.kind == kind and (failed or c.ok)]
