@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from bot.adapters.console_adapter import pictures_dir
 from bot.commands.events import Actor, Attachment, Chat, CommandReceived, Message, say
 from bot.export import as_csv
 from tests.conftest import Transcript
@@ -211,3 +216,29 @@ def test_a_message_with_a_picture_survives_the_outbox_json():
     message = Message(message.parts, attachment=picture)
     assert Message.from_json(message.to_json()) == message
     assert "attachment" not in say("plain").to_json()  # posts without one are unchanged
+
+
+def test_where_the_console_saves_pictures(tmp_path, monkeypatch):
+    monkeypatch.delenv("CREWBOT_PICTURES_DIR", raising=False)
+    db = tmp_path / "games" / "crew.sqlite3"
+    assert pictures_dir(str(db)) == db.parent.resolve() / "crewbot-pictures"
+    assert pictures_dir(f"sqlite:///{db}") == db.parent.resolve() / "crewbot-pictures"
+    assert pictures_dir("postgresql://crewbot@db.example/crewbot") == (
+        Path(tempfile.gettempdir()) / "crewbot-pictures")
+    monkeypatch.setenv("CREWBOT_PICTURES_DIR", str(tmp_path / "mine"))
+    assert pictures_dir(str(db)) == tmp_path / "mine"
+
+
+def test_the_crewbot_console_saves_pictures_next_to_its_database(tmp_path):
+    db = tmp_path / "crew.sqlite3"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREWBOT_")}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "crewbot"), "console", "--db", str(db), "--start",
+         "2026-11-02T09:00"], input="alice: /checkin hi\nalice: /graph\n", capture_output=True,
+        text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[3].startswith("#4 bot: Who listened to and helped whom, this month (2026-11)")
+    path = saved(lines)
+    assert path.parent == tmp_path / "crewbot-pictures"
+    assert Image.open(path).size == (640, 700)
