@@ -1,4 +1,4 @@
-"""Seeing the game: /leaderboard and /score, from the cached per-level totals."""
+"""Seeing the game: /leaderboard and /score, as text or a picture, from the cached totals."""
 
 from __future__ import annotations
 
