@@ -39,11 +39,10 @@ def bar_key(section: Section, bar: Bar) -> str:
 
 
 def draw_board(title: str, headline: str, sections: Sequence[Section],
-               legend: dict[int, str] | None = None, footer: str = "") -> Drawn:
+               legend: dict[int, str] | None = None) -> Drawn:
     """Bars in each section share one scale: the longest value fills the width."""
     rows = sum(len(s.bars) + 1 for s in sections)
-    height = PAD + 34 + 32 + rows * ROW + len(sections) * 8 + (34 if legend else 0) + (
-        26 if footer else 0) + PAD
+    height = PAD + 74 + rows * ROW + len(sections) * 8 + (34 if legend else 0) + PAD // 2
     canvas = Canvas(WIDTH, height)
     canvas.text((PAD, PAD), title, 24, width=WIDTH - 2 * PAD)
     canvas.text((PAD, PAD + 36), headline, 18, width=WIDTH - 2 * PAD)
@@ -71,8 +70,5 @@ def draw_board(title: str, headline: str, sections: Sequence[Section],
             canvas.draw.rectangle((x, y + 3, x + 11, y + 14), fill=LEVEL_COLOURS[level])
             shown = canvas.text((x + 16, y), name, 14, width=100)
             x += 16 + int(canvas.draw.textlength(shown, font=font(14))) + 14
-        y += 28
-    if footer:
-        canvas.text((PAD, y + 4), footer, 14, fill=MUTED, width=WIDTH - 2 * PAD)
     return canvas.finish()
 

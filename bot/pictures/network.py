@@ -107,8 +107,9 @@ def describe(people: Sequence[Person], ties: Sequence[Tie], period: str) -> str:
     return text
 
 
-def draw_network(title: str, people: Sequence[Person], ties: Sequence[Tie],
-                 legend: bool = True) -> tuple[Drawn, list[Line]]:
+def draw_network(title: str, people: Sequence[Person], ties: Sequence[Tie]
+                 ) -> tuple[Drawn, list[Line]]:
+    """The picture and the lines drawn in it (their midpoints say where to look)."""
     canvas = Canvas(WIDTH, HEIGHT)
     canvas.text((24, 20), title, 22, width=WIDTH - 48)
     at = positions([p.key for p in people])
@@ -132,8 +133,7 @@ def draw_network(title: str, people: Sequence[Person], ties: Sequence[Tie],
         lx = x + dx / norm * (size + 22) if len(people) > 1 else x
         ly = y + dy / norm * (size + 16) if len(people) > 1 else y + size + 16
         canvas.text((lx, ly), person.name, 16, width=140, anchor="mm", name=True)
-    if legend:
-        _legend(canvas)
+    _legend(canvas)
     return canvas.finish(), drawn
 
 
