@@ -242,3 +242,35 @@ def test_the_crewbot_console_saves_pictures_next_to_its_database(tmp_path):
     path = saved(lines)
     assert path.parent == tmp_path / "crewbot-pictures"
     assert Image.open(path).size == (640, 700)
+
+
+async def test_graph_counts_ties_on_every_database(play_any: Transcript):
+    play = play_any
+    await play(CREW)
+    # bob listened to carol twice (two circles), by reaction and by button; carol never back
+    await play("""
+        :advance 25h
+        carol: /checkin still nervous
+        bob presses "I listened" ^bot
+        bob reacts 👂 ^carol
+        alice: /ask help with the gate
+        carol replies ^alice: /offer I'll bring tools
+        alice presses "Thank you" ^bot
+    """)
+    async with play.app.game.uow() as store:
+        crew = await store.crew("console", "crew")
+        ids = {m.name: m.id for m in await store.all_members(crew.id)}
+        rows = await store.reciprocity(crew.id, None)
+    assert sorted(rows) == sorted([
+        ("listen", ids["alice"], ids["bob"], 1), ("listen", ids["bob"], ids["alice"], 1),
+        ("listen", ids["bob"], ids["carol"], 2),
+        ("help", ids["bob"], ids["carol"], 1), ("help", ids["carol"], ids["alice"], 1)])
+    lines = await play("alice: /graph")
+    assert said(lines)[0].endswith(
+        "1 mutual tie (solid lines), 3 one-way (dashed orange). One-way so far: bob helped "
+        "carol; bob listened to carol; carol helped alice.")
+    # the last day holds only the second circle and the latest offer
+    assert said(await play("alice: /graph 1d"))[0] == (
+        "Who listened to and helped whom, the last 1 day: 3 members, 0 mutual ties (solid "
+        "lines), 2 one-way (dashed orange). One-way so far: bob listened to carol; carol helped "
+        "alice.")
