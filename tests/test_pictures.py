@@ -101,12 +101,12 @@ def test_the_network_puts_each_member_on_a_circle_in_a_fixed_order():
     drawn, _ = draw_network("Garden", people, [])
     image = opened(drawn)
     at = positions([p.key for p in people])
-    assert at == {"1": (320, 150), "2": (530, 360), "3": (320, 570), "4": (110, 360)}
+    assert at == {"1": (360, 150), "2": (570, 360), "3": (360, 570), "4": (150, 360)}
     nodes = [key for key in drawn.marks if key.startswith("node:")]
     assert len(nodes) == 4
     for x, y in at.values():
         assert image.getpixel((x, y)) == NODE_COLOUR
-    assert image.getpixel((320, 360)) == BACKGROUND  # no ties: nothing in the middle
+    assert image.getpixel((360, 360)) == BACKGROUND  # no ties: nothing in the middle
     assert drawn.names == ("alice", "bob", "carol", "dave")
 
 
@@ -125,7 +125,7 @@ def test_one_sided_ties_look_different_from_mutual_ones():
     assert image.getpixel(by_pair[("3", "4", "help")].mid) == HELP
     assert image.getpixel(by_pair[("1", "3", "listen")].mid) == ONE_SIDED
     # the one-way tie is dashed: along it there are gaps of background
-    x = 320
+    x = 360
     column = [image.getpixel((x, y)) for y in range(200, 520)]
     assert ONE_SIDED in column and BACKGROUND in column
 

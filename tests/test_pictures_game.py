@@ -69,7 +69,7 @@ async def test_score_and_graph_pictures(play: Transcript):
         "Who listened to and helped whom, this month (2026-11): 3 members, 1 mutual tie (solid "
         "lines), 2 one-way (dashed orange). One-way so far: bob helped carol; bob listened to "
         "carol.")
-    assert Image.open(saved(graph)).size == (640, 700)
+    assert Image.open(saved(graph)).size == (720, 700)
 
 
 async def test_graph_periods_and_bad_input(play: Transcript, clock):
@@ -241,7 +241,7 @@ def test_the_crewbot_console_saves_pictures_next_to_its_database(tmp_path):
     assert lines[3].startswith("#4 bot: Who listened to and helped whom, this month (2026-11)")
     path = saved(lines)
     assert path.parent == tmp_path / "crewbot-pictures"
-    assert Image.open(path).size == (640, 700)
+    assert Image.open(path).size == (720, 700)
 
 
 async def test_graph_counts_ties_on_every_database(play_any: Transcript):

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from bot.pictures.drawing import INK, RGB, Canvas, Drawn, font
 
-WIDTH = 640
+WIDTH = 720
 HEIGHT = 700
-CENTRE = (320, 360)
+CENTRE = (360, 360)
 RADIUS = 210
 NODE = 22
 NODE_COLOUR: RGB = (64, 84, 132)
@@ -128,13 +128,25 @@ def draw_network(title: str, people: Sequence[Person], ties: Sequence[Tie]
         canvas.draw.ellipse((x - size, y - size, x + size, y + size), fill=NODE_COLOUR,
                             outline=(255, 255, 255), width=3 if size > 10 else 1)
         canvas.marks[f"node:{person.key}"] = (x - size, y - size, x + size, y + size)
-        dx, dy = x - CENTRE[0], y - CENTRE[1]
-        norm = math.hypot(dx, dy) or 1.0
-        lx = x + dx / norm * (size + 22) if len(people) > 1 else x
-        ly = y + dy / norm * (size + 16) if len(people) > 1 else y + size + 16
-        canvas.text((lx, ly), person.name, 16, width=140, anchor="mm", name=True)
+        _label(canvas, person.name, x, y, size)
     _legend(canvas)
     return canvas.finish(), drawn
+
+
+def _label(canvas: Canvas, name: str, x: int, y: int, size: int) -> None:
+    """A name outside the circle: beside a node on the sides, above or below at the top and
+    bottom, so it never covers a node."""
+    dx, dy = x - CENTRE[0], y - CENTRE[1]
+    norm = math.hypot(dx, dy) or 1.0
+    if dx / norm > 0.35:
+        canvas.text((x + size + 8, y), name, 16, width=WIDTH - 8 - (x + size + 8), anchor="lm",
+                    name=True)
+    elif dx / norm < -0.35:
+        canvas.text((x - size - 8, y), name, 16, width=x - size - 16, anchor="rm", name=True)
+    elif dy < 0:
+        canvas.text((x, y - size - 6), name, 16, width=200, anchor="md", name=True)
+    else:
+        canvas.text((x, y + size + 6), name, 16, width=200, anchor="ma", name=True)
 
 
 def _draw_tie(canvas: Canvas, at: dict[str, tuple[int, int]], a: str, b: str, kind: str,
