@@ -460,7 +460,7 @@ class FakeDiscord:
     with ``await dc.dispatch(name, data)`` and the payload builders; wait for what the bot did
     with ``await dc.wait_for(kind)``. Every request is a ``Call`` in ``dc.calls`` (kinds: me,
     application, gateway, commands, command_sync, message, fetch_message, edit, delete,
-    bot_reaction, bot_reaction_remove, fetch_channel, fetch_member, fetch_user, dm_channel,
+    bot_reaction, bot_reaction_remove, fetch_channel, fetch_member, fetch_roles, fetch_user, dm_channel,
     callback, original, original_edit, original_delete, followup, followup_get, followup_edit,
     followup_delete, unknown; gateway ops: identify, resume, presence, request_members).
 
@@ -1180,6 +1180,7 @@ class FakeDiscord:
             ("GET", r"/guilds/(?P<guild>\d+)/members/(?P<user>\d+)", "fetch_member",
              self._get_member, True),
             ("GET", r"/users/(?P<user>\d+)", "fetch_user", self._get_user, True),
+            ("GET", r"/guilds/(?P<guild>\d+)/roles", "fetch_roles", self._get_roles, True),
             ("POST", r"/users/@me/channels", "dm_channel", self._post_dm_channel, True),
             ("POST", r"/interactions/(?P<interaction>\d+)/(?P<token>[^/]+)/callback",
              "callback", self._post_callback, False),
@@ -1473,6 +1474,12 @@ class FakeDiscord:
         if member is None:
             raise _unknown("Member", 10007)
         return member.payload()
+
+    async def _get_roles(self, call: Call) -> list[JSON]:
+        guild = self.guilds.get(int(call.params["guild"]))
+        if guild is None:
+            raise _unknown("Guild", 10004)
+        return [role.payload() for role in guild.roles.values()]
 
     async def _get_user(self, call: Call) -> JSON:
         user = self.users.get(int(call.params["user"]))
