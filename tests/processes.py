@@ -65,9 +65,9 @@ async def running(program: list[str], env: dict[str, str], cwd: Path
 async def get_json(url: str, timeout: float = 5) -> tuple[int, Any]:
     """A real HTTP GET: status and decoded JSON body (status 0 if nothing answers)."""
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
-            async with http.get(url) as response:
-                return response.status, json.loads(await response.text())
+        async with (aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
+                    http.get(url) as response):
+            return response.status, json.loads(await response.text())
     except (aiohttp.ClientError, TimeoutError):
         return 0, None
 

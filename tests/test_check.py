@@ -163,6 +163,7 @@ async def test_a_typo_in_a_variable_name_is_pointed_out(tmp_path):
     await crews_in(db)
     env = clean_env(CREWBOT_DATABASE_URL=db, CREWBOT_TELEGRAM_TOKN="x")
     code, out, _ = await crewbot("check", env=env, cwd=tmp_path)
+    assert code == 1  # no platform is configured: the typo left Telegram without a token
     assert ("note: CREWBOT_TELEGRAM_TOKN is not a Crewbot setting and is ignored (did you mean "
             "CREWBOT_TELEGRAM_TOKEN?)") in out.splitlines()
 

@@ -460,7 +460,7 @@ class FakeDiscord:
     with ``await dc.dispatch(name, data)`` and the payload builders; wait for what the bot did
     with ``await dc.wait_for(kind)``. Every request is a ``Call`` in ``dc.calls`` (kinds: me,
     application, gateway, commands, command_sync, message, fetch_message, edit, delete,
-    bot_reaction, bot_reaction_remove, fetch_channel, fetch_member, fetch_roles, fetch_user, dm_channel,
+    bot_reaction, bot_reaction_remove, fetch_channel, fetch_member, fetch_user, dm_channel,
     callback, original, original_edit, original_delete, followup, followup_get, followup_edit,
     followup_delete, unknown; gateway ops: identify, resume, presence, request_members).
 
@@ -1476,6 +1476,7 @@ class FakeDiscord:
         return member.payload()
 
     async def _get_roles(self, call: Call) -> list[JSON]:
+        """GET /guilds/{id}/roles (call kind fetch_roles), which `crewbot check` reads."""
         guild = self.guilds.get(int(call.params["guild"]))
         if guild is None:
             raise _unknown("Guild", 10004)
