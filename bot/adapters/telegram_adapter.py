@@ -217,6 +217,7 @@ class TelegramAdapter:
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES,
                                              bootstrap_retries=-1, timeout=POLL_TIMEOUT,
                                              error_callback=self.on_poll_error)
+        self.poll.last_ok = time.monotonic()  # getMe and setMyCommands just answered
         log.info("platform=telegram outcome=polling bot=%s", self.app.bot.username)
 
     @property
