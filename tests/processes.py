@@ -31,14 +31,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def crewbot(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60
-                  ) -> tuple[int, str, str]:
-    """Runs a crewbot command to its end: exit code, stdout, stderr."""
+async def crewbot(*args: str, env: dict[str, str], cwd: Path, stdin: str = "",
+                  timeout: float = 60) -> tuple[int, str, str]:
+    """Runs a crewbot command to its end, `stdin` piped in: exit code, stdout, stderr."""
     proc = await asyncio.create_subprocess_exec(
-        str(CREWBOT), *args, env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
+        str(CREWBOT), *args, env=env, cwd=cwd, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout)
     finally:
         if proc.returncode is None:
             proc.kill()
