@@ -141,6 +141,22 @@ async def run(config: Config, database: str) -> int:
     if not config.platforms:
         return await play_console(database, None, live=True, tick=config.tick_seconds,
                                   zone=config.default_timezone)
+    health = Health()
+    if config.health_port is not None:  # first, so a busy port stops us before anything runs
+        try:
+            await health.start(config.health_host, config.health_port)
+        except OSError as error:
+            raise ConfigError(
+                f"CREWBOT_HEALTH_PORT {config.health_port} on {config.health_host} cannot be "
+                f"used ({error.strerror or error}): choose a free port, or check "
+                "CREWBOT_HEALTH_HOST") from None
+    try:
+        return await serve(config, database, health)
+    finally:
+        await health.stop()
+
+
+async def serve(config: Config, database: str, health: Health) -> int:
     app = await open_app(database, utc_now, config.default_timezone)
     adapters: list[Any] = []
     if config.telegram_token:
@@ -158,11 +174,9 @@ async def run(config: Config, database: str) -> int:
             await adapter.deliver()
 
     ticker = Ticker(app.game, deliver, config.tick_seconds)
-    health = Health(app.engine, list(zip(config.platforms, adapters, strict=True)))
+    health.watch(app.engine, list(zip(config.platforms, adapters, strict=True)))
     started = []
     try:
-        if config.health_port is not None:
-            await health.start(config.health_host, config.health_port)
         for adapter in adapters:
             await adapter.start()
             started.append(adapter)
@@ -171,7 +185,6 @@ async def run(config: Config, database: str) -> int:
                  ",".join(config.platforms), redacted(database))
         await asyncio.Event().wait()
     finally:
-        await health.stop()
         ticker.stop()
         for adapter in started:
             await adapter.stop()
@@ -244,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             work = db_upgrade(database)
         return asyncio.run(_until_signal(work))
-    except LineError as error:
+    except (LineError, ConfigError) as error:
         print(f"crewbot: {error}", file=sys.stderr)
         return 2
     except (OSError, SQLAlchemyError) as error:

@@ -41,15 +41,21 @@ async def database_answers(engine: AsyncEngine, timeout: float = DATABASE_TIMEOU
 class Health:
     """Answers /healthz and /readyz with a JSON body of checks, 200 or 503."""
 
-    def __init__(self, engine: AsyncEngine, platforms: Sequence[tuple[str, Platform]],
-                 timeout: float = DATABASE_TIMEOUT) -> None:
-        self.engine = engine
-        self.platforms = list(platforms)
+    def __init__(self, timeout: float = DATABASE_TIMEOUT) -> None:
+        self.engine: AsyncEngine | None = None  # None until the database is open and migrated
+        self.platforms: list[tuple[str, Platform]] = []
         self.timeout = timeout
         self.runner: web.AppRunner | None = None
 
+    def watch(self, engine: AsyncEngine, platforms: Sequence[tuple[str, Platform]]) -> None:
+        """What readiness checks, once the bot has opened them."""
+        self.engine = engine
+        self.platforms = list(platforms)
+
     async def readiness(self) -> dict[str, Any]:
-        checks: dict[str, Any] = {"database": await database_answers(self.engine, self.timeout)}
+        checks: dict[str, Any] = {"database": {"ok": False, "error": "starting"}}
+        if self.engine is not None:
+            checks["database"] = await database_answers(self.engine, self.timeout)
         for name, platform in self.platforms:
             checks[name] = {"ok": platform.connected}
         return {"status": "ok" if all(c["ok"] for c in checks.values()) else "unavailable",

@@ -182,7 +182,7 @@ async def test_an_unreachable_database_is_named_without_its_password(tmp_path):
 @pytest.mark.skipif(not PG_URL, reason="CREWBOT_TEST_DATABASE_URL is not set")
 async def test_check_on_postgresql(db_url, tg, tmp_path):
     if db_url != PG_URL:
-        pytest.skip("the SQLite case is covered above")
+        pytest.skip("SQLite is covered by the tests above; the postgres parameter runs this")
     await crews_in(db_url, ("telegram", str(ADMIN_CHAT)))
     with_password = make_url(PG_URL).set(password="SECRET-pg-pw").render_as_string(
         hide_password=False)  # trust auth ignores it; it must still never be printed

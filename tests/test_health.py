@@ -7,15 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.engine import make_url
+from telegram.ext import AIORateLimiter
 
+from bot.adapters.telegram_adapter import TelegramAdapter
 from tests.conftest import PG_URL
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.telegram_api import FakeTelegram
-from tests.processes import CREWBOT, clean_env, free_port, get_json, running, until
+from tests.processes import CREWBOT, clean_env, crewbot, free_port, get_json, running, until
 
 GUILD, CHANNEL, OWNER = 900000000000000001, 900000000000000101, 800000000000000001
 
@@ -125,7 +128,7 @@ class Proxy:
                     "cut through a TCP relay to PostgreSQL")
 async def test_503_when_the_database_becomes_unreachable(db_url, tg, tmp_path):
     if db_url != PG_URL:
-        pytest.skip("a SQLite file cannot become unreachable; PostgreSQL case below")
+        pytest.skip("a SQLite file cannot be cut off like a server; see the postgres case")
     url = make_url(PG_URL)
     proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
     relayed = url.set(port=await proxy.start()).render_as_string(hide_password=False)
@@ -140,3 +143,43 @@ async def test_503_when_the_database_becomes_unreachable(db_url, tg, tmp_path):
         assert (await get_json(f"{base}/healthz"))[0] == 200
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.communicate(), 30)
+
+
+async def test_a_health_port_in_use_stops_run_with_one_line(tg, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out, err = await crewbot("run", env=bot_env(str(tmp_path / "c.sqlite3"), port, tg),
+                                       cwd=tmp_path)
+    assert code == 2 and out == ""
+    [line] = err.splitlines()
+    assert line.startswith(f"crewbot: CREWBOT_HEALTH_PORT {port} on 127.0.0.1 cannot be used")
+    assert tg.calls["getUpdates"] == 0  # it stopped before serving anyone
+
+
+async def until_true(condition, timeout: float = 10) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)  # the adapter's state has no event to wait on
+
+
+async def test_telegram_counts_as_connected_while_its_polls_succeed(tg, app):
+    limiter = AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=0)
+    adapter = TelegramAdapter(app.game, tg.token, builder=tg.application_builder(),
+                              rate_limiter=limiter)
+    assert not adapter.connected
+    await adapter.start()
+    try:
+        assert adapter.connected
+        polls = tg.calls["getUpdates"]
+        tg.fail_next("getUpdates", status=502)
+        tg.push(tg.message(-1001, {"id": 5, "is_bot": False, "first_name": "Ann"}, "/help"))
+        await tg.wait_call("getUpdates", count=polls + 2)  # the answered poll, the failed one
+        await until_true(lambda: not adapter.connected)
+        await tg.wait_call("getUpdates", count=polls + 3)  # the retry, after a second
+        tg.push(tg.message(-1001, {"id": 5, "is_bot": False, "first_name": "Ann"}, "/help"))
+        await until_true(lambda: adapter.connected)
+    finally:
+        await adapter.stop()
+    assert not adapter.connected

@@ -47,6 +47,7 @@ def test_the_deploy_section_walks_from_a_clone_to_a_checked_bot():
     deploy = README.split("## Deploy", 1)[1].split("\n## ", 1)[0]
     steps = ["cp .env.example .env", "docker compose up -d", "docker compose logs",
              "/readyz", "crewbot check", "git pull"]
-    positions = [deploy.find(step) for step in steps]
-    assert -1 not in positions and positions == sorted(positions), dict(zip(steps, positions))
+    positions = {step: deploy.find(step) for step in steps}
+    assert -1 not in positions.values(), positions
+    assert list(positions.values()) == sorted(positions.values()), positions
     assert "cannot run on the machine" in deploy  # the docker commands are marked as such
