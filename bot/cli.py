@@ -139,6 +139,9 @@ async def play_console(database: str, start: str | None, live: bool, tick: float
 async def run(config: Config, database: str) -> int:
     """Serves every configured platform and the scheduler in this loop until cancelled."""
     if not config.platforms:
+        if not sys.stdin.isatty():  # in a container this ends at once: say why
+            log.warning("event=start outcome=console reason=no_platform_token "
+                        "set=CREWBOT_TELEGRAM_TOKEN,CREWBOT_DISCORD_TOKEN")
         return await play_console(database, None, live=True, tick=config.tick_seconds,
                                   zone=config.default_timezone)
     health = Health()
