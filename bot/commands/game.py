@@ -43,7 +43,7 @@ BUTTON_CODES = {"l": "checkin", "t": "offer", "h": "meeting", "a": "conflict", "
                 "p": "pass"}
 BUTTON_LABELS = {"checkin": listening.LISTENED, "offer": money.THANK_YOU,
                  "meeting": meetings.HERE, "conflict": "Accept", "venture": coowners.CONFIRM}
-DEFAULT_TIMEZONE = SETTINGS["timezone"].default
+DEFAULT_TIMEZONE = str(SETTINGS["timezone"].default)
 APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 
 
@@ -59,7 +59,7 @@ class Game:
     """The Reciprocity Game for every crew; adapters call it, it calls the store."""
 
     def __init__(self, uow: Callable[[], AbstractAsyncContextManager[Store]],
-                 clock: Callable[[], datetime], default_timezone: str = "UTC") -> None:
+                 clock: Callable[[], datetime], default_timezone: str = DEFAULT_TIMEZONE) -> None:
         self.uow = uow
         self.clock = clock
         self.default_timezone = default_timezone  # each new crew's (CREWBOT_DEFAULT_TIMEZONE)
@@ -75,22 +75,22 @@ class Game:
                 try:
                     if event.event_id and not await store.first_seen(event.chat.platform,
                                                                      event.event_id, now):
-                        handled(event, "duplicate", started, self.commands)
+                        log_event(event, "duplicate", started, self.commands)
                         return []
                     messages = await self._dispatch(store, event, now)
                     await store.commit()
-                    handled(event, "ok", started, self.commands)
+                    log_event(event, "ok", started, self.commands)
                     return messages
                 except Refusal as refusal:
                     await store.rollback()
-                    handled(event, "refused", started, self.commands)
+                    log_event(event, "refused", started, self.commands)
                     return [Message((str(refusal),), private=True)]
                 except Exception as error:
                     await store.rollback()
                     if attempt < RETRIES and store.retryable(error):
                         log.debug("event=%s chat=%s outcome=retry", kind, event.chat.chat_id)
                         continue
-                    handled(event, "error", started, self.commands, error)
+                    log_event(event, "error", started, self.commands, error)
                     return [Message((APOLOGY,), private=True)]
         raise AssertionError("unreachable")
 
@@ -362,8 +362,8 @@ class Game:
                     for crew in await store.all_crews()]
 
 
-def handled(event: Event, outcome: str, started: float, commands: dict[str, Any],
-            error: BaseException | None = None) -> None:
+def log_event(event: Event, outcome: str, started: float, commands: dict[str, Any],
+              error: BaseException | None = None) -> None:
     """The one log line of a handled event: what, where, outcome and how long; never a text
     (an unknown command name is user text too, so it is logged as `unknown`)."""
     if isinstance(event, CommandReceived):
