@@ -191,3 +191,40 @@ async def test_check_on_postgresql(db_url, tg, tmp_path):
     assert (code, err) == (0, ""), out
     assert "(the latest); 1 crew(s)" in line_about(out, "database")
     assert "SECRET" not in out + err
+
+
+async def test_channel_permissions_agree_with_discords_rules():
+    """The bot's rights as `crewbot check` computes them, against the fake's own computation
+    of Discord's documented rules, for roles, @everyone, role and member overwrites."""
+    from bot.check import channel_permissions
+
+    async with FakeDiscord() as fake:
+        guild = fake.add_guild(GUILD, "Crew", OWNER, bot_permissions=discord.Permissions(
+            view_channel=True, send_messages=True))
+        helper = fake.add_role(GUILD, 700, "Helpers", discord.Permissions(add_reactions=True))
+        admin = fake.add_role(GUILD, 701, "Admins", discord.Permissions(administrator=True))
+        bot = guild.members[fake.bot.id]
+        cases = [
+            [],
+            [fake.overwrite(GUILD, deny=discord.Permissions(view_channel=True))],
+            [fake.overwrite(GUILD, deny=discord.Permissions(view_channel=True)),
+             fake.overwrite(helper, allow=discord.Permissions(view_channel=True))],
+            [fake.overwrite(helper, deny=discord.Permissions(add_reactions=True)),
+             fake.overwrite(fake.bot.id, allow=discord.Permissions(add_reactions=True),
+                            member=True)],
+            [fake.overwrite(fake.bot.id, deny=discord.Permissions(send_messages=True),
+                            member=True)],
+        ]
+        for roles in ([], [helper.id], [helper.id, admin.id]):
+            bot.roles = [r for r in bot.roles if r not in (helper.id, admin.id)] + roles
+            for number, overwrites in enumerate(cases):
+                channel = fake.add_channel(GUILD, 600 + number, f"c{number}",
+                                           overwrites=overwrites)
+                expected = fake.permissions_for(GUILD, fake.bot.id, channel).value
+                got = channel_permissions(
+                    fake.bot.id, GUILD, bot.roles, [r.payload() for r in guild.roles.values()],
+                    [o.payload() for o in overwrites])
+                if not expected & discord.Permissions(view_channel=True).value:
+                    assert not got & discord.Permissions(view_channel=True).value
+                else:
+                    assert got == expected, (roles, number)
