@@ -23,8 +23,9 @@ class App:
         await self.engine.dispose()
 
 
-async def open_app(database: str | None, clock: Callable[[], datetime]) -> App:
+async def open_app(database: str | None, clock: Callable[[], datetime],
+                   default_timezone: str = "UTC") -> App:
     """Connects to the database, applies pending migrations and builds the game."""
     engine = make_engine(database)
     await upgrade(engine)
-    return App(engine, Game(UnitOfWork(sessions(engine)), clock))
+    return App(engine, Game(UnitOfWork(sessions(engine)), clock, default_timezone))

@@ -1,4 +1,4 @@
-"""The `crewbot` command line: run, console, export and db upgrade."""
+"""The `crewbot` command line: run, console, export, db upgrade and check."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,32 +17,87 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.adapters.console_adapter import Console, LineError, parse_instant, pictures_dir
 from bot.adapters.scheduler import Ticker
 from bot.app import open_app
+from bot.check import check
 from bot.clock import SimClock, utc_now
-from bot.config import Config, ConfigError, from_env, setup_logging
+from bot.config import VARIABLES, Config, ConfigError, from_env, setup_logging
 from bot.export import as_csv, as_json
+from bot.health import Health
 from storage.engine import database_url, redacted
 
 log = logging.getLogger("crewbot")
 
 
+DB_HELP = "database URL or SQLite file path (default: CREWBOT_DATABASE_URL or crewbot.sqlite3)"
+ENV_NOTE = ("Settings come from the environment and from a .env file in the working directory "
+            "(or the file named by CREWBOT_ENV_FILE); the environment wins.")
+
+
+def para(text: str) -> str:
+    return textwrap.fill(text, 78)
+
+
+def reads(*names: str) -> str:
+    """The epilog of a command's --help: the variables it reads, with their defaults."""
+    lines = [f"  {n}\n" + textwrap.fill(f"{VARIABLES[n].meaning.replace('`', '')} (default: "
+                                       f"{VARIABLES[n].default})", 78, initial_indent=" " * 6,
+                                       subsequent_indent=" " * 6)
+             for n in (*names, "CREWBOT_ENV_FILE")]
+    return "environment variables:\n" + "\n".join(lines) + "\n\n" + textwrap.fill(ENV_NOTE, 78)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="crewbot", description="The Reciprocity Game for a crew's "
-                                  "group chat on Discord, Telegram or a console.")
-    sub = top.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="serve every configured platform and the scheduler; with no "
-                   "platform token set, play in the console")
-    console = sub.add_parser("console", help="play the game from standard input")
-    console.add_argument("--db", help="database URL or SQLite file path "
-                         "(default: CREWBOT_DATABASE_URL or crewbot.sqlite3)")
+    formatter = argparse.RawDescriptionHelpFormatter
+    top = argparse.ArgumentParser(
+        prog="crewbot", formatter_class=formatter,
+        description=para("The Reciprocity Game for a crew's group chat on Discord, Telegram or a "
+        "console. `crewbot COMMAND --help` tells more about each command."),
+        epilog=reads(*(n for n in VARIABLES if n != "CREWBOT_ENV_FILE")))
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "run", formatter_class=formatter,
+        help="serve every configured platform and the scheduler; with no platform token set, "
+        "play in the console",
+        description=para("Serves Telegram and/or Discord (whichever has a token) and the scheduler "
+        "in one process until SIGTERM or SIGINT, after applying pending database migrations. "
+        "With no platform token set it plays in the console on the real clock instead. With "
+        "CREWBOT_HEALTH_PORT set it answers GET /healthz and /readyz over HTTP."),
+        epilog=reads(*(n for n in VARIABLES if n != "CREWBOT_ENV_FILE")))
+    console = sub.add_parser(
+        "console", formatter_class=formatter, help="play the game from standard input",
+        description=para("Plays the whole game from standard input, one line per member action "
+        "(see the README's console section), printing the transcript; exits 0 at the end of "
+        "input."), epilog=reads("CREWBOT_DATABASE_URL", "CREWBOT_DEFAULT_TIMEZONE"))
+    console.add_argument("--db", help=DB_HELP)
     console.add_argument("--start", help="start a simulated clock at this ISO 8601 time "
                          "(no offset means UTC); time then moves only with :at and :advance")
-    export = sub.add_parser("export", help="print every crew, its members and its ledger")
-    export.add_argument("--db", help="database URL or SQLite file path")
-    export.add_argument("--format", choices=("json", "csv"), default="json")
-    db = sub.add_parser("db", help="database maintenance")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
-    upgrade = db_sub.add_parser("upgrade", help="apply pending migrations")
-    upgrade.add_argument("--db", help="database URL or SQLite file path")
+    export = sub.add_parser(
+        "export", formatter_class=formatter, help="print every crew, its members and its ledger",
+        description=para("Prints every crew with its members (zero-point members too) and its "
+        "ledger, as JSON or CSV, on standard output."), epilog=reads("CREWBOT_DATABASE_URL"))
+    export.add_argument("--db", help=DB_HELP)
+    export.add_argument("--format", choices=("json", "csv"), default="json",
+                        help="output format (default: json)")
+    db = sub.add_parser("db", formatter_class=formatter, help="database maintenance",
+                        description="Database maintenance.", epilog=reads("CREWBOT_DATABASE_URL"))
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_sub.add_parser(
+        "upgrade", formatter_class=formatter, help="apply pending migrations",
+        description=para("Applies pending database migrations (crewbot run also does it at start; "
+        "safe while other crewbot processes run)."), epilog=reads("CREWBOT_DATABASE_URL"))
+    upgrade.add_argument("--db", help=DB_HELP)
+    check = sub.add_parser(
+        "check", formatter_class=formatter,
+        help="check the settings, the database and each platform; exit 1 on a problem",
+        description=para("Reports what the bot can see, one line each (ok, note or PROBLEM with "
+        "what to do): whether the database answers and is migrated, which platforms are "
+        "configured, and with a token set, the bot's identity and its rights in each crew's "
+        "chat (Telegram: admin or not; Discord: View Channel, Send Messages, Add Reactions, "
+        "Read Message History, Use Application Commands). Changes nothing. Exit code 0 when "
+        "all is well, 1 when something is wrong."),
+        epilog=reads("CREWBOT_DATABASE_URL", "CREWBOT_TELEGRAM_TOKEN",
+                     "CREWBOT_TELEGRAM_API_URL", "CREWBOT_DISCORD_TOKEN",
+                     "CREWBOT_DISCORD_API_URL"))
+    check.add_argument("--db", help=DB_HELP)
     return top
 
 
@@ -59,10 +115,11 @@ async def read_lines(console: Console, stream: object = None) -> None:
         await console.feed(line)
 
 
-async def play_console(database: str, start: str | None, live: bool, tick: float) -> int:
+async def play_console(database: str, start: str | None, live: bool, tick: float,
+                       zone: str = "UTC", pictures: str | None = None) -> int:
     clock = SimClock(parse_instant(start) if start is not None else None)
-    app = await open_app(database, clock)
-    console = Console(app.game, clock, sys.stdout, pictures=pictures_dir(database))
+    app = await open_app(database, clock, zone)
+    console = Console(app.game, clock, sys.stdout, pictures=pictures_dir(database, pictures))
     ticker = Ticker(app.game, console.deliver, tick) if live else None
     try:
         if sys.stdin.isatty():
@@ -82,8 +139,28 @@ async def play_console(database: str, start: str | None, live: bool, tick: float
 async def run(config: Config, database: str) -> int:
     """Serves every configured platform and the scheduler in this loop until cancelled."""
     if not config.platforms:
-        return await play_console(database, None, live=True, tick=config.tick_seconds)
-    app = await open_app(database, utc_now)
+        if not sys.stdin.isatty():  # in a container this ends at once: say why
+            log.warning("event=start outcome=console reason=no_platform_token "
+                        "set=CREWBOT_TELEGRAM_TOKEN,CREWBOT_DISCORD_TOKEN")
+        return await play_console(database, None, live=True, tick=config.tick_seconds,
+                                  zone=config.default_timezone, pictures=config.pictures_dir)
+    health = Health()
+    if config.health_port is not None:  # first, so a busy port stops us before anything runs
+        try:
+            await health.start(config.health_host, config.health_port)
+        except OSError as error:
+            raise ConfigError(
+                f"CREWBOT_HEALTH_PORT {config.health_port} on {config.health_host} cannot be "
+                f"used ({error.strerror or error}): choose a free port, or check "
+                "CREWBOT_HEALTH_HOST") from None
+    try:
+        return await serve(config, database, health)
+    finally:
+        await health.stop()
+
+
+async def serve(config: Config, database: str, health: Health) -> int:
+    app = await open_app(database, utc_now, config.default_timezone)
     adapters: list[Any] = []
     if config.telegram_token:
         from bot.adapters.telegram_adapter import TelegramAdapter
@@ -100,21 +177,22 @@ async def run(config: Config, database: str) -> int:
             await adapter.deliver()
 
     ticker = Ticker(app.game, deliver, config.tick_seconds)
+    health.watch(app.engine, list(zip(config.platforms, adapters, strict=True)))
     started = []
     try:
         for adapter in adapters:
             await adapter.start()
             started.append(adapter)
         await ticker.start()
-        log.info("outcome=running platforms=%s database=%s", ",".join(config.platforms),
-                 redacted(database))
+        log.info("event=start outcome=running platforms=%s database=%s",
+                 ",".join(config.platforms), redacted(database))
         await asyncio.Event().wait()
     finally:
         ticker.stop()
         for adapter in started:
             await adapter.stop()
         await app.close()
-        log.info("outcome=stopped")
+        log.info("event=stop outcome=stopped")
     return 0
 
 
@@ -135,6 +213,22 @@ async def db_upgrade(database: str) -> int:
     return 0
 
 
+async def check_all(config: Config, database: str) -> int:
+    """Prints each finding on its own line; 1 if any is a problem."""
+    findings = await check(config, database)
+    for finding in findings:
+        print(hide(finding.line(), config, database))
+    return 1 if any(f.level == "PROBLEM" for f in findings) else 0
+
+
+def hide(text: str, config: Config, database: str) -> str:
+    """The text with every secret (tokens, the database password) replaced by ***."""
+    for secret in [*config.secrets, database_url(database).password or ""]:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -142,7 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"crewbot: {error}", file=sys.stderr)
         return 2
-    setup_logging(config.log_level if args.command == "run" else "WARNING", config.secrets)
+    setup_logging(config.log_level if args.command == "run" else "WARNING",
+                  [*config.secrets, *_password(getattr(args, "db", None))], config.log_format)
+    if args.command == "run":
+        for text in config.unknown_notes():
+            log.warning("event=settings outcome=unknown_variable note=%s", text.split()[0])
     database = getattr(args, "db", None) or config.database
     try:
         database_url(database)
@@ -153,25 +251,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             work = run(config, database)
         elif args.command == "console":
-            work = play_console(database, args.start, live=False, tick=config.tick_seconds)
+            work = play_console(database, args.start, live=False, tick=config.tick_seconds,
+                                zone=config.default_timezone, pictures=config.pictures_dir)
+        elif args.command == "check":
+            work = check_all(config, database)
         elif args.command == "export":
             work = export(database, args.format)
         else:
             work = db_upgrade(database)
         return asyncio.run(_until_signal(work))
-    except LineError as error:
+    except (LineError, ConfigError) as error:
         print(f"crewbot: {error}", file=sys.stderr)
         return 2
     except (OSError, SQLAlchemyError) as error:
-        first = (str(error).strip().splitlines() or [""])[0][:200]
-        for secret in [*config.secrets, database_url(database).password or ""]:
-            if secret:
-                first = first.replace(secret, "***")
+        first = hide((str(error).strip().splitlines() or [""])[0][:200], config, database)
         print(f"crewbot: cannot use the database {redacted(database)}: "
               f"{type(error).__name__}: {first}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _password(db: str | None) -> list[str]:
+    try:
+        return [database_url(db).password or ""] if db else []
+    except ValueError:
+        return []
 
 
 async def _until_signal(work: object) -> int:

@@ -1,18 +1,67 @@
-"""Settings read from the environment (CREWBOT_*); secrets never leave this object unredacted."""
+"""Settings read from the environment and an optional .env file (CREWBOT_*), checked at start."""
 
 from __future__ import annotations
 
-import logging
+import difflib
+import ipaddress
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
+
+from bot.logs import Redact, setup_logging
+from bot.rules.settings import SETTINGS
 from storage.engine import DEFAULT_SQLITE, database_url
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
+DEFAULT_TIMEZONE = str(SETTINGS["timezone"].default)
+ENV_FILE = ".env"
+# Read by the test suite only, never by the bot: not reported as unknown.
+TEST_VARIABLES = frozenset({"CREWBOT_TEST_DATABASE_URL", "CREWBOT_REQUIRE_POSTGRES"})
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One setting as the README, .env.example and --help show it."""
+
+    name: str
+    default: str  # as written for people; "unset" when there is none
+    meaning: str
+    secret: bool = False
+
+
+VARIABLES: dict[str, Variable] = {v.name: v for v in (
+    Variable("CREWBOT_DATABASE_URL", DEFAULT_SQLITE,
+             "a SQLite file path, `sqlite:///path`, or `postgresql://user:pass@host/db`"),
+    Variable("CREWBOT_TELEGRAM_TOKEN", "unset", "Telegram bot token: serve Telegram", True),
+    Variable("CREWBOT_TELEGRAM_API_URL", "Telegram's", "base URL of a self-hosted Bot API server"),
+    Variable("CREWBOT_DISCORD_TOKEN", "unset", "Discord bot token: serve Discord", True),
+    Variable("CREWBOT_DISCORD_GUILD_IDS", "unset",
+             "server ids (comma-separated) to sync slash commands to at once"),
+    Variable("CREWBOT_DISCORD_API_URL", "Discord's",
+             "base URL of a Discord-compatible API and gateway (proxies, tests)"),
+    Variable("CREWBOT_DEFAULT_TIMEZONE", DEFAULT_TIMEZONE,
+             "IANA time zone a new crew starts with (`/settings timezone` changes a crew's)"),
+    Variable("CREWBOT_TICK_SECONDS", "30", "how often the scheduler looks for due work (1-3600)"),
+    Variable("CREWBOT_LOG_LEVEL", "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`"),
+    Variable("CREWBOT_LOG_FORMAT", "text", "`text` (key=value lines) or `json` (one JSON object "
+             "a line)"),
+    Variable("CREWBOT_HEALTH_PORT", "unset",
+             "serve `/healthz` and `/readyz` over HTTP on this port (unset: no endpoint)"),
+    Variable("CREWBOT_HEALTH_HOST", "127.0.0.1",
+             "address the health endpoint listens on (`0.0.0.0` in the Docker image)"),
+    Variable("CREWBOT_PICTURES_DIR", "next to the database",
+             "where the console saves pictures and files (see the console)"),
+    Variable("CREWBOT_ENV_FILE", ".env", "the .env file to read settings from, if it exists "
+             "(variables set in the environment win)"),
+)}
 
 
 class ConfigError(ValueError):
-    """A setting with a wrong value; the message names the variable."""
+    """A setting with a wrong value; the message names the variable and how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -25,73 +74,135 @@ class Config:
     telegram_api_url: str | None = None
     discord_guild_ids: tuple[int, ...] = ()
     discord_api_url: str | None = None
+    default_timezone: str = DEFAULT_TIMEZONE
+    log_format: str = "text"
+    health_port: int | None = None
+    health_host: str = "127.0.0.1"
+    pictures_dir: str | None = None
+    env_file: str | None = None  # the .env file that was read, if any
+    unknown: tuple[str, ...] = ()  # CREWBOT_* names that are no setting (typos)
 
     @property
     def secrets(self) -> list[str]:
-        return [s for s in (self.telegram_token, self.discord_token) if s]
+        password = database_url(self.database).password
+        return [s for s in (self.telegram_token, self.discord_token, password) if s]
 
     @property
     def platforms(self) -> list[str]:
         return [name for name, token in (("telegram", self.telegram_token),
                                          ("discord", self.discord_token)) if token]
 
+    def unknown_notes(self) -> list[str]:
+        """One line per CREWBOT_* name that is no setting, with the likely one meant."""
+        notes = []
+        for name in self.unknown:
+            close = difflib.get_close_matches(name, VARIABLES, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            notes.append(f"{name} is not a Crewbot setting and is ignored{hint}")
+        return notes
+
+
+def read_env_file(environ: dict[str, str]) -> tuple[dict[str, str], str | None]:
+    """The settings in CREWBOT_ENV_FILE, or in ./.env when that exists; ({}, None) if none."""
+    named = environ.get("CREWBOT_ENV_FILE")
+    path = Path(named or ENV_FILE)
+    if not path.is_file():
+        if named:
+            raise ConfigError(f"CREWBOT_ENV_FILE names {named}, which is not a file: fix the "
+                              "path or unset CREWBOT_ENV_FILE")
+        return {}, None
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"CREWBOT_ENV_FILE: cannot read {path} ({type(error).__name__}): "
+                          "make it a readable UTF-8 text file") from None
+    return {k: v for k, v in values.items() if v is not None}, str(path)
+
 
 def from_env(env: dict[str, str] | None = None) -> Config:
-    env = dict(os.environ if env is None else env)
-    database = env.get("CREWBOT_DATABASE_URL") or DEFAULT_SQLITE
+    """The settings: `env` (default os.environ) over the .env file's (skipped when `env` is
+    given, so tests see exactly what they pass)."""
+    if env is None:
+        environ = dict(os.environ)
+        from_file, env_file = read_env_file(environ)
+        env = {**from_file, **environ}
+    else:
+        env, env_file = dict(env), None
+    unknown = tuple(sorted(name for name in env if name.startswith("CREWBOT_")
+                           and name not in VARIABLES and name not in TEST_VARIABLES))
+
+    def get(name: str) -> str:
+        return env.get(name, "").strip()
+
+    database = get("CREWBOT_DATABASE_URL") or DEFAULT_SQLITE
     try:
         database_url(database)
-    except Exception as error:
-        raise ConfigError(f"CREWBOT_DATABASE_URL is not a usable database URL ({error})") from None
-    level = env.get("CREWBOT_LOG_LEVEL", "INFO").upper()
+    except ValueError as error:
+        detail = str(error) if "scheme" in str(error) else "it cannot be read as a URL"
+        raise ConfigError(f"CREWBOT_DATABASE_URL is not a usable database URL ({detail}): write "
+                          "postgresql://USER:PASSWORD@HOST:5432/DB or a SQLite file path"
+                          ) from None
+    level = (get("CREWBOT_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"CREWBOT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    log_format = (get("CREWBOT_LOG_FORMAT") or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError("CREWBOT_LOG_FORMAT must be text or json")
     try:
-        tick = float(env.get("CREWBOT_TICK_SECONDS", "30"))
+        tick = float(get("CREWBOT_TICK_SECONDS") or "30")
         if not 1 <= tick <= 3600:
             raise ValueError
     except ValueError:
         raise ConfigError("CREWBOT_TICK_SECONDS must be a number of seconds from 1 to 3600"
                           ) from None
-    api_url = env.get("CREWBOT_TELEGRAM_API_URL") or None
+    zone = get("CREWBOT_DEFAULT_TIMEZONE") or DEFAULT_TIMEZONE
+    try:
+        if len(zone) > 64:
+            raise ValueError
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"CREWBOT_DEFAULT_TIMEZONE '{zone[:64]}' is not an IANA time zone: "
+                          "use a name such as Europe/Berlin, America/New_York or UTC") from None
+    port_text = get("CREWBOT_HEALTH_PORT")
+    port: int | None = None
+    if port_text:
+        if not (port_text.isascii() and port_text.isdigit() and 1 <= int(port_text) <= 65535):
+            raise ConfigError("CREWBOT_HEALTH_PORT must be a port number from 1 to 65535, or "
+                              "unset for no health endpoint")
+        port = int(port_text)
+    host = get("CREWBOT_HEALTH_HOST") or "127.0.0.1"
+    if not _is_host(host):
+        raise ConfigError("CREWBOT_HEALTH_HOST must be an IP address or host name, such as "
+                          "127.0.0.1 (this machine only) or 0.0.0.0 (every interface)")
+    api_url = get("CREWBOT_TELEGRAM_API_URL") or None
     if api_url and not api_url.startswith(("http://", "https://")):
         raise ConfigError("CREWBOT_TELEGRAM_API_URL must be an http:// or https:// URL")
-    guilds = env.get("CREWBOT_DISCORD_GUILD_IDS", "").replace(",", " ").split()
+    guilds = get("CREWBOT_DISCORD_GUILD_IDS").replace(",", " ").split()
     if not all(g.isascii() and g.isdigit() and len(g) <= 20 for g in guilds):
         raise ConfigError("CREWBOT_DISCORD_GUILD_IDS must be server ids (numbers) separated by "
                           "commas")
-    discord_url = env.get("CREWBOT_DISCORD_API_URL") or None
+    discord_url = get("CREWBOT_DISCORD_API_URL") or None
     if discord_url and not discord_url.startswith(("http://", "https://")):
         raise ConfigError("CREWBOT_DISCORD_API_URL must be an http:// or https:// URL")
     return Config(database=database, discord_guild_ids=tuple(int(g) for g in guilds),
                   discord_api_url=discord_url,
-                  telegram_token=env.get("CREWBOT_TELEGRAM_TOKEN") or None,
-                  discord_token=env.get("CREWBOT_DISCORD_TOKEN") or None,
-                  log_level=level, tick_seconds=tick, telegram_api_url=api_url)
+                  telegram_token=get("CREWBOT_TELEGRAM_TOKEN") or None,
+                  discord_token=get("CREWBOT_DISCORD_TOKEN") or None,
+                  log_level=level, tick_seconds=tick, telegram_api_url=api_url,
+                  default_timezone=zone, log_format=log_format, health_port=port,
+                  health_host=host, env_file=env_file,
+                  pictures_dir=get("CREWBOT_PICTURES_DIR") or None, unknown=unknown)
 
 
-class Redact(logging.Filter):
-    """Replaces every secret in a log record's final text with ***."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 6]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if any(s in text for s in self.secrets):
-            for secret in self.secrets:
-                text = text.replace(secret, "***")
-            record.msg, record.args = text, None
+def _is_host(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
         return True
+    except ValueError:
+        labels = text.rstrip(".").split(".")
+        return len(text) <= 253 and all(
+            0 < len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii()
+            for label in labels)
 
 
-def setup_logging(level: str, secrets: list[str] | None = None) -> None:
-    logging.basicConfig(level=getattr(logging, level),
-                        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(Redact(secrets or []))
-    # httpx logs every request URL, and Telegram's URLs carry the bot token.
-    for noisy in ("apscheduler", "aiosqlite", "sqlalchemy.engine", "alembic", "httpx",
-                  "httpcore", "telegram", "discord"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
+__all__ = ["Config", "ConfigError", "Redact", "Variable", "from_env", "setup_logging"]

@@ -43,9 +43,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url_or_path: str | None) -> AsyncEngine:
+    """hide_parameters: a database error names no value, so no member's words reach a log."""
     url = database_url(url_or_path)
     if url.drivername.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # Take the write lock at BEGIN so two processes serialise instead of deadlocking.
         event.listen(engine.sync_engine, "begin",
@@ -56,7 +57,7 @@ def make_engine(url_or_path: str | None) -> AsyncEngine:
             dbapi_connection.isolation_level = None
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from bot.adapters.console_adapter import pictures_dir
 from bot.commands.events import Actor, Attachment, Chat, CommandReceived, Message, say
+from bot.config import from_env
 from bot.export import as_csv
 from tests.conftest import Transcript
 
@@ -218,15 +219,15 @@ def test_a_message_with_a_picture_survives_the_outbox_json():
     assert "attachment" not in say("plain").to_json()  # posts without one are unchanged
 
 
-def test_where_the_console_saves_pictures(tmp_path, monkeypatch):
-    monkeypatch.delenv("CREWBOT_PICTURES_DIR", raising=False)
+def test_where_the_console_saves_pictures(tmp_path):
     db = tmp_path / "games" / "crew.sqlite3"
     assert pictures_dir(str(db)) == db.parent.resolve() / "crewbot-pictures"
     assert pictures_dir(f"sqlite:///{db}") == db.parent.resolve() / "crewbot-pictures"
     assert pictures_dir("postgresql://crewbot@db.example/crewbot") == (
         Path(tempfile.gettempdir()) / "crewbot-pictures")
-    monkeypatch.setenv("CREWBOT_PICTURES_DIR", str(tmp_path / "mine"))
-    assert pictures_dir(str(db)) == tmp_path / "mine"
+    assert pictures_dir(str(db), str(tmp_path / "mine")) == tmp_path / "mine"
+    assert from_env({"CREWBOT_PICTURES_DIR": str(tmp_path / "mine")}).pictures_dir == str(
+        tmp_path / "mine")
 
 
 def test_the_crewbot_console_saves_pictures_next_to_its_database(tmp_path):

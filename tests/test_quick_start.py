@@ -18,6 +18,8 @@ STAMP = ROOT / ".venv" / ".crewbot-installed"
 def test_dev_py_run_opens_the_console_without_tokens(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREWBOT_")}
     env["CREWBOT_DATABASE_URL"] = str(tmp_path / "quick.sqlite3")
+    # dev.py runs in the clone, where a developer's own .env may set tokens: these win over it.
+    env["CREWBOT_TELEGRAM_TOKEN"] = env["CREWBOT_DISCORD_TOKEN"] = ""
     result = subprocess.run(
         [sys.executable, str(ROOT / "dev.py"), "run"], input="alice: /checkin hello\n",
         capture_output=True, text=True, env=env, timeout=120)

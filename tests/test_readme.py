@@ -30,3 +30,24 @@ def test_every_environment_variable_the_code_reads_is_in_the_readme():
     assert used, "the settings are read somewhere"
     for name in used:
         assert f"`{name}`" in README, name
+
+
+def test_the_configuration_table_lists_every_setting_with_its_default():
+    from bot.config import VARIABLES
+
+    rows = {}
+    for line in README.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| `CREWBOT_") and len(cells) >= 3:
+            rows[cells[0].strip("`")] = cells[1].strip("`")
+    assert rows == {name: v.default for name, v in VARIABLES.items()}
+
+
+def test_the_deploy_section_walks_from_a_clone_to_a_checked_bot():
+    deploy = README.split("## Deploy", 1)[1].split("\n## ", 1)[0]
+    steps = ["cp .env.example .env", "docker compose up -d", "docker compose logs",
+             "/readyz", "crewbot check", "git pull"]
+    positions = {step: deploy.find(step) for step in steps}
+    assert -1 not in positions.values(), positions
+    assert list(positions.values()) == sorted(positions.values()), positions
+    assert "cannot run on the machine" in deploy  # the docker commands are marked as such

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 import tempfile
@@ -46,10 +45,9 @@ HOW = (
 PICTURES = "crewbot-pictures"
 
 
-def pictures_dir(database: str | None = None) -> Path:
-    """Where the console saves pictures and files: CREWBOT_PICTURES_DIR, else a
+def pictures_dir(database: str | None = None, chosen: str | None = None) -> Path:
+    """Where the console saves pictures and files: `chosen` (CREWBOT_PICTURES_DIR), else a
     crewbot-pictures directory next to a SQLite database file, else one in the temp dir."""
-    chosen = os.environ.get("CREWBOT_PICTURES_DIR")
     if chosen:
         return Path(chosen).expanduser()
     url = database_url(database)

@@ -225,6 +225,13 @@ class DiscordAdapter:
         await self.client.login(self.token)
         self.task = asyncio.create_task(self.client.connect(reconnect=True))
 
+    @property
+    def connected(self) -> bool:
+        """Logged in, the gateway session ready and its websocket open."""
+        ws = self.client.ws
+        return (self.client.is_ready() and not self.client.is_closed() and ws is not None
+                and ws.open)
+
     async def stop(self) -> None:
         await self.client.close()
         if self.task:

@@ -28,7 +28,7 @@ class Ticker:
         try:
             done = await self.game.run_due()
             if done:
-                log.info("tick done=%d", done)
+                log.info("event=tick outcome=ok done=%d", done)
             await self.deliver()
         except Exception:
             log.exception("tick failed; the next tick will try again")

@@ -38,6 +38,7 @@ from telegram.ext import (
     MessageReactionHandler,
     filters,
 )
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.commands.admin import intro_text
 from bot.commands.events import (
@@ -67,6 +68,8 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ADMIN_CACHE_SECONDS = 120
+POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits (PTB's default)
+POLL_FRESH = POLL_TIMEOUT + 20  # a poll that succeeded this recently means "connected"
 PRIVATE_START = (
     "Hello! Crewbot plays the Reciprocity Game with a crew in its group chat. To start: add me "
     "to your crew's group (group info > Add members), then make me an admin there so I can see "
@@ -152,6 +155,35 @@ def reaction_keys(reactions: Iterable[Any]) -> set[str]:
     return keys
 
 
+class PollWatch(BaseRequest):
+    """The getUpdates connection, noting when a poll last came back fine (for readiness)."""
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self.inner = inner
+        self.last_ok: float | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         write_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+        status, body = await self.inner.do_request(url, method, request_data, read_timeout,
+                                                   write_timeout, connect_timeout, pool_timeout)
+        if status == 200:
+            self.last_ok = time.monotonic()
+        return status, body
+
+
 class TelegramAdapter:
     """Long-polls Telegram inside the bot's own loop; every group is a crew."""
 
@@ -160,6 +192,12 @@ class TelegramAdapter:
                  rate_limiter: AIORateLimiter | None = None) -> None:
         self.game = game
         builder = builder or ApplicationBuilder().token(token)
+        # Keep a getUpdates request the caller set up (tests do), else PTB's default one.
+        given = getattr(builder, "_get_updates_request", None)
+        self.poll = PollWatch(given if isinstance(given, BaseRequest)
+                              else HTTPXRequest(connection_pool_size=1))
+        self.last_poll_error: float | None = None
+        builder = builder.get_updates_request(self.poll)
         if api_url:
             root = api_url.rstrip("/")
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
@@ -184,8 +222,22 @@ class TelegramAdapter:
         await self.app.start()
         assert self.app.updater is not None
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES,
-                                             bootstrap_retries=-1)
+                                             bootstrap_retries=-1, timeout=POLL_TIMEOUT,
+                                             error_callback=self.on_poll_error)
+        self.poll.last_ok = time.monotonic()  # getMe and setMyCommands just answered
         log.info("platform=telegram outcome=polling bot=%s", self.app.bot.username)
+
+    @property
+    def connected(self) -> bool:
+        """Polling, and the latest poll came back fine, recently."""
+        last_ok = self.poll.last_ok
+        return bool(self.app.updater and self.app.updater.running and last_ok is not None
+                    and time.monotonic() - last_ok < POLL_FRESH
+                    and (self.last_poll_error is None or self.last_poll_error < last_ok))
+
+    def on_poll_error(self, error: TelegramError) -> None:
+        self.last_poll_error = time.monotonic()
+        log.warning("platform=telegram outcome=poll_failed error=%s", type(error).__name__)
 
     async def stop(self) -> None:
         if self.app.updater and self.app.updater.running:

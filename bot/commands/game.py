@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from bot.commands.registry import load
 from bot.commands.store import Store
 from bot.rules.model import Crew, Due, LedgerEntry, Member
 from bot.rules.numbers import is_number
+from bot.rules.settings import SETTINGS
 from bot.rules.text import MAX_TEXT
 
 log = logging.getLogger("crewbot.game")
@@ -41,6 +43,7 @@ BUTTON_CODES = {"l": "checkin", "t": "offer", "h": "meeting", "a": "conflict", "
                 "p": "pass"}
 BUTTON_LABELS = {"checkin": listening.LISTENED, "offer": money.THANK_YOU,
                  "meeting": meetings.HERE, "conflict": "Accept", "venture": coowners.CONFIRM}
+DEFAULT_TIMEZONE = str(SETTINGS["timezone"].default)
 APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 
 
@@ -56,36 +59,38 @@ class Game:
     """The Reciprocity Game for every crew; adapters call it, it calls the store."""
 
     def __init__(self, uow: Callable[[], AbstractAsyncContextManager[Store]],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], default_timezone: str = DEFAULT_TIMEZONE) -> None:
         self.uow = uow
         self.clock = clock
+        self.default_timezone = default_timezone  # each new crew's (CREWBOT_DEFAULT_TIMEZONE)
         self.commands = load()
 
     async def handle(self, event: Event) -> list[Message]:
         """Handles one event in one transaction; a lost race is retried, a crash apologised for."""
         kind = type(event).__name__
+        started = time.perf_counter()
         for attempt in range(1, RETRIES + 1):
             now = self.clock()
             async with self.uow() as store:
                 try:
                     if event.event_id and not await store.first_seen(event.chat.platform,
                                                                      event.event_id, now):
-                        log.info("event=%s outcome=duplicate", kind)
+                        log_event(event, "duplicate", started, self.commands)
                         return []
                     messages = await self._dispatch(store, event, now)
                     await store.commit()
-                    log.info("event=%s chat=%s outcome=ok", kind, event.chat.chat_id)
+                    log_event(event, "ok", started, self.commands)
                     return messages
                 except Refusal as refusal:
                     await store.rollback()
-                    log.info("event=%s chat=%s outcome=refused", kind, event.chat.chat_id)
+                    log_event(event, "refused", started, self.commands)
                     return [Message((str(refusal),), private=True)]
                 except Exception as error:
                     await store.rollback()
                     if attempt < RETRIES and store.retryable(error):
-                        log.info("event=%s chat=%s outcome=retry", kind, event.chat.chat_id)
+                        log.debug("event=%s chat=%s outcome=retry", kind, event.chat.chat_id)
                         continue
-                    log.exception("event=%s chat=%s outcome=error", kind, event.chat.chat_id)
+                    log_event(event, "error", started, self.commands, error)
                     return [Message((APOLOGY,), private=True)]
         raise AssertionError("unreachable")
 
@@ -96,6 +101,7 @@ class Game:
                 return []
             crew = await store.add_crew(event.chat.platform, event.chat.chat_id,
                                         event.chat.title or event.chat.chat_id, now)
+            crew = await self._default_timezone(store, crew)
         if isinstance(event, CommandReceived):
             return await self._command(store, crew, event, now)
         if isinstance(event, ReactionChanged):
@@ -103,6 +109,15 @@ class Game:
         if isinstance(event, ButtonPressed):
             return await self._button(store, crew, event, now)
         return await self._left(store, crew, event, now)
+
+    async def _default_timezone(self, store: Store, crew: Crew) -> Crew:
+        """A new crew starts in the operator's default time zone, stored so that changing the
+        default later leaves existing crews where they are."""
+        if "timezone" in crew.settings or self.default_timezone == DEFAULT_TIMEZONE:
+            return crew
+        settings = {**crew.settings, "timezone": self.default_timezone}
+        await store.update_crew(crew.id, settings=settings)
+        return replace(crew, settings=settings)
 
     async def _context(self, store: Store, crew: Crew, event: Any, now: datetime,
                        command: str = "", args: str = "", join: bool = True
@@ -345,3 +360,26 @@ class Game:
             return [CrewExport(crew, await store.all_members(crew.id),
                                await store.totals(crew.id, "all"), await store.ledger(crew.id))
                     for crew in await store.all_crews()]
+
+
+def log_event(event: Event, outcome: str, started: float, commands: dict[str, Any],
+              error: BaseException | None = None) -> None:
+    """The one log line of a handled event: what, where, outcome and how long; never a text
+    (an unknown command name is user text too, so it is logged as `unknown`)."""
+    if isinstance(event, CommandReceived):
+        word = event.text.strip().partition(" ")[0][1:].split("@", 1)[0].lower()
+        kind, name = "command", word if word in commands else "unknown"
+    elif isinstance(event, ButtonPressed):
+        code = (event.action or "").partition(":")[0]
+        kind, name = "button", BUTTON_CODES.get(code, "label" if event.label else "unknown")
+    elif isinstance(event, ReactionChanged):
+        kind, name = "reaction", "add" if event.added else "remove"
+    else:
+        kind, name = "member_left", "leave"
+    ms = round((time.perf_counter() - started) * 1000)
+    line = ("event=%s platform=%s crew=%s command=%s outcome=%s ms=%d", kind,
+            event.chat.platform, event.chat.chat_id, name, outcome, ms)
+    if error is None:
+        log.info(*line)
+    else:
+        log.error(*line, exc_info=error)

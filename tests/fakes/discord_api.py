@@ -1193,6 +1193,7 @@ class FakeDiscord:
             ("GET", r"/guilds/(?P<guild>\d+)/members/(?P<user>\d+)", "fetch_member",
              self._get_member, True),
             ("GET", r"/users/(?P<user>\d+)", "fetch_user", self._get_user, True),
+            ("GET", r"/guilds/(?P<guild>\d+)/roles", "fetch_roles", self._get_roles, True),
             ("POST", r"/users/@me/channels", "dm_channel", self._post_dm_channel, True),
             ("POST", r"/interactions/(?P<interaction>\d+)/(?P<token>[^/]+)/callback",
              "callback", self._post_callback, False),
@@ -1486,6 +1487,13 @@ class FakeDiscord:
         if member is None:
             raise _unknown("Member", 10007)
         return member.payload()
+
+    async def _get_roles(self, call: Call) -> list[JSON]:
+        """GET /guilds/{id}/roles (call kind fetch_roles), which `crewbot check` reads."""
+        guild = self.guilds.get(int(call.params["guild"]))
+        if guild is None:
+            raise _unknown("Guild", 10004)
+        return [role.payload() for role in guild.roles.values()]
 
     async def _get_user(self, call: Call) -> JSON:
         user = self.users.get(int(call.params["user"]))
