@@ -193,6 +193,7 @@ async def measure(settings: Settings, backend: str) -> dict[str, list[Block]]:
     url = await fresh_database(settings, backend, "actions")
     clock = SimClock(START)
     app = await open_app(url, clock)
+    app.game.throttle.enabled = False  # the hot path is measured, not the rate limit
     try:
         async with app.engine.begin() as conn:
             await conn.run_sync(FLOOR.create_all)

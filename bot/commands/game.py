@@ -28,6 +28,8 @@ from bot.commands.events import (
 from bot.commands.ledger import post
 from bot.commands.registry import load
 from bot.commands.store import Store
+from bot.commands.throttle import Throttle
+from bot.rules import settings as crew_settings
 from bot.rules.model import Crew, Due, LedgerEntry, Member
 from bot.rules.numbers import is_number
 from bot.rules.settings import SETTINGS
@@ -64,6 +66,7 @@ class Game:
         self.clock = clock
         self.default_timezone = default_timezone  # each new crew's (CREWBOT_DEFAULT_TIMEZONE)
         self.commands = load()
+        self.throttle = Throttle()
 
     async def handle(self, event: Event) -> list[Message]:
         """Handles one event in one transaction; a lost race is retried, a crash apologised for."""
@@ -102,6 +105,10 @@ class Game:
             crew = await store.add_crew(event.chat.platform, event.chat.chat_id,
                                         event.chat.title or event.chat.chat_id, now)
             crew = await self._default_timezone(store, crew)
+        if isinstance(event, ButtonPressed) or (
+                isinstance(event, CommandReceived) and event.text.lstrip().startswith("/")):
+            self.throttle.check((crew.platform, crew.chat_id, event.actor.user_id),
+                                crew_settings.effective(crew.settings)["rate_limit"], now, event)
         if isinstance(event, CommandReceived):
             return await self._command(store, crew, event, now)
         if isinstance(event, ReactionChanged):

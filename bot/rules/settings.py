@@ -108,6 +108,8 @@ SETTINGS: dict[str, Setting] = {
                 "rhythm (no points)", _choice("mode", MODES)),
         Setting("excused_absence", "off", "on: an absence announced with /away costs nothing",
                 _choice("excused_absence", ("on", "off"))),
+        Setting("rate_limit", 20, "commands a member may send a minute (0-600; 0: no limit)",
+                _int_range("rate_limit", 0, 600)),
     )
 }
 
