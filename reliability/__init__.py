@@ -1,0 +1,1 @@
+"""Reliability tools: a reference model of GAME.md's points, random games, and the soak run."""
