@@ -304,8 +304,11 @@ class TelegramAdapter:
                               action=query.data or "", event_id=f"tg:{update.update_id}")
         replies = await self.game.handle(event)
         notes = [r for r in replies if r.private]
-        await query.answer("\n".join(r.plain() for r in notes)[:200] or None,
-                           show_alert=bool(notes))
+        try:
+            await query.answer("\n".join(r.plain() for r in notes)[:200] or None,
+                               show_alert=bool(notes))
+        except BadRequest:  # redelivered after a restart, the query has expired: still post
+            log.info("platform=telegram outcome=answer_expired")
         await self.send_all(event.chat, [r for r in replies if not r.private])
 
     async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -86,6 +86,9 @@ class Game:
                     return messages
                 except Refusal as refusal:
                     await store.rollback()
+                    if event.event_id:  # redelivered, a refusal is not said twice
+                        await store.first_seen(event.chat.platform, event.event_id, now)
+                        await store.commit()
                     log_event(event, "refused", started, self.commands)
                     return [Message((str(refusal),), private=True)]
                 except Exception as error:
