@@ -98,6 +98,10 @@ class Model:
             out[who] = out.get(who, 0) + points
         return out
 
+    def apply(self, effect: tuple) -> None:
+        """Does one step's effect: ("ask", "bob"), ("advance", timedelta(hours=5)), ..."""
+        getattr(self, effect[0])(*effect[1:])
+
     # actions (each assumes the command was accepted; the caller checks that it would be)
 
     def join(self, who: str) -> None:

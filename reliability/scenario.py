@@ -28,6 +28,7 @@ class Step:
     author: str = ""  # listen: whose check-in
     via: str = ""  # listen: "button" or an emoji
     valid: bool = True  # False: the bot must refuse it and change nothing
+    effect: tuple = ()  # what the reference model does for it: (method, *arguments)
 
     def line(self, ids: dict[str, int] | None = None) -> str:
         """The step as a console line, with `ids` filled in (listen needs the driver's ref)."""
@@ -56,7 +57,7 @@ class Game:
 
     def play(self, count: int) -> list[Step]:
         for who in self.members:
-            self._say(who, "/join", lambda who=who: self.model.join(who))
+            self._say(who, "/join", ("join", who))
         while len(self.steps) < count:
             self._one()
         return self.steps
@@ -84,41 +85,42 @@ class Game:
             options += [self._confirm] * 2
         rng.choice(options)()
 
-    def _say(self, who: str, text: str, apply: Callable[[], None] | None = None,
-             key: str = "", valid: bool = True) -> None:
+    def _say(self, who: str, text: str, effect: tuple = (), key: str = "",
+             valid: bool = True) -> None:
         if self.model.commands_this_minute[who] >= RATE_HEADROOM:
             self._span("1m")
         self.model.commands_this_minute[who] += 1
-        self.steps.append(Step("say", who, text, key=key, valid=valid))
-        if apply and valid:
-            apply()
+        self.steps.append(Step("say", who, text, key=key, valid=valid,
+                               effect=effect if valid else ()))
+        if effect and valid:
+            self.model.apply(effect)
 
     def _span(self, label: str) -> None:
-        self.steps.append(Step("advance", text=label))
-        self.model.advance(SPANS[label])
+        self.steps.append(Step("advance", text=label, effect=("advance", SPANS[label])))
+        self.model.apply(("advance", SPANS[label]))
 
     def _anyone(self, but: str | None = None) -> str:
         return self.rng.choice([w for w in self.model.members if w != but])
 
     def _ask(self) -> None:
         who = self._anyone()
-        self._say(who, f"/ask thing {self.n}", lambda: self.model.ask(who))
+        self._say(who, f"/ask thing {self.n}", ("ask", who))
 
     def _offer(self) -> None:
         who = self._anyone()
         to = self._anyone(but=who)
         key = f"o{self.n}"
-        self._say(who, f"/offer @{to} help {self.n}", lambda: self.model.offer(key, who, to),
+        self._say(who, f"/offer @{to} help {self.n}", ("offer", key, who, to),
                   key=key)
 
     def _thanks(self) -> None:
         key = self.rng.choice([k for k, (_, _, done) in self.model.offers.items() if not done])
         _, to, _ = self.model.offers[key]
-        self._say(to, f"/thanks {{{key}}}", lambda: self.model.thanks(key))
+        self._say(to, f"/thanks {{{key}}}", ("thanks", key))
 
     def _checkin(self) -> None:
         who = self._anyone()
-        self._say(who, f"/checkin feeling {self.n}", lambda: self.model.checkin(who))
+        self._say(who, f"/checkin feeling {self.n}", ("checkin", who))
 
     def _listen(self) -> None:
         assert self.model.circle is not None
@@ -131,15 +133,16 @@ class Game:
                 if self.model.circle is None or author not in self.model.circle.authors:
                     return
             self.model.commands_this_minute[who] += 1
-        self.steps.append(Step("listen", who, author=author, via=via))
-        self.model.listen(who, author)
+        self.steps.append(Step("listen", who, author=author, via=via,
+                               effect=("listen", who, author)))
+        self.model.apply(("listen", who, author))
 
     def _meeting(self) -> None:
-        self._say(self.model.admin, "/meeting now", self.model.meeting_now)
+        self._say(self.model.admin, "/meeting now", ("meeting_now",))
 
     def _here(self) -> None:
         who = self._anyone()
-        self._say(who, "/here", lambda: self.model.here(who))
+        self._say(who, "/here", ("here", who))
 
     def _conflict(self) -> None:
         who = self._anyone()
@@ -148,7 +151,7 @@ class Game:
                    for c in self.model.conflicts.values())
         key = f"c{self.n}"
         self._say(who, f"/conflict @{other}",
-                  lambda: self.model.conflict(key, who, other), key=key, valid=not busy)
+                  ("conflict", key, who, other), key=key, valid=not busy)
 
     def _conflict_step(self) -> None:
         m = self.model
@@ -156,17 +159,17 @@ class Game:
                                if c.status in ("proposed", "accepted")])
         item = m.conflicts[key]
         if item.status == "proposed":
-            return self._say(item.b, f"/conflict accept {{{key}}}", lambda: m.accept(key))
+            return self._say(item.b, f"/conflict accept {{{key}}}", ("accept", key))
         if item.apologiser is None:
             if self.rng.random() < 0.2:
                 who = self.rng.choice([item.a, item.b])
                 return self._say(who, f"/conflict unresolved {{{key}}}",
-                                 lambda: m.unresolved(key))
+                                 ("unresolved", key))
             who = self.rng.choice([item.a, item.b])
             return self._say(who, f"/apologise {{{key}}} I am sorry {self.n}",
-                             lambda: m.apologise(key, who))
+                             ("apologise", key, who))
         other = item.b if item.apologiser == item.a else item.a
-        self._say(other, f"/forgive {{{key}}}", lambda: m.forgive(key))
+        self._say(other, f"/forgive {{{key}}}", ("forgive", key))
 
     def _coown(self) -> None:
         who = self._anyone()
@@ -174,13 +177,13 @@ class Game:
                                  self.rng.choice([1, 2]))
         key = f"v{self.n}"
         self._say(who, f"/coown Venture {self.n} " + " ".join(f"@{o}" for o in others),
-                  lambda: self.model.coown(key, who, others), key=key)
+                  ("coown", key, who, others), key=key)
 
     def _confirm(self) -> None:
         m = self.model
         key = self.rng.choice([k for k, v in m.ventures.items() if v.confirmed != set(v.owners)])
         who = self.rng.choice(sorted(set(m.ventures[key].owners) - m.ventures[key].confirmed))
-        self._say(who, f"/coown confirm {{{key}}}", lambda: m.confirm(key, who))
+        self._say(who, f"/coown confirm {{{key}}}", ("confirm", key, who))
 
     def _advance(self) -> None:
         self._span(self.rng.choice(list(SPANS)))
