@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,36 @@ class MemberLeft:
 
 
 Event = CommandReceived | ReactionChanged | ButtonPressed | MemberLeft
+
+
+def storable(text: str) -> str:
+    """The text without what no database can keep alike: NUL (PostgreSQL refuses it, SQLite
+    keeps it) and lone surrogates (no UTF-8 for them), so both databases behave the same."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def scrubbed(value: T) -> T:
+    """An event (or actor) with every text in it made storable; itself when nothing needed it."""
+    if not is_dataclass(value) or isinstance(value, type):
+        return value
+    changes: dict[str, Any] = {}
+    for f in fields(value):
+        old = getattr(value, f.name)
+        if isinstance(old, str):
+            new: Any = storable(old)
+        elif isinstance(old, tuple):
+            new = tuple(scrubbed(item) for item in old)
+        else:
+            new = scrubbed(old)
+        if new != old:
+            changes[f.name] = new
+    return replace(value, **changes) if changes else value  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)

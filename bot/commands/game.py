@@ -24,6 +24,7 @@ from bot.commands.events import (
     Post,
     ReactionChanged,
     say,
+    scrubbed,
 )
 from bot.commands.ledger import post
 from bot.commands.registry import load
@@ -70,6 +71,7 @@ class Game:
 
     async def handle(self, event: Event) -> list[Message]:
         """Handles one event in one transaction; a lost race is retried, a crash apologised for."""
+        event = scrubbed(event)
         kind = type(event).__name__
         started = time.perf_counter()
         for attempt in range(1, RETRIES + 1):
