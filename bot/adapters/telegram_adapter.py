@@ -366,7 +366,14 @@ class TelegramAdapter:
                        actor_id: str | None = None) -> None:
         for reply in replies:
             if reply.dm_to is None:
-                await self.send(chat, reply, reply_to)
+                try:
+                    await self.send(chat, reply, reply_to)
+                except (BadRequest, Forbidden):
+                    raise
+                except TelegramError as error:  # a 429 storm or the network: not lost, queued
+                    log.warning("platform=telegram outcome=reply_queued error=%s",
+                                type(error).__name__)
+                    await self.game.say_in(chat, reply)
             elif not await self.send_dm(reply) and reply.dm_to.user_id == actor_id:
                 await self.send(chat, Message((NO_DM.format(bot=self.app.bot.username),)),
                                 reply_to)
