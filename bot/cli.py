@@ -270,6 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # one line, secrets hidden; the traceback goes to the log
+        log.error("outcome=crashed", exc_info=error)
+        first = hide((str(error).strip().splitlines() or [""])[0][:200], config, database)
+        print(f"crewbot: stopped by an error: {type(error).__name__}: {first}", file=sys.stderr)
+        return 1
 
 
 def _password(db: str | None) -> list[str]:
