@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -35,7 +36,10 @@ from reliability.check import census
 from reliability.snapshot import snapshot
 from tests.conftest import START
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
+# python -m reliability.soak runs these with many more examples, and random ones
+EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None,
+                derandomize=not os.environ.get("RELIABILITY_FUZZ_EXAMPLES"),
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 CHAT = Chat("console", "crew", "crew")
@@ -206,7 +210,7 @@ def test_odd_text_in_a_real_command_is_kept_or_refused_never_a_crash(world, who,
     assert all(APOLOGY not in r.plain() for r in replies), (command, text)
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=EXAMPLES * 3, deadline=None, derandomize=FUZZ.derandomize)
 @given(parts=st.lists(ODD | st.builds(Mention, st.sampled_from(["1", "22", "x"]), ODD),
                       max_size=200))
 def test_rendering_any_message_stays_within_limits_and_pings_no_one_else(parts):
