@@ -138,3 +138,160 @@ class TelegramDriver:
         self.clock.move_to(target)
         await game.run_due()
         await self.adapter.deliver()
+
+
+GUILD, CHANNEL, ORGANISERS = 900000000000000001, 900000000000000101, 900000000000000201
+INT_OPTIONS = {"offer", "conflict", "entry"}
+
+
+def slash(text: str, users: dict[str, int]) -> tuple[str, list[JSON]] | None:
+    """A step's command as a slash command and its options; None if Discord's menus cannot say
+    it (an unknown command, a missing required text): such steps are invalid ones anyway."""
+    name, _, rest = text.partition(" ")
+    name, words = name[1:], rest.split()
+    options: dict[str, object] = {}
+    if name in ("join", "here", "help") and not words:
+        pass
+    elif name in ("ask", "checkin", "reflect") and rest:
+        options["text"] = rest
+    elif name == "offer" and words and words[0][1:] in users and len(words) > 1:
+        options.update(member=users[words[0][1:]], text=" ".join(words[1:]))
+    elif name in ("thanks", "forgive") and len(words) == 1 and words[0].isdigit():
+        options["offer" if name == "thanks" else "conflict"] = int(words[0])
+    elif name == "meeting" and words == ["now"]:
+        options["action"] = "now"
+    elif name == "conflict" and len(words) == 1 and words[0][1:] in users:
+        options["member"] = users[words[0][1:]]
+    elif name == "conflict" and len(words) == 2 and words[0] in ("accept", "unresolved"):
+        options.update(action=words[0], conflict=int(words[1]))
+    elif name == "apologise" and len(words) > 1 and words[0].isdigit():
+        options.update(conflict=int(words[0]), text=" ".join(words[1:]))
+    elif name == "coown" and words:
+        options["venture"] = " ".join(f"<@{users[w[1:]]}>" if w[1:] in users else w
+                                      for w in words)
+    elif name == "settings" and len(words) == 2:
+        options.update(name=words[0], value=words[1])
+    elif name == "revoke" and len(words) == 1 and words[0].isdigit():
+        options["entry"] = int(words[0])
+    else:
+        return None
+    return name, [{"name": k, "type": 6 if k == "member" else 4 if k in INT_OPTIONS else 3,
+                   "value": str(v) if k == "member" else v} for k, v in options.items()]
+
+
+class DiscordDriver:
+    """Feeds steps to a running DiscordAdapter as gateway events through the real discord.py
+    client; `twice` dispatches every event again (as a resumed gateway session may)."""
+
+    def __init__(self, dc: Any, app: App, clock: SimClock, *, twice: bool = False) -> None:
+        from bot.adapters.discord_adapter import DiscordAdapter
+
+        self.dc, self.app, self.clock, self.twice = dc, app, clock, twice
+        self.adapter = DiscordAdapter(app.game, dc.token, guild_ids=[GUILD],
+                                      guild_ready_timeout=0.05)
+        self.users: dict[str, int] = {}
+        self.ids: dict[str, int] = {}
+        self.checkins: dict[str, int] = {}  # author -> the bot's check-in message
+        self.unanswered: list[str] = []
+        self.skipped = 0
+        self.dispatched = 0
+
+    async def __aenter__(self) -> DiscordDriver:
+        import contextlib
+
+        import discord
+
+        from tests.fakes.discord_api import patched
+
+        self.dc.add_guild(GUILD, "Crew", 800000000000000001)
+        self.dc.add_role(GUILD, ORGANISERS, "Organisers", discord.Permissions(manage_channels=True))
+        self.dc.add_channel(GUILD, CHANNEL, "crew")
+        self.stack = contextlib.ExitStack()
+        self.stack.enter_context(patched(self.dc))
+        await self.adapter.start()
+        await self.adapter.client.wait_until_ready()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.adapter.stop()
+        finally:
+            self.stack.close()
+
+    def user(self, name: str) -> int:
+        if name not in self.users:
+            user_id = 800000000000000100 + len(self.users)
+            roles = [ORGANISERS] if not self.users else []  # the first member is the admin
+            self.dc.add_member(GUILD, user_id, name, roles=roles)
+            self.users[name] = user_id
+        return self.users[name]
+
+    async def dispatch(self, kind: str, payload: JSON) -> list[str]:
+        """Dispatches (twice if asked) and returns the texts the bot answered with."""
+        before = len(self.dc.calls)
+        for _ in range(2 if self.twice else 1):
+            done = self.adapter.handled
+            await self.dc.dispatch(kind, payload)
+            await self.adapter.wait_handled(done + 1, timeout=30)
+            self.dispatched += 1
+        texts = []
+        for call in self.dc.calls[before:]:
+            if call.ok and call.kind in ("callback", "followup", "message"):
+                body = call.body or {}
+                texts.append(str((body.get("data") or body).get("content", "")))
+        return texts
+
+    async def run(self, step: Step) -> None:
+        if step.kind == "advance":
+            await self.advance(self.clock() + SPANS[step.text])
+            return
+        for name in self.dc_names(step):
+            self.user(name)
+        if step.kind == "listen":
+            await self.listen(step)
+            return
+        command = slash(fill(step.text, self.ids), self.users)
+        if command is None:
+            assert not step.valid, step
+            self.skipped += 1
+            return
+        name, options = command
+        payload = self.dc.interaction_command(GUILD, CHANNEL, self.users[step.who], name, options)
+        texts = await self.dispatch("INTERACTION_CREATE", payload)
+        if not any(texts):
+            self.unanswered.append(step.text)
+        if step.key and (number := item_id(texts)) is not None:
+            self.ids[step.key] = number
+        if name == "checkin":
+            issued = self.dc._interactions[int(payload["id"])]
+            self.checkins[step.who] = issued.original_id
+
+    def dc_names(self, step: Step) -> list[str]:
+        return [step.who, *(w[1:] for w in step.text.split() if w.startswith("@")
+                            and w[1:].isalpha() and w[1:] != "nobody_here")]
+
+    async def listen(self, step: Step) -> None:
+        message_id = self.checkins[step.author]
+        who = self.users[step.who]
+        if step.via == "button":
+            message = self.dc.messages[message_id]
+            custom = next(c["custom_id"] for row in message["components"]
+                          for c in row["components"] if c.get("label") == "I listened")
+            payload = self.dc.interaction_button(GUILD, CHANNEL, who, message_id, custom)
+            if not any(await self.dispatch("INTERACTION_CREATE", payload)):
+                self.unanswered.append(f"{step.who} presses I listened")
+            return
+        await self.dispatch("MESSAGE_REACTION_ADD",
+                            self.dc.reaction_add(GUILD, CHANNEL, message_id, who, step.via))
+
+    async def advance(self, target: datetime) -> None:
+        game = self.app.game
+        stuck = None
+        while (due := await game.next_due_at()) is not None and due <= target and due != stuck:
+            self.clock.move_to(max(due, self.clock()))
+            await game.run_due()
+            await self.adapter.deliver()
+            stuck = due
+        self.clock.move_to(target)
+        await game.run_due()
+        await self.adapter.deliver()

@@ -63,3 +63,36 @@ async def test_a_button_press_redelivered_after_its_query_expired_still_posts_it
         await driver.push(press)
         assert driver.adapter.errors == []
     assert tg.sent[-1]["text"] == "Noted: bob listened to alice."
+
+
+async def discord_game(url: str, twice: bool) -> tuple[Counter, int]:
+    from reliability.platforms import CHANNEL, DiscordDriver
+    from tests.fakes.discord_api import FakeDiscord
+
+    game = Game(22, START)
+    steps = game.play(120)
+    clock = SimClock(START)
+    app = await open_app(url, clock)
+    try:
+        async with FakeDiscord(application_id=1300000000000000001) as dc:
+            async with DiscordDriver(dc, app, clock, twice=twice) as driver:
+                for step in steps:
+                    await driver.run(step)
+            assert driver.adapter.errors == []
+            posted = len([c for c in dc.calls if c.ok and c.kind in ("message", "followup")])
+    finally:
+        await app.close()
+    found = await census(url)
+    assert found.problems == []
+    assert differences(game.model.ledger(), found.crew(str(CHANNEL))) == []
+    assert driver.unanswered == []
+    return found.crew(str(CHANNEL)), posted
+
+
+async def test_every_discord_event_twice_changes_nothing(db_url, tmp_path):
+    """A resumed gateway session may hand an event over again: interactions (slash commands,
+    buttons) and reactions each dispatched twice through the real discord.py client."""
+    once, posted_once = await discord_game(str(tmp_path / "once.sqlite3"), twice=False)
+    twice, posted_twice = await discord_game(db_url, twice=True)
+    assert twice == once
+    assert posted_twice == posted_once

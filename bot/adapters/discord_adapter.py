@@ -318,7 +318,10 @@ class DiscordAdapter:
             replies = await work
         if not replies:
             if not interaction.response.is_done():
-                await interaction.response.defer()
+                try:
+                    await interaction.response.defer()
+                except discord.HTTPException:  # handed over again: already acknowledged
+                    log.info("platform=discord outcome=duplicate_interaction")
             return
         for reply in replies:
             if reply.dm_to and reply.dm_to.user_id != str(interaction.user.id):
