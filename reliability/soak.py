@@ -118,6 +118,31 @@ async def redelivery(db: Databases, seed: int, section: Section) -> None:
         *(f"unanswered: {line}" for line in driver.unanswered)]]
 
 
+async def discord_twice(db: Databases, seed: int, section: Section) -> None:
+    from reliability.platforms import CHANNEL, DiscordDriver
+    from tests.fakes.discord_api import FakeDiscord
+
+    game = Game(seed, START)
+    steps = game.play(200)
+    url = await db.fresh()
+    clock = SimClock(START)
+    app = await open_app(url, clock)
+    try:
+        async with FakeDiscord(application_id=1300000000000000001) as dc:
+            async with DiscordDriver(dc, app, clock, twice=True) as driver:
+                for step in steps:
+                    await driver.run(step)
+            section.problems += [f"seed {seed}: adapter error {e!r}" for e in driver.adapter.errors]
+    finally:
+        await app.close()
+    found = await census(url)
+    section.add(steps=len(steps), **{"events dispatched": driver.dispatched,
+                                     "ledger rows checked": found.rows})
+    section.problems += [f"seed {seed}: {p}" for p in [
+        *found.problems, *differences(game.model.ledger(), found.crew(str(CHANNEL))),
+        *(f"unanswered: {line}" for line in driver.unanswered)]]
+
+
 async def crashes(db: Databases, seed: int, section: Section, kills: int) -> None:
     game = Game(seed, START)
     steps = game.play(max(120, kills * 6))
@@ -196,6 +221,7 @@ async def soak(args: argparse.Namespace) -> tuple[list[Section], str]:
     db = Databases(args.db)
     sections = {name: Section(name) for name in (
         "random games in process (400 steps)", "Telegram, every update twice + replays",
+        "Discord, every event twice",
         f"SIGKILL crashes ({args.kills} a run)", "2 and 4 processes on due work",
         f"hypothesis fuzzing ({args.examples} examples)", "authorisation matrix")}
     s = list(sections.values())
@@ -206,20 +232,21 @@ async def soak(args: argparse.Namespace) -> tuple[list[Section], str]:
             seed = args.seed + round_no
             await timed(s[0], lambda seed=seed: games(db, seed, s[0]))
             await timed(s[1], lambda seed=seed: redelivery(db, seed, s[1]))
-            await timed(s[2], lambda seed=seed: crashes(db, seed, s[2], args.kills))
-            await timed(s[3], lambda seed=seed: concurrency(db, seed, s[3]))
+            await timed(s[2], lambda seed=seed: discord_twice(db, seed, s[2]))
+            await timed(s[3], lambda seed=seed: crashes(db, seed, s[3], args.kills))
+            await timed(s[4], lambda seed=seed: concurrency(db, seed, s[4]))
             print(f"round {round_no + 1}: " + "; ".join(
-                f"{x.name}: {'OK' if not x.problems else 'FAILED'}" for x in s[:4]), flush=True)
+                f"{x.name}: {'OK' if not x.problems else 'FAILED'}" for x in s[:5]), flush=True)
             if time.monotonic() > deadline:
                 break
-        await timed(s[4], lambda: asyncio.to_thread(fuzz, args.examples, db, s[4]))
+        await timed(s[5], lambda: asyncio.to_thread(fuzz, args.examples, db, s[5]))
 
     async def build() -> None:
         nonlocal table
-        table = await matrix(db, s[5])
+        table = await matrix(db, s[6])
 
-    await timed(s[5], build)
-    return (s if not args.authz_only else [s[5]]), table
+    await timed(s[6], build)
+    return (s if not args.authz_only else [s[6]]), table
 
 
 def report(sections: list[Section], command: str, label: str) -> str:
