@@ -33,6 +33,7 @@ RANGES = [
     ("reflect_days", 0, 14),
     ("attendance_hours", 1, 24),
     ("conflict_days", 2, 365),
+    ("rate_limit", 0, 600),
 ]
 
 
