@@ -114,6 +114,13 @@ class SqlStore:
     async def crew_by_id(self, crew_id: int) -> Crew:
         return _crew(await self.session.get_one(CrewRow, crew_id))
 
+    async def crews_by_id(self, ids: Iterable[int]) -> dict[int, Crew]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(select(CrewRow).where(CrewRow.id.in_(wanted)))
+        return {r.id: _crew(r) for r in rows}
+
     async def add_crew(self, platform: str, chat_id: str, title: str, now: datetime) -> Crew:
         await self.session.execute(
             self._insert(CrewRow).values(platform=platform, chat_id=chat_id, title=title[:200],
@@ -370,6 +377,22 @@ class SqlStore:
             .order_by(RosterRow.member_id))
         return {m: p is not None for m, p in rows}
 
+    async def tally_roster(self, crew_id: int, meeting_id: int
+                           ) -> list[tuple[Member, bool, bool, int]]:
+        """The meeting_roster's members, each with present?, excused? and how many meetings
+        they attended in this crew before, in one query."""
+        attended = (select(func.count()).select_from(LedgerRow).where(
+            LedgerRow.crew_id == crew_id, LedgerRow.member_id == RosterRow.member_id,
+            LedgerRow.reason == "meeting_attended").scalar_subquery())
+        rows = await self.session.execute(
+            select(MemberRow, RosterRow.present_at, RosterRow.excused, attended)
+            .join(MemberRow, MemberRow.id == RosterRow.member_id)
+            .where(RosterRow.meeting_id == meeting_id,
+                   RosterRow.at_start | RosterRow.present_at.is_not(None))
+            .order_by(RosterRow.member_id))
+        return [(_member(m), present_at is not None, bool(excused), count)
+                for m, present_at, excused, count in rows]
+
     async def add_reflection(self, crew_id: int, member_id: int, meeting_id: int | None,
                              text: str, now: datetime) -> None:
         self.session.add(ReflectionRow(crew_id=crew_id, member_id=member_id,
@@ -468,21 +491,36 @@ class SqlStore:
     async def award(self, crew_id: int, member_id: int, points: int, level: int, reason: str,
                     source: str, month: str, now: datetime) -> bool:
         """Appends one award; False (and nothing written) if this award was already made."""
-        inserted = await self.session.scalar(
-            self._insert(LedgerRow).values(
-                crew_id=crew_id, member_id=member_id, points=points, level=level, reason=reason,
-                source=source, month=month, at=now)
+        return bool(await self.awards(crew_id, [(member_id, points, level, reason, source)],
+                                      month, now))
+
+    async def awards(self, crew_id: int, items: list[tuple[int, int, int, str, str]],
+                     month: str, now: datetime) -> int:
+        """Appends (member id, points, level, reason, source) awards in one statement, and adds
+        those not made before to the cached totals in a second; returns how many were new."""
+        if not items:
+            return 0
+        inserted = (await self.session.execute(
+            self._insert(LedgerRow).values([
+                {"crew_id": crew_id, "member_id": member_id, "points": points, "level": level,
+                 "reason": reason, "source": source, "month": month, "at": now}
+                for member_id, points, level, reason, source in items])
             .on_conflict_do_nothing(index_elements=["crew_id", "member_id", "reason", "source"])
-            .returning(LedgerRow.id))
-        if inserted is None:
-            return False
-        for period in ("all", month):
-            stmt = self._insert(TotalRow).values(crew_id=crew_id, period=period,
-                                                 member_id=member_id, level=level, points=points)
-            await self.session.execute(stmt.on_conflict_do_update(
-                index_elements=["crew_id", "period", "member_id", "level"],
-                set_={"points": TotalRow.points + stmt.excluded.points}))
-        return True
+            .returning(LedgerRow.member_id, LedgerRow.level, LedgerRow.points))).all()
+        if not inserted:
+            return 0
+        # One row per totals key: a multi-row upsert may not touch the same row twice.
+        sums: dict[tuple[str, int, int], int] = defaultdict(int)
+        for member_id, level, points in inserted:
+            for period in ("all", month):
+                sums[(period, member_id, level)] += points
+        stmt = self._insert(TotalRow).values([
+            {"crew_id": crew_id, "period": period, "member_id": member_id, "level": level,
+             "points": points} for (period, member_id, level), points in sums.items()])
+        await self.session.execute(stmt.on_conflict_do_update(
+            index_elements=["crew_id", "period", "member_id", "level"],
+            set_={"points": TotalRow.points + stmt.excluded.points}))
+        return len(inserted)
 
     async def entry(self, entry_id: int) -> LedgerEntry | None:
         row = await self.session.get(LedgerRow, entry_id)
@@ -550,6 +588,15 @@ class SqlStore:
             .order_by(DueRow.due_at, DueRow.id).limit(limit))
         return [Due(r.id, r.crew_id, r.kind, r.subject_id, r.due_at) for r in rows]
 
+    async def claim_due_many(self, due_ids: list[int], now: datetime) -> set[int]:
+        """Claims these pieces of due work in this transaction; the ids nobody else did."""
+        if not due_ids:
+            return set()
+        rows = await self.session.scalars(
+            update(DueRow).where(DueRow.id.in_(due_ids), DueRow.done_at.is_(None))
+            .values(done_at=now).returning(DueRow.id))
+        return set(rows)
+
     async def claim_due(self, due_id: int, now: datetime) -> bool:
         """Claims one piece of due work in this transaction; False if someone else did."""
         result = await self.session.execute(
@@ -565,6 +612,14 @@ class SqlStore:
         self.session.add(row)
         await self.session.flush()
         return row.id
+
+    async def add_posts(self, crew_id: int, platform: str, payloads: list[dict],
+                        now: datetime) -> None:
+        """Queues several posts in one statement, in this order."""
+        if payloads:
+            await self.session.execute(OutboxRow.__table__.insert().values([
+                {"crew_id": crew_id, "platform": platform, "payload": payload,
+                 "created_at": now, "attempts": 0} for payload in payloads]))
 
     async def lease_posts(self, platform: str, limit: int, now: datetime
                           ) -> list[tuple[int, Crew, dict]]:

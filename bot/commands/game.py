@@ -36,6 +36,8 @@ log = logging.getLogger("crewbot.game")
 SWEET_SPOT = 8
 RETRIES = 3
 OUTBOX_BATCH = 100
+# Due items per transaction: fewer commits, yet a short hold on SQLite's write lock.
+DUE_CHUNK = 25
 LINKED_KINDS = {"checkin", "offer", "venture", "meeting", "ask", "money", "conflict"}
 BUTTON_CODES = {"l": "checkin", "t": "offer", "h": "meeting", "a": "conflict", "c": "venture",
                 "p": "pass"}
@@ -247,9 +249,35 @@ class Game:
                 items = [i for i in await store.due(now, batch + len(tried)) if i.id not in tried]
             if not items:
                 return done
-            for item in items:
-                tried.add(item.id)
-                done += await self._do(item, now)
+            for start in range(0, len(items), DUE_CHUNK):
+                chunk = items[start:start + DUE_CHUNK]
+                tried.update(item.id for item in chunk)
+                done += await self._do_many(chunk, now)
+
+    async def _do_many(self, items: list[Due], now: datetime) -> int:
+        """Claims and does several items in one transaction (each claim still commits with its
+        result); if any of them fails, all are rolled back and done one at a time instead."""
+        if len(items) > 1:
+            async with self.uow() as store:
+                try:
+                    claimed = await store.claim_due_many([i.id for i in items], now)
+                    crews = await store.crews_by_id({i.crew_id for i in items if i.id in claimed})
+                    for item in items:
+                        if item.id in claimed:
+                            await WORK[item.kind](store, crews[item.crew_id], item.subject_id,
+                                                  now)
+                    await store.commit()
+                    for item in items:
+                        if item.id in claimed:
+                            log.info("due=%s crew=%s outcome=done", item.kind, item.crew_id)
+                    return len(claimed)
+                except Exception:
+                    await store.rollback()
+                    log.info("due batch of %d outcome=one_at_a_time", len(items))
+        done = 0
+        for item in items:
+            done += await self._do(item, now)
+        return done
 
     async def _do(self, item: Due, now: datetime) -> int:
         for attempt in range(1, RETRIES + 1):
