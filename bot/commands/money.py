@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.commands.care import PASS, PEER_SUPPORT
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Button, ItemRef, Message, say
-from bot.commands.ledger import give, no_points
+from bot.commands.ledger import give, give_many, no_points
 from bot.commands.registry import Option, command
 from bot.rules.model import Favour
 from bot.rules.points import ASK, MUTUAL_REGARD, OFFER, scores_under_cap
@@ -154,9 +154,10 @@ async def thank(ctx: Context, favour: Favour | None) -> list[Message]:
     if not await ctx.store.mark_thanked(favour.id):
         raise Refusal(f"You already thanked offer {favour.id}.")
     giver = await ctx.store.member_by_id(favour.member_id)
-    for member_id in (favour.member_id, favour.recipient_id):
-        assert member_id is not None
-        await give(ctx.store, ctx.crew, member_id, MUTUAL_REGARD, f"favour:{favour.id}", ctx.now)
+    assert favour.recipient_id is not None
+    await give_many(ctx.store, ctx.crew, [(favour.member_id, MUTUAL_REGARD),
+                                          (favour.recipient_id, MUTUAL_REGARD)],
+                    f"favour:{favour.id}", ctx.now)
     regard = "" if no_points(ctx.crew) else " +1 each"
     return [say(f"{ctx.member.name} thanks {giver.name} for offer {favour.id}:{regard} for "
                 "talking and listening with mutual regard.")]
