@@ -49,6 +49,7 @@ from storage.models import (
 )
 
 LEASE = timedelta(seconds=60)
+MEETING_TIMERS = ("meeting_prompt", "meeting_reminder", "meeting_start", "meeting_tally")
 MAX_ATTEMPTS = 50  # then the post is given up (a chat that is gone), not retried forever
 
 
@@ -447,8 +448,8 @@ class SqlStore:
     async def drop_meeting(self, meeting_id: int) -> None:
         """Removes a planned meeting that never started, its timers and announced absences;
         reflections shared for it stay, no longer tied to a meeting."""
-        await self.session.execute(delete(DueRow).where(
-            DueRow.kind.like("meeting_%"), DueRow.subject_id == meeting_id))
+        await self.session.execute(delete(DueRow).where(  # on the (kind, subject_id) key
+            DueRow.kind.in_(MEETING_TIMERS), DueRow.subject_id == meeting_id))
         await self.session.execute(delete(RosterRow).where(RosterRow.meeting_id == meeting_id))
         await self.session.execute(update(ReflectionRow).where(
             ReflectionRow.meeting_id == meeting_id).values(meeting_id=None))
