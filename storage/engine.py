@@ -56,7 +56,11 @@ def make_engine(url_or_path: str | None) -> AsyncEngine:
             dbapi_connection.isolation_level = None
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    # No pool_pre_ping: it costs a round trip on every unit of work. A connection the server
+    # dropped fails its first statement instead; SQLAlchemy then invalidates the pool and
+    # Game.handle retries on a fresh connection (SqlStore.retryable); pool_recycle keeps
+    # connections younger than typical server or proxy idle timeouts.
+    return create_async_engine(url, pool_recycle=1800)
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker:

@@ -210,10 +210,12 @@ class SqlStore:
         return (pg_insert if self._dialect == "postgresql" else sqlite_insert)(table)
 
     def retryable(self, error: Exception) -> bool:
-        """True for a race another transaction won (unique key, lock, serialisation): the work
-        was rolled back and can simply be tried again."""
+        """True for a race another transaction won (unique key, lock, serialisation) or a
+        connection the server dropped: the work was rolled back and can simply be tried
+        again."""
         return isinstance(error, IntegrityError | OperationalError) or (
-            isinstance(error, DBAPIError) and "deadlock" in str(error).lower())
+            isinstance(error, DBAPIError) and (error.connection_invalidated
+                                               or "deadlock" in str(error).lower()))
 
     async def commit(self) -> None:
         await self.session.commit()
