@@ -742,11 +742,18 @@ class SqlStore:
                           ) -> list[tuple[int, Crew, dict]]:
         """Takes unsent posts for a while, so two processes never send the same one; a post
         whose sender died is taken again when the lease ends."""
-        query = (select(OutboxRow, CrewRow).join(CrewRow, CrewRow.id == OutboxRow.crew_id)
+        # Fair across chats: every chat's oldest post, then every chat's second, and so on
+        # (each chat's own posts stay in order), so one chat with many posts queued, which
+        # its own per-chat limit slows down, never holds up the others.
+        turns = (select(OutboxRow.id, func.row_number().over(
+                     partition_by=OutboxRow.crew_id, order_by=OutboxRow.id).label("turn"))
                  .where(OutboxRow.platform == platform, OutboxRow.sent_at.is_(None),
                         OutboxRow.attempts < MAX_ATTEMPTS,
                         (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now))
-                 .order_by(OutboxRow.id).limit(limit))
+                 .subquery())
+        query = (select(OutboxRow, CrewRow).join(turns, turns.c.id == OutboxRow.id)
+                 .join(CrewRow, CrewRow.id == OutboxRow.crew_id)
+                 .order_by(turns.c.turn, OutboxRow.id).limit(limit))
         if self._dialect == "postgresql":
             query = query.with_for_update(of=OutboxRow, skip_locked=True)
         rows = (await self.session.execute(query)).all()
