@@ -12,7 +12,7 @@ from sqlalchemy import Executable, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from bot.rules.model import (
     Checkin,
@@ -202,9 +202,14 @@ class SqlStore:
         self.session = session
         self._dialect = session.bind.dialect.name if session.bind else "sqlite"
         self._sql = _statements(self._dialect)
+        self._conn: AsyncConnection | None = None
 
     async def _run(self, name: str, **params: Any) -> Any:
-        return await self.session.execute(self._sql[name], params)
+        """Runs a prebuilt statement on the session's connection, past the ORM layer (every
+        ORM write here flushes at once, so there is nothing to autoflush first)."""
+        if self._conn is None:
+            self._conn = await self.session.connection()
+        return await self._conn.execute(self._sql[name], params)
 
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self._dialect == "postgresql" else sqlite_insert)(table)
@@ -218,9 +223,11 @@ class SqlStore:
                                                or "deadlock" in str(error).lower()))
 
     async def commit(self) -> None:
+        self._conn = None
         await self.session.commit()
 
     async def rollback(self) -> None:
+        self._conn = None
         await self.session.rollback()
 
     # crews and members
