@@ -39,7 +39,7 @@ def database_url(url_or_path: str | None) -> URL:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                   "busy_timeout=30000"):
+                   "busy_timeout=0"):  # waits for a lock on the loop, not in SQLite
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
@@ -47,7 +47,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url_or_path: str | None) -> AsyncEngine:
     url = database_url(url_or_path)
     if url.drivername.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, module=OneHopDBAPI())
+        engine = create_async_engine(url, module=OneHopDBAPI(),
+                                     connect_args={"timeout": 0, "check_same_thread": False})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # Take the write lock at BEGIN so two processes serialise instead of deadlocking.
         event.listen(engine.sync_engine, "begin",

@@ -1,7 +1,8 @@
-"""SQLAlchemy's aiosqlite adapter with one thread hand-off per statement instead of four."""
+"""SQLAlchemy's aiosqlite adapter running statements on the event loop's own thread."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
 from typing import Any
@@ -16,13 +17,22 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 Outcome = tuple[Any, list[Any], int, int | None]
+BUSY_WAIT = 30.0  # seconds to wait for another connection's write lock, as busy_timeout was
+
+
+async def _ready(outcome: Outcome) -> Outcome:
+    return outcome
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    """Opens a sqlite3 cursor, executes, fetches every row and closes it in one task on
-    aiosqlite's thread. The stock adapter hands each of those four steps to the thread
-    separately (~60 us of wake-ups each, more on a busy machine), while the statements of a
-    game action take tens of microseconds in SQLite itself."""
+    """Opens a sqlite3 cursor, executes, fetches every row and closes it right here, on the
+    event loop's thread. The stock adapter hands each of those four steps to aiosqlite's
+    thread and back (~60 us of wake-ups each, more on a busy machine), while a game action's
+    statements take microseconds in SQLite itself. Nothing here waits inside SQLite: the
+    connection's busy timeout is 0, and a write lock held by another connection or process
+    (SQLITE_BUSY, at BEGIN IMMEDIATE) is waited for on the loop, with asyncio.sleep, for up to
+    BUSY_WAIT seconds. A long statement (an export, a bulk load) does hold up the loop while
+    it runs; the bot's own statements are all by key."""
 
     __slots__ = ("_description", "_lastrowid", "_rowcount", "_size")
 
@@ -64,20 +74,29 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     def _run(self, step: Any) -> None:
-        def whole(conn: sqlite3.Connection) -> Outcome:
+        conn: sqlite3.Connection = self._connection._conn
+        delay, waited = 0.001, 0.0
+        while True:
             cursor = conn.cursor()
             try:
                 step(cursor)
                 rows = cursor.fetchall() if cursor.description else []
-                return cursor.description, rows, cursor.rowcount, cursor.lastrowid
+                outcome: Outcome = (cursor.description, rows, cursor.rowcount,
+                                    cursor.lastrowid)
+                break
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or waited >= BUSY_WAIT:
+                    self._adapt_connection._handle_exception(error)
+            except Exception as error:
+                self._adapt_connection._handle_exception(error)
             finally:
                 cursor.close()
-
-        try:
-            outcome: Outcome = await_(self._connection._execute(whole, self._connection._conn))
-        except Exception as error:
-            self._adapt_connection._handle_exception(error)
-        self._description, rows, self._rowcount, self._lastrowid = outcome
+            await_(asyncio.sleep(delay))  # failed whole, so safe to run again
+            waited += delay
+            delay = min(delay * 2, 0.05)
+        # SQLAlchemy's async engine insists each call awaited something; this costs two
+        # greenlet switches, not a trip round the loop.
+        self._description, rows, self._rowcount, self._lastrowid = await_(_ready(outcome))
         self._rows = collections.deque(rows)
 
     def execute(self, operation: Any, parameters: Any = None) -> None:
@@ -94,7 +113,8 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    """Pass as `module=` to create_async_engine for a sqlite+aiosqlite URL."""
+    """Pass as `module=` to create_async_engine for a sqlite+aiosqlite URL, with
+    connect_args check_same_thread=False and timeout=0 (see OneHopCursor)."""
 
     def __init__(self) -> None:
         super().__init__(aiosqlite, sqlite3)
