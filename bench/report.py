@@ -26,7 +26,7 @@ METHOD = """\
   never counts as an action. actions/s is the median over rounds of (calls / wall time of the
   block); p50/p99 pool every call of every round. The floor is one row inserted and committed
   per call through the same engine (`storage.engine.make_engine`: same driver, pragmas,
-  `BEGIN IMMEDIATE` and the one-hop aiosqlite cursor on SQLite, no pre-ping on PostgreSQL);
+  `BEGIN IMMEDIATE` and statements on the loop thread on SQLite, no pre-ping on PostgreSQL);
   the ratio is p50 over floor p50. "SQL/action" counts the statements SQLAlchemy sent per call
   (the commit not included; on SQLite the `BEGIN IMMEDIATE` is one of them).
 - **2. History**: one database per size (a SQLite file each; on PostgreSQL a schema each in

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from storage.sqlite_driver import OneHopDBAPI
+from storage.sqlite_driver import LoopSQLite
 
 DEFAULT_SQLITE = "crewbot.sqlite3"
 
@@ -47,7 +47,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url_or_path: str | None) -> AsyncEngine:
     url = database_url(url_or_path)
     if url.drivername.startswith("sqlite"):
-        engine = create_async_engine(url, module=OneHopDBAPI(),
+        engine = create_async_engine(url, module=LoopSQLite(),
                                      connect_args={"timeout": 0, "check_same_thread": False})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # Take the write lock at BEGIN so two processes serialise instead of deadlocking.

@@ -24,7 +24,7 @@ async def _ready(outcome: Outcome) -> Outcome:
     return outcome
 
 
-class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+class LoopCursor(AsyncAdapt_aiosqlite_cursor):
     """Opens a sqlite3 cursor, executes, fetches every row and closes it right here, on the
     event loop's thread. The stock adapter hands each of those four steps to aiosqlite's
     thread and back (~60 us of wake-ups each, more on a busy machine), while a game action's
@@ -107,19 +107,19 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._run(lambda c: c.executemany(operation, seq_of_parameters))
 
 
-class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+class LoopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
-    _cursor_cls = OneHopCursor
+    _cursor_cls = LoopCursor
 
 
-class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+class LoopSQLite(AsyncAdapt_aiosqlite_dbapi):
     """Pass as `module=` to create_async_engine for a sqlite+aiosqlite URL, with
-    connect_args check_same_thread=False and timeout=0 (see OneHopCursor)."""
+    connect_args check_same_thread=False and timeout=0 (see LoopCursor)."""
 
     def __init__(self) -> None:
         super().__init__(aiosqlite, sqlite3)
 
-    def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+    def connect(self, *arg: Any, **kw: Any) -> LoopConnection:
         connection = super().connect(*arg, **kw)
-        connection.__class__ = OneHopConnection  # same slots: only the cursor class differs
+        connection.__class__ = LoopConnection  # same slots: only the cursor class differs
         return connection  # type: ignore[return-value]
