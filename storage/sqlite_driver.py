@@ -85,7 +85,8 @@ class LoopCursor(AsyncAdapt_aiosqlite_cursor):
                                     cursor.lastrowid)
                 break
             except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or waited >= BUSY_WAIT:
+                # SQLITE_BUSY and its extended codes (another connection recovering the WAL)
+                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or waited >= BUSY_WAIT:
                     self._adapt_connection._handle_exception(error)
             except Exception as error:
                 self._adapt_connection._handle_exception(error)
