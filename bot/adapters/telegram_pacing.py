@@ -6,12 +6,14 @@ import asyncio
 import collections
 import contextlib
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
+from telegram.warnings import PTBDeprecationWarning
 
 log = logging.getLogger("crewbot.telegram")
 
@@ -99,7 +101,9 @@ class WindowRateLimiter(BaseRateLimiter[int]):
             except RetryAfter as error:
                 if attempt == retries:
                     raise
-                wait = error.retry_after
+                with warnings.catch_warnings():  # int now, timedelta in a later PTB
+                    warnings.simplefilter("ignore", PTBDeprecationWarning)
+                    wait = error.retry_after
                 seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
                 log.info("platform=telegram outcome=retry_after seconds=%s", seconds)
                 await asyncio.sleep(seconds + 0.1)
