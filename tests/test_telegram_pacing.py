@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from telegram.error import RetryAfter
 
-from bot.adapters.telegram_pacing import WindowRateLimiter
+from bot.adapters.telegram_pacing import ChatOrderedUpdates, WindowRateLimiter
 
 OVERALL, PER_GROUP = (3, 0.06), (2, 0.12)  # tiny windows, the same rules as 30/s and 20/min
 
@@ -47,6 +48,7 @@ async def test_calls_that_send_nothing_are_not_counted() -> None:
             call, (), {}, "getChatMember", {"chat_id": -1, "user_id": 1}, None), 1)
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # RetryAfter()
 async def test_a_429_anyway_is_waited_out_and_retried() -> None:
     limiter = WindowRateLimiter(OVERALL, PER_GROUP, max_retries=2)
     answers: list[bool | Exception] = [RetryAfter(0), True]
@@ -59,3 +61,30 @@ async def test_a_429_anyway_is_waited_out_and_retried() -> None:
 
     assert await limiter.process_request(send, (), {}, "sendMessage", {"chat_id": -1}, None)
     assert answers == []
+
+
+class Update:
+    def __init__(self, chat: int) -> None:
+        self.effective_chat = type("Chat", (), {"id": chat})()
+
+
+async def test_updates_of_one_chat_take_turns_and_other_chats_overlap() -> None:
+    processor = ChatOrderedUpdates(8)
+    gate = asyncio.Event()
+    log: list[str] = []
+
+    async def handle(name: str, wait: bool = False) -> None:
+        log.append(f"{name} starts")
+        if wait:
+            await gate.wait()
+        log.append(f"{name} ends")
+
+    first = asyncio.create_task(processor.process_update(Update(-1), handle("a1", wait=True)))
+    second = asyncio.create_task(processor.process_update(Update(-1), handle("a2")))
+    other = asyncio.create_task(processor.process_update(Update(-2), handle("b1")))
+    await other  # another chat is not held up by a1
+    assert log == ["a1 starts", "b1 starts", "b1 ends"]
+    gate.set()
+    await asyncio.gather(first, second)
+    assert log[3:] == ["a1 ends", "a2 starts", "a2 ends"]  # a2 only after a1
+    assert processor.chats == {}
