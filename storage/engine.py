@@ -38,8 +38,10 @@ def database_url(url_or_path: str | None) -> URL:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # busy_timeout=0: a lock is waited for on the loop (LoopCursor); wal_autocheckpoint=0:
+    # checkpoints run in a worker thread (Checkpoints), never inside a commit on the loop.
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                   "busy_timeout=0"):  # waits for a lock on the loop, not in SQLite
+                   "busy_timeout=0", "wal_autocheckpoint=0"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import sqlite3
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import aiosqlite
@@ -18,6 +20,45 @@ from sqlalchemy.util.concurrency import await_
 
 Outcome = tuple[Any, list[Any], int, int | None]
 BUSY_WAIT = 30.0  # seconds to wait for another connection's write lock, as busy_timeout was
+CHECKPOINT_EVERY = 200  # commits between checkpoints: a few hundred pages of WAL each time
+
+log = logging.getLogger("crewbot.storage")
+
+
+class Checkpoints:
+    """Keeps WAL checkpoints off the event loop. SQLite's automatic checkpoint runs inside the
+    COMMIT that crosses 1,000 pages and fsyncs the database file (~5 ms on this disk), which on
+    the loop's thread would stall every task; so the bot's connections never checkpoint
+    (wal_autocheckpoint=0) and every CHECKPOINT_EVERY commits one PASSIVE checkpoint runs on
+    its own connection in a worker thread, which never blocks a writer."""
+
+    def __init__(self) -> None:
+        self.path = ""
+        self.uri = False
+        self.commits = 0
+        self.done = 0
+        self.running = False
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="crewbot-checkpoint")
+        self.conn: sqlite3.Connection | None = None  # used on the worker's thread only
+
+    def committed(self) -> None:
+        self.commits += 1
+        if self.commits < CHECKPOINT_EVERY or self.running or not self.path:
+            return
+        self.commits, self.running = 0, True
+        self.worker.submit(self._checkpoint).add_done_callback(self._finished)
+
+    def _checkpoint(self) -> None:
+        if self.conn is None:
+            self.conn = sqlite3.connect(self.path, timeout=30, uri=self.uri)
+        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _finished(self, future: Future) -> None:
+        self.running = False
+        if future.exception():
+            log.warning("sqlite checkpoint failed: %s", future.exception())
+        else:
+            self.done += 1
 
 
 async def _ready(outcome: Outcome) -> Outcome:
@@ -123,6 +164,8 @@ class LoopConnection(AsyncAdapt_aiosqlite_connection):
             getattr(self._connection._conn, how)()
         except Exception as error:
             self._handle_exception(error)
+        if how == "commit":
+            self.dbapi.checkpoints.committed()
         await_(_ready((None, [], -1, None)))  # the async engine wants something awaited
 
     def commit(self) -> None:
@@ -138,8 +181,12 @@ class LoopSQLite(AsyncAdapt_aiosqlite_dbapi):
 
     def __init__(self) -> None:
         super().__init__(aiosqlite, sqlite3)
+        self.checkpoints = Checkpoints()
 
     def connect(self, *arg: Any, **kw: Any) -> LoopConnection:
+        path = arg[0] if arg else kw.get("database", "")
+        if isinstance(path, str) and path and path != ":memory:":
+            self.checkpoints.path, self.checkpoints.uri = path, bool(kw.get("uri"))
         connection = super().connect(*arg, **kw)
         connection.__class__ = LoopConnection  # same slots: only the cursor class differs
         return connection  # type: ignore[return-value]

@@ -12,6 +12,7 @@ from bot.app import open_app
 from bot.clock import SimClock
 from bot.commands.events import Actor, Chat, CommandReceived
 from storage.engine import make_engine
+from storage.sqlite_driver import CHECKPOINT_EVERY
 from tests.conftest import START
 
 
@@ -39,4 +40,26 @@ async def test_a_write_lock_held_elsewhere_is_waited_for_without_blocking_the_lo
         assert 0.25 <= waited < 10, waited
     finally:
         await other.dispose()
+        await app.close()
+
+
+async def test_wal_checkpoints_run_off_the_loop_and_keep_the_wal_small(tmp_path):
+    path = tmp_path / "crew.sqlite3"
+    app = await open_app(str(path), SimClock(START))
+    checkpoints = app.engine.dialect.dbapi.checkpoints
+    try:
+        for n in range(3 * CHECKPOINT_EVERY):
+            async with app.game.uow() as store:
+                await store.first_seen("telegram", f"e{n}", START)
+                await store.commit()
+            if checkpoints.running:
+                await asyncio.sleep(0.01)  # let the worker finish before the next is due
+        assert checkpoints.done >= 2
+        async with app.engine.connect() as conn:  # this connection would never checkpoint
+            assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
+        # The WAL is reused from its start after each checkpoint, so it stays about as big
+        # as CHECKPOINT_EVERY commits need, not all of them.
+        wal = path.with_name(path.name + "-wal").stat().st_size
+        assert wal < 3 * CHECKPOINT_EVERY * 4096, wal
+    finally:
         await app.close()
