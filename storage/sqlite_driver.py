@@ -21,6 +21,9 @@ from sqlalchemy.util.concurrency import await_
 Outcome = tuple[Any, list[Any], int, int | None]
 BUSY_WAIT = 30.0  # seconds to wait for another connection's write lock, as busy_timeout was
 CHECKPOINT_EVERY = 200  # commits between checkpoints: a few hundred pages of WAL each time
+# A PASSIVE checkpoint racing steady writes may never let the WAL start over; past this many
+# pages the worker waits for the write lock instead (RESTART), and the writers wait on the loop.
+RESTART_PAGES = 4000
 
 log = logging.getLogger("crewbot.storage")
 
@@ -30,7 +33,8 @@ class Checkpoints:
     COMMIT that crosses 1,000 pages and fsyncs the database file (~5 ms on this disk), which on
     the loop's thread would stall every task; so the bot's connections never checkpoint
     (wal_autocheckpoint=0) and every CHECKPOINT_EVERY commits one PASSIVE checkpoint runs on
-    its own connection in a worker thread, which never blocks a writer."""
+    its own connection in a worker thread, which never blocks a writer (until the WAL passes
+    RESTART_PAGES)."""
 
     def __init__(self) -> None:
         self.path = ""
@@ -51,7 +55,9 @@ class Checkpoints:
     def _checkpoint(self) -> None:
         if self.conn is None:
             self.conn = sqlite3.connect(self.path, timeout=30, uri=self.uri)
-        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        _, pages, _ = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if pages > RESTART_PAGES:
+            self.conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
 
     def _finished(self, future: Future) -> None:
         self.running = False
