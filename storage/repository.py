@@ -147,6 +147,12 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         .on_conflict_do_nothing(),
         "open_circle": select(*_CIRCLE_COLS).where(_CIRCLES.c.crew_id == p("crew_id"),
                                                    _CIRCLES.c.status == "open"),
+        "open_circle_state": select(*_CIRCLE_COLS, _CHECKINS.c.id, _CHECKINS.c.member_id,
+                                    _LISTENS.c.listener_id)
+        .select_from(_CIRCLES.outerjoin(_CHECKINS, _CHECKINS.c.circle_id == _CIRCLES.c.id)
+                     .outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
+        .where(_CIRCLES.c.crew_id == p("crew_id"), _CIRCLES.c.status == "open")
+        .order_by(_CHECKINS.c.id),
         "circle_state": select(_CHECKINS.c.id, _CHECKINS.c.member_id, _LISTENS.c.listener_id)
         .select_from(_CHECKINS.outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
         .where(_CHECKINS.c.circle_id == p("circle_id")).order_by(_CHECKINS.c.id),
@@ -164,6 +170,8 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                                               listener_id=p("listener_id"), via=p("via"))
         .on_conflict_do_nothing(),
         "favour": select(*_FAVOUR_COLS).where(_FAVOURS.c.id == p("id")),
+        "favour_author": select(*_FAVOUR_COLS, *_MEMBER_COLS)
+        .join(_MEMBERS, _MEMBERS.c.id == _FAVOURS.c.member_id).where(_FAVOURS.c.id == p("id")),
         "add_favour": insert(_FAVOURS).values(
             crew_id=p("crew_id"), kind=p("kind"), member_id=p("member_id"),
             recipient_id=p("recipient_id"), text=p("text"), scored=p("scored"),
@@ -356,6 +364,21 @@ class SqlStore:
         row = (await self._run("checkin_circle", id=checkin_id)).first()
         return (Checkin(*row[:4]), Circle(*row[4:])) if row else None
 
+    async def open_circle_state(self, crew_id: int
+                                ) -> tuple[Circle | None, dict[int, int], set[tuple[int, int]]]:
+        """The crew's open circle with `circle_state`, in one query."""
+        circle: Circle | None = None
+        authors: dict[int, int] = {}
+        heard: set[tuple[int, int]] = set()
+        for row in await self._run("open_circle_state", crew_id=crew_id):
+            circle = circle or Circle(*row[:5])
+            checkin_id, author, listener = row[5:]
+            if checkin_id is not None:
+                authors[checkin_id] = author
+            if listener is not None:
+                heard.add((checkin_id, listener))
+        return circle, authors, heard
+
     async def circle_state(self, circle_id: int
                            ) -> tuple[dict[int, int], set[tuple[int, int]]]:
         """A circle's check-ins (id to author) and its confirmations (check-in id, listener),
@@ -411,6 +434,11 @@ class SqlStore:
     async def favour(self, favour_id: int) -> Favour | None:
         row = (await self._run("favour", id=favour_id)).first()
         return Favour(*row) if row else None
+
+    async def favour_author(self, favour_id: int) -> tuple[Favour, Member] | None:
+        """A favour and the member who made it (the asker, the giver), in one query."""
+        row = (await self._run("favour_author", id=favour_id)).first()
+        return (Favour(*row[:9]), Member(*row[9:])) if row else None
 
     async def scored_favours(self, member_id: int, kind: str, since: datetime,
                              until: datetime) -> int:

@@ -30,23 +30,24 @@ async def checkin(ctx: Context) -> list[Message]:
     text = ctx.text(ctx.args, "check-in")
     if not text:
         raise ctx.usage("Say something true for you right now, e.g. /checkin I'm tired but glad.")
-    circle = await ctx.store.open_circle(ctx.crew.id)
+    circle, authors, heard = await ctx.store.open_circle_state(ctx.crew.id)
     if circle is None:
         closes = ctx.now + timedelta(hours=ctx.settings["circle_hours"])
         circle = await ctx.store.add_circle(ctx.crew.id, ctx.now, closes)
         await ctx.store.add_due(ctx.crew.id, "circle_close", circle.id, closes)
     entry, created = await ctx.store.put_checkin(circle.id, ctx.member.id, text, ctx.now)
-    # Read after the write, once for the count line and once for settle.
-    state = await ctx.store.circle_state(circle.id)
+    # The circle as it is now, for the count line and for settle: a new check-in is the
+    # newest; an updated one keeps its id and its confirmations.
+    authors = {**authors, entry.id: ctx.member.id}
     roster = await ctx.store.roster(ctx.crew.id)
     lead = ctx.member.name + (" checked in" if created else " updated their check-in")
     reply = say(
-        f"{lead} ({len(state[0])} of {len(roster)} in this circle, open until "
+        f"{lead} ({len(authors)} of {len(roster)} in this circle, open until "
         f"{local_time(circle.closes_at, ctx.settings['timezone'])}). "
         f"Listen, then react to {ctx.member.name}'s check-in or press {LISTENED}.",
         buttons=(listen_button(entry.id), PASS), ref=ItemRef("checkin", entry.id))
     return [reply, *await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False,
-                                 known=(roster, *state))]
+                                 known=(roster, authors, heard))]
 
 
 async def confirm(ctx: Context, checkin_id: int, via: str, added: bool) -> list[Message]:

@@ -79,6 +79,10 @@ class Store(Protocol):
 
     async def checkin_circle(self, checkin_id: int) -> tuple[Checkin, Circle] | None: ...
 
+    async def open_circle_state(
+        self, crew_id: int
+    ) -> tuple[Circle | None, dict[int, int], set[tuple[int, int]]]: ...
+
     async def circle_state(self, circle_id: int) -> tuple[dict[int, int], set[tuple[int, int]]]: ...
 
     async def put_checkin(
@@ -103,6 +107,8 @@ class Store(Protocol):
     ) -> Favour: ...
 
     async def favour(self, favour_id: int) -> Favour | None: ...
+
+    async def favour_author(self, favour_id: int) -> tuple[Favour, Member] | None: ...
 
     async def scored_favours(
         self, member_id: int, kind: str, since: datetime, until: datetime
