@@ -1,4 +1,4 @@
-"""The results as a terminal table and as docs/PERFORMANCE.md (keeping its hand-written part)."""
+"""The results as a terminal table and as docs/PERFORMANCE.md, with bench/notes/ appended."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from bench.common import Report, Row, Settings
 
 HEADERS = ("Section", "Measure", "DB", "Result", "p50", "p99", "vs floor / ratio", "Target",
            "Verdict")
-KEEP_MARKER = "<!-- bench: everything below this line is kept when the results are rewritten -->"
+KEEP_MARKER = "<!-- bench: everything below this line is copied from bench/notes/*.md -->"
+OLD_MARKER = "<!-- bench: everything below this line is kept when the results are rewritten -->"
+NOTES = Path(__file__).with_name("notes")
+# Hand-written parts, committed beside the harness, so every run rewrites the whole file.
+INCLUDED = ("fixes.md", "before.md")
 
 METHOD = """\
 - **1. Game actions**: `Game.handle` with `CommandReceived`/`ReactionChanged` events carrying
@@ -22,8 +26,9 @@ METHOD = """\
   never counts as an action. actions/s is the median over rounds of (calls / wall time of the
   block); p50/p99 pool every call of every round. The floor is one row inserted and committed
   per call through the same engine (`storage.engine.make_engine`: same driver, pragmas,
-  `BEGIN IMMEDIATE` on SQLite, `pool_pre_ping` on PostgreSQL); the ratio is p50 over floor p50.
-  "SQL/action" counts the statements SQLAlchemy sent per call (the commit not included).
+  `BEGIN IMMEDIATE` and statements on the loop thread on SQLite, no pre-ping on PostgreSQL);
+  the ratio is p50 over floor p50. "SQL/action" counts the statements SQLAlchemy sent per call
+  (the commit not included; on SQLite the `BEGIN IMMEDIATE` is one of them).
 - **2. History**: one database per size (a SQLite file each; on PostgreSQL a schema each in
   the bench database), where one crew of 8 holds half of all ledger rows (the rest in crews of
   5,000 rows), spread over 36 months and the game's reasons. Ledger rows are bulk-loaded (COPY
@@ -44,13 +49,14 @@ METHOD = """\
 - **4. Telegram**: the fake Bot API (`tests/fakes/telegram_api.py`) runs in a child process
   on the other CPU, so its own cost is not charged to the bot. Updates/s: bursts of group
   commands (`/checkin`, `/ask`, `/leaderboard` from six members of many chats) pushed at once
-  and timed until every reply was sent and PTB's update queue drained, with PTB's limiter
-  disabled as in the tests. Fan-out: posts bulk-queued in the outbox, delivered by
-  `TelegramAdapter.deliver()` called back to back (PTB's default `AIORateLimiter`, as the bot
-  runs) against a subclass of the fake that answers 429 beyond 30 messages/s overall or 20 per
-  minute in one group: `window` = a strict sliding window (never more than 30 in any second),
-  `bucket` = a leaky bucket like PTB's own limiter. Allowed rate = posts / the least time
-  the limits permit for them.
+  and timed until every reply was sent and PTB's update queue drained, with the rate limiter
+  disabled as in the tests (updates of different chats run concurrently, as the adapter
+  configures PTB). Fan-out: posts bulk-queued in the outbox, delivered by
+  `TelegramAdapter.deliver()` called back to back (the adapter's own `WindowRateLimiter`, as
+  the bot runs) against a subclass of the fake that answers 429 beyond 30 messages/s overall
+  or 20 per minute in one group: `window` = a strict sliding window (never more than 30 in
+  any second), `bucket` = a leaky bucket like PTB's `AIORateLimiter`. Allowed rate = posts /
+  the least time the limits permit for them.
 - **5. Footprint**: fresh Python processes. Idle RSS after `open_app` on an empty SQLite file;
   loaded RSS after `open_app` on the section-3 database, an idle tick, 100 tallies and 100
   commands; start-up as `open_app` + migrations on an empty file, and as process launch to
@@ -119,6 +125,14 @@ compare medians and ratios, not one value.
 
 ## Results
 
+These figures are from the code as it is now, after the fixes for issue 8 (explained in
+"What was slow and what fixed it" below); the figures before any fix are kept in "Before any
+fix" at the end. Load during this run, as load averages over 1, 5 and 15 minutes on
+{machine.get("Cores", "?")} cores:
+
+- at the start: {load[0]}
+- at the end: {load[1]}
+
 {head}
 {rule}
 {chr(10).join(body)}
@@ -131,12 +145,27 @@ compare medians and ratios, not one value.
 """
 
 
+def included() -> str:
+    """The hand-written sections from bench/notes/, in order."""
+    return "\n\n".join((NOTES / name).read_text().strip() for name in INCLUDED
+                        if (NOTES / name).exists()) + "\n"
+
+
 def write(path: Path, generated: str) -> None:
-    """Writes the generated part, keeping whatever follows the marker in the existing file."""
-    kept = ""
-    if path.exists():
-        old = path.read_text()
-        if KEEP_MARKER in old:
-            kept = old.split(KEEP_MARKER, 1)[1]
+    """Writes the whole document: this run's results, then the hand-written sections."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(generated.rstrip() + "\n\n" + KEEP_MARKER + (kept or "\n"))
+    path.write_text(generated.rstrip() + "\n\n" + KEEP_MARKER + "\n\n" + included())
+
+
+def refresh(path: Path) -> None:
+    """Copies bench/notes/*.md into an existing document again, keeping its results."""
+    text = path.read_text()
+    for marker in (KEEP_MARKER, OLD_MARKER):
+        text = text.split(marker, 1)[0]
+    write(path, text)
+
+
+if __name__ == "__main__":
+    import sys
+
+    refresh(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/PERFORMANCE.md"))

@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from storage.sqlite_driver import LoopSQLite
+
 DEFAULT_SQLITE = "crewbot.sqlite3"
 
 
@@ -36,8 +38,10 @@ def database_url(url_or_path: str | None) -> URL:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # busy_timeout=0: a lock is waited for on the loop (LoopCursor); wal_autocheckpoint=0:
+    # checkpoints run in a worker thread (Checkpoints), never inside a commit on the loop.
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                   "busy_timeout=30000"):
+                   "busy_timeout=0", "wal_autocheckpoint=0"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
@@ -46,7 +50,8 @@ def make_engine(url_or_path: str | None) -> AsyncEngine:
     """hide_parameters: a database error names no value, so no member's words reach a log."""
     url = database_url(url_or_path)
     if url.drivername.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        engine = create_async_engine(url, module=LoopSQLite(), hide_parameters=True,
+                                     connect_args={"timeout": 0, "check_same_thread": False})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # Take the write lock at BEGIN so two processes serialise instead of deadlocking.
         event.listen(engine.sync_engine, "begin",
@@ -57,7 +62,11 @@ def make_engine(url_or_path: str | None) -> AsyncEngine:
             dbapi_connection.isolation_level = None
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # No pool_pre_ping: it costs a round trip on every unit of work. A connection the server
+    # dropped fails its first statement instead; SQLAlchemy then invalidates the pool and
+    # Game.handle retries on a fresh connection (SqlStore.retryable); pool_recycle keeps
+    # connections younger than typical server or proxy idle timeouts.
+    return create_async_engine(url, pool_recycle=1800, hide_parameters=True)
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker:

@@ -80,6 +80,8 @@ class CircleRow(Base):
         # At most one open circle per crew, even when two check-ins race to open one.
         Index("uq_circles_open", "crew_id", unique=True,
               postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        # open_circle binds status as a parameter, which a partial index cannot serve.
+        Index("ix_circles_crew_status", "crew_id", "status"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
@@ -91,7 +93,8 @@ class CircleRow(Base):
 
 class CheckinRow(Base):
     __tablename__ = "checkins"
-    __table_args__ = (UniqueConstraint("circle_id", "member_id"),)
+    __table_args__ = (UniqueConstraint("circle_id", "member_id"),
+                      Index("ix_checkins_member", "member_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
@@ -103,7 +106,8 @@ class ListenRow(Base):
     """One confirmation of listening; a listener may confirm by several emoji and a button."""
 
     __tablename__ = "listens"
-    __table_args__ = (UniqueConstraint("checkin_id", "listener_id", "via"),)
+    __table_args__ = (UniqueConstraint("checkin_id", "listener_id", "via"),
+                      Index("ix_listens_listener", "listener_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id"))
     listener_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
@@ -154,6 +158,7 @@ class RosterRow(Base):
 
 class ReflectionRow(Base):
     __tablename__ = "reflections"
+    __table_args__ = (Index("ix_reflections_member", "member_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
@@ -164,6 +169,7 @@ class ReflectionRow(Base):
 
 class ConflictRow(Base):
     __tablename__ = "conflicts"
+    __table_args__ = (Index("ix_conflicts_crew_status", "crew_id", "status"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
     proposer_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
@@ -251,6 +257,7 @@ class OutboxRow(Base):
     __table_args__ = (
         Index("ix_outbox_pending", "platform", "id", postgresql_where=text("sent_at IS NULL"),
               sqlite_where=text("sent_at IS NULL")),
+        Index("ix_outbox_crew", "crew_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))

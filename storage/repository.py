@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Executable, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from bot.rules.model import (
     Checkin,
@@ -48,6 +49,7 @@ from storage.models import (
 )
 
 LEASE = timedelta(seconds=60)
+MEETING_TIMERS = ("meeting_prompt", "meeting_reminder", "meeting_start", "meeting_tally")
 MAX_ATTEMPTS = 50  # then the post is given up (a chat that is gone), not retried forever
 
 
@@ -82,26 +84,158 @@ def _entry(r: LedgerRow) -> LedgerEntry:
     return LedgerEntry(r.id, r.crew_id, r.member_id, r.points, r.level, r.reason, r.source, r.at)
 
 
+# The statements of every game action, built once per dialect with bound parameters: SQLAlchemy
+# then skips building and cache-keying them per call, and Core rows skip ORM entity loading.
+_CREWS, _MEMBERS = CrewRow.__table__, MemberRow.__table__
+_CIRCLES, _CHECKINS, _LISTENS = CircleRow.__table__, CheckinRow.__table__, ListenRow.__table__
+_FAVOURS, _LINKS, _SEEN = FavourRow.__table__, MessageLinkRow.__table__, SeenEventRow.__table__
+_TOTALS, _MEETINGS, _ROSTER = TotalRow.__table__, MeetingRow.__table__, RosterRow.__table__
+_LEDGER = LedgerRow.__table__
+_CREW_COLS = (_CREWS.c.id, _CREWS.c.platform, _CREWS.c.chat_id, _CREWS.c.title,
+              _CREWS.c.settings, _CREWS.c.schedule, _CREWS.c.size_warned)
+_MEMBER_COLS = (_MEMBERS.c.id, _MEMBERS.c.crew_id, _MEMBERS.c.user_id, _MEMBERS.c.name,
+                _MEMBERS.c.active, _MEMBERS.c.hidden, _MEMBERS.c.handle)
+_CIRCLE_COLS = (_CIRCLES.c.id, _CIRCLES.c.crew_id, _CIRCLES.c.opened_at, _CIRCLES.c.closes_at,
+                _CIRCLES.c.status)
+_FAVOUR_COLS = (_FAVOURS.c.id, _FAVOURS.c.crew_id, _FAVOURS.c.kind, _FAVOURS.c.member_id,
+                _FAVOURS.c.recipient_id, _FAVOURS.c.text, _FAVOURS.c.scored,
+                _FAVOURS.c.thanked, _FAVOURS.c.created_at)
+_MEETING_COLS = (_MEETINGS.c.id, _MEETINGS.c.crew_id, _MEETINGS.c.month, _MEETINGS.c.starts_at,
+                 _MEETINGS.c.ends_at, _MEETINGS.c.scheduled, _MEETINGS.c.status)
+
+
+def _prebuilt(dialect: str) -> dict[str, Executable]:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    p = bindparam
+    add_total = insert(_TOTALS).values(crew_id=p("crew_id"), period=p("period"),
+                                       member_id=p("member_id"), level=p("level"),
+                                       points=p("points"))
+    return {
+        "award": insert(_LEDGER).values(
+            crew_id=p("crew_id"), member_id=p("member_id"), points=p("points"),
+            level=p("level"), reason=p("reason"), source=p("source"), month=p("month"),
+            at=p("at"))
+        .on_conflict_do_nothing(index_elements=["crew_id", "member_id", "reason", "source"])
+        .returning(_LEDGER.c.member_id, _LEDGER.c.level, _LEDGER.c.points),
+        "add_total": add_total.on_conflict_do_update(
+            index_elements=["crew_id", "period", "member_id", "level"],
+            set_={"points": _TOTALS.c.points + add_total.excluded.points}),
+        "mark_thanked": update(_FAVOURS).where(_FAVOURS.c.id == p("w_id"), ~_FAVOURS.c.thanked)
+        .values(thanked=True),
+        "crew_member": select(*_CREW_COLS, *_MEMBER_COLS).select_from(
+            _CREWS.outerjoin(_MEMBERS, and_(_MEMBERS.c.crew_id == _CREWS.c.id,
+                                            _MEMBERS.c.user_id == p("user_id"))))
+        .where(_CREWS.c.platform == p("platform"), _CREWS.c.chat_id == p("chat_id")),
+        "member": select(*_MEMBER_COLS).where(_MEMBERS.c.crew_id == p("crew_id"),
+                                              _MEMBERS.c.user_id == p("user_id")),
+        "member_by_id": select(*_MEMBER_COLS).where(_MEMBERS.c.id == p("id")),
+        "roster": select(*_MEMBER_COLS).where(_MEMBERS.c.crew_id == p("crew_id"),
+                                              _MEMBERS.c.active).order_by(_MEMBERS.c.id),
+        "first_seen": insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"),
+                                           at=p("at")).on_conflict_do_nothing(),
+        "linked": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author).where(
+            _LINKS.c.crew_id == p("crew_id"), _LINKS.c.message_id == p("message_id")),
+        "link": insert(_LINKS).values(crew_id=p("crew_id"), message_id=p("message_id"),
+                                      kind=p("kind"), item_id=p("item_id"), author=p("author"))
+        .on_conflict_do_nothing(),
+        "link_chat": insert(_LINKS).from_select(
+            ["crew_id", "message_id", "kind", "item_id", "author"],
+            select(_CREWS.c.id, p("message_id", type_=_LINKS.c.message_id.type),
+                   p("kind", type_=_LINKS.c.kind.type), p("item_id", type_=_LINKS.c.item_id.type),
+                   p("author", type_=_LINKS.c.author.type))
+            .where(_CREWS.c.platform == p("platform"), _CREWS.c.chat_id == p("chat_id")))
+        .on_conflict_do_nothing(),
+        "open_circle": select(*_CIRCLE_COLS).where(_CIRCLES.c.crew_id == p("crew_id"),
+                                                   _CIRCLES.c.status == "open"),
+        "open_circle_state": select(*_CIRCLE_COLS, _CHECKINS.c.id, _CHECKINS.c.member_id,
+                                    _LISTENS.c.listener_id)
+        .select_from(_CIRCLES.outerjoin(_CHECKINS, _CHECKINS.c.circle_id == _CIRCLES.c.id)
+                     .outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
+        .where(_CIRCLES.c.crew_id == p("crew_id"), _CIRCLES.c.status == "open")
+        .order_by(_CHECKINS.c.id),
+        "circle_state": select(_CHECKINS.c.id, _CHECKINS.c.member_id, _LISTENS.c.listener_id)
+        .select_from(_CHECKINS.outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
+        .where(_CHECKINS.c.circle_id == p("circle_id")).order_by(_CHECKINS.c.id),
+        "checkin_circle": select(_CHECKINS.c.id, _CHECKINS.c.circle_id, _CHECKINS.c.member_id,
+                                 _CHECKINS.c.text, *_CIRCLE_COLS)
+        .join(_CIRCLES, _CIRCLES.c.id == _CHECKINS.c.circle_id)
+        .where(_CHECKINS.c.id == p("id")),
+        "add_checkin": insert(_CHECKINS).values(
+            circle_id=p("circle_id"), member_id=p("member_id"), text=p("text"),
+            updated_at=p("at")).on_conflict_do_nothing().returning(_CHECKINS.c.id),
+        "edit_checkin": update(_CHECKINS).where(
+            _CHECKINS.c.circle_id == p("w_circle"), _CHECKINS.c.member_id == p("w_member"))
+        .values(text=p("text"), updated_at=p("at")).returning(_CHECKINS.c.id),
+        "add_listen": insert(_LISTENS).values(checkin_id=p("checkin_id"),
+                                              listener_id=p("listener_id"), via=p("via"))
+        .on_conflict_do_nothing(),
+        "favour": select(*_FAVOUR_COLS).where(_FAVOURS.c.id == p("id")),
+        "favour_author": select(*_FAVOUR_COLS, *_MEMBER_COLS)
+        .join(_MEMBERS, _MEMBERS.c.id == _FAVOURS.c.member_id).where(_FAVOURS.c.id == p("id")),
+        "add_favour": insert(_FAVOURS).values(
+            crew_id=p("crew_id"), kind=p("kind"), member_id=p("member_id"),
+            recipient_id=p("recipient_id"), text=p("text"), scored=p("scored"),
+            thanked=False, created_at=p("at")).returning(_FAVOURS.c.id),
+        "scored_favours": select(func.count()).select_from(_FAVOURS).where(
+            _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
+            _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
+            _FAVOURS.c.created_at < p("until")),
+        "totals": select(_TOTALS.c.member_id, _TOTALS.c.level, _TOTALS.c.points).where(
+            _TOTALS.c.crew_id == p("crew_id"), _TOTALS.c.period == p("period")),
+        "meetings_with_status": select(*_MEETING_COLS).where(
+            _MEETINGS.c.crew_id == p("crew_id"), _MEETINGS.c.status == p("status"))
+        .order_by(_MEETINGS.c.starts_at),
+        "join_roster": insert(_ROSTER).values(meeting_id=p("meeting_id"),
+                                              member_id=p("member_id"), at_start=False)
+        .on_conflict_do_nothing(),
+        "mark_present": update(_ROSTER).where(
+            _ROSTER.c.meeting_id == p("w_meeting"), _ROSTER.c.member_id == p("w_member"),
+            _ROSTER.c.present_at.is_(None)).values(present_at=p("at")),
+    }
+
+
+_STATEMENTS: dict[str, dict[str, Executable]] = {}
+
+
+def _statements(dialect: str) -> dict[str, Executable]:
+    if dialect not in _STATEMENTS:
+        _STATEMENTS[dialect] = _prebuilt(dialect)
+    return _STATEMENTS[dialect]
+
+
 class SqlStore:
     """Every read and write the game needs, inside one transaction (commit or it rolls back)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._dialect = session.bind.dialect.name if session.bind else "sqlite"
+        self._sql = _statements(self._dialect)
+        self._conn: AsyncConnection | None = None
+
+    async def _run(self, name: str, **params: Any) -> Any:
+        """Runs a prebuilt statement on the session's connection, past the ORM layer (every
+        ORM write here flushes at once, so there is nothing to autoflush first)."""
+        if self._conn is None:
+            self._conn = await self.session.connection()
+        return await self._conn.execute(self._sql[name], params)
 
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self._dialect == "postgresql" else sqlite_insert)(table)
 
     def retryable(self, error: Exception) -> bool:
-        """True for a race another transaction won (unique key, lock, serialisation): the work
-        was rolled back and can simply be tried again."""
+        """True for a race another transaction won (unique key, lock, serialisation) or a
+        connection the server dropped: the work was rolled back and can simply be tried
+        again."""
         return isinstance(error, IntegrityError | OperationalError) or (
-            isinstance(error, DBAPIError) and "deadlock" in str(error).lower())
+            isinstance(error, DBAPIError) and (error.connection_invalidated
+                                               or "deadlock" in str(error).lower()))
 
     async def commit(self) -> None:
+        self._conn = None
         await self.session.commit()
 
     async def rollback(self) -> None:
+        self._conn = None
         await self.session.rollback()
 
     # crews and members
@@ -113,6 +247,13 @@ class SqlStore:
 
     async def crew_by_id(self, crew_id: int) -> Crew:
         return _crew(await self.session.get_one(CrewRow, crew_id))
+
+    async def crews_by_id(self, ids: Iterable[int]) -> dict[int, Crew]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(select(CrewRow).where(CrewRow.id.in_(wanted)))
+        return {r.id: _crew(r) for r in rows}
 
     async def add_crew(self, platform: str, chat_id: str, title: str, now: datetime) -> Crew:
         await self.session.execute(
@@ -127,12 +268,21 @@ class SqlStore:
         await self.session.execute(update(CrewRow).where(CrewRow.id == crew_id).values(**fields))
 
     async def member(self, crew_id: int, user_id: str) -> Member | None:
-        row = await self.session.scalar(
-            select(MemberRow).where(MemberRow.crew_id == crew_id, MemberRow.user_id == user_id))
-        return _member(row) if row else None
+        row = (await self._run("member", crew_id=crew_id, user_id=user_id)).first()
+        return Member(*row) if row else None
+
+    async def crew_member(self, platform: str, chat_id: str, user_id: str
+                          ) -> tuple[Crew | None, Member | None]:
+        """The crew of a chat and a user's membership of it, in one query."""
+        row = (await self._run("crew_member", platform=platform, chat_id=chat_id,
+                               user_id=user_id)).first()
+        if row is None:
+            return None, None
+        crew = Crew(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5], row[6])
+        return crew, (Member(*row[7:]) if row[7] is not None else None)
 
     async def member_by_id(self, member_id: int) -> Member:
-        return _member(await self.session.get_one(MemberRow, member_id))
+        return Member(*(await self._run("member_by_id", id=member_id)).one())
 
     async def members_by_id(self, ids: Iterable[int]) -> dict[int, Member]:
         wanted = set(ids)
@@ -165,10 +315,7 @@ class SqlStore:
             update(MemberRow).where(MemberRow.id == member_id).values(**fields))
 
     async def roster(self, crew_id: int) -> list[Member]:
-        rows = await self.session.scalars(
-            select(MemberRow).where(MemberRow.crew_id == crew_id, MemberRow.active)
-            .order_by(MemberRow.id))
-        return [_member(r) for r in rows]
+        return [Member(*r) for r in await self._run("roster", crew_id=crew_id)]
 
     async def all_members(self, crew_id: int) -> list[Member]:
         rows = await self.session.scalars(
@@ -185,9 +332,8 @@ class SqlStore:
     # listening circles
 
     async def open_circle(self, crew_id: int) -> Circle | None:
-        row = await self.session.scalar(
-            select(CircleRow).where(CircleRow.crew_id == crew_id, CircleRow.status == "open"))
-        return _circle(row) if row else None
+        row = (await self._run("open_circle", crew_id=crew_id)).first()
+        return Circle(*row) if row else None
 
     async def circle(self, circle_id: int) -> Circle:
         return _circle(await self.session.get_one(CircleRow, circle_id))
@@ -213,20 +359,48 @@ class SqlStore:
         r = await self.session.get(CheckinRow, checkin_id)
         return Checkin(r.id, r.circle_id, r.member_id, r.text) if r else None
 
+    async def checkin_circle(self, checkin_id: int) -> tuple[Checkin, Circle] | None:
+        """A check-in and its circle, in one query."""
+        row = (await self._run("checkin_circle", id=checkin_id)).first()
+        return (Checkin(*row[:4]), Circle(*row[4:])) if row else None
+
+    async def open_circle_state(self, crew_id: int
+                                ) -> tuple[Circle | None, dict[int, int], set[tuple[int, int]]]:
+        """The crew's open circle with `circle_state`, in one query."""
+        circle: Circle | None = None
+        authors: dict[int, int] = {}
+        heard: set[tuple[int, int]] = set()
+        for row in await self._run("open_circle_state", crew_id=crew_id):
+            circle = circle or Circle(*row[:5])
+            checkin_id, author, listener = row[5:]
+            if checkin_id is not None:
+                authors[checkin_id] = author
+            if listener is not None:
+                heard.add((checkin_id, listener))
+        return circle, authors, heard
+
+    async def circle_state(self, circle_id: int
+                           ) -> tuple[dict[int, int], set[tuple[int, int]]]:
+        """A circle's check-ins (id to author) and its confirmations (check-in id, listener),
+        in one query."""
+        authors: dict[int, int] = {}
+        heard: set[tuple[int, int]] = set()
+        for checkin_id, author, listener in await self._run("circle_state", circle_id=circle_id):
+            authors[checkin_id] = author
+            if listener is not None:
+                heard.add((checkin_id, listener))
+        return authors, heard
+
     async def put_checkin(self, circle_id: int, member_id: int, text: str, now: datetime
                           ) -> tuple[Checkin, bool]:
         """Adds the member's check-in to the circle, or replaces its text; True if it is new."""
-        row = await self.session.scalar(
-            select(CheckinRow).where(CheckinRow.circle_id == circle_id,
-                                     CheckinRow.member_id == member_id))
-        created = row is None
-        if row is None:
-            row = CheckinRow(circle_id=circle_id, member_id=member_id, text=text, updated_at=now)
-            self.session.add(row)
-        else:
-            row.text, row.updated_at = text, now
-        await self.session.flush()
-        return Checkin(row.id, circle_id, member_id, text), created
+        key = {"circle_id": circle_id, "member_id": member_id, "text": text, "at": now}
+        new_id = (await self._run("add_checkin", **key)).scalar()
+        if new_id is not None:
+            return Checkin(new_id, circle_id, member_id, text), True
+        row_id = (await self._run("edit_checkin", w_circle=circle_id, w_member=member_id,
+                                  text=text, at=now)).scalar_one()
+        return Checkin(row_id, circle_id, member_id, text), False
 
     async def confirmations(self, circle_id: int) -> set[tuple[int, int]]:
         rows = await self.session.execute(
@@ -236,9 +410,8 @@ class SqlStore:
         return {(c, m) for c, m in rows}
 
     async def add_listen(self, checkin_id: int, listener_id: int, via: str) -> bool:
-        result = await self.session.execute(
-            self._insert(ListenRow).values(checkin_id=checkin_id, listener_id=listener_id,
-                                           via=via[:32]).on_conflict_do_nothing())
+        result = await self._run("add_listen", checkin_id=checkin_id, listener_id=listener_id,
+                                 via=via[:32])
         return bool(result.rowcount)
 
     async def remove_listen(self, checkin_id: int, listener_id: int, via: str) -> bool:
@@ -253,29 +426,27 @@ class SqlStore:
     async def add_favour(self, crew_id: int, kind: str, member_id: int,
                          recipient_id: int | None, text: str, scored: bool, now: datetime
                          ) -> Favour:
-        row = FavourRow(crew_id=crew_id, kind=kind, member_id=member_id,
-                        recipient_id=recipient_id, text=text, scored=scored, thanked=False,
-                        created_at=now)
-        self.session.add(row)
-        await self.session.flush()
-        return _favour(row)
+        favour_id = (await self._run(
+            "add_favour", crew_id=crew_id, kind=kind, member_id=member_id,
+            recipient_id=recipient_id, text=text, scored=scored, at=now)).scalar_one()
+        return Favour(favour_id, crew_id, kind, member_id, recipient_id, text, scored, False, now)
 
     async def favour(self, favour_id: int) -> Favour | None:
-        row = await self.session.get(FavourRow, favour_id)
-        return _favour(row) if row else None
+        row = (await self._run("favour", id=favour_id)).first()
+        return Favour(*row) if row else None
+
+    async def favour_author(self, favour_id: int) -> tuple[Favour, Member] | None:
+        """A favour and the member who made it (the asker, the giver), in one query."""
+        row = (await self._run("favour_author", id=favour_id)).first()
+        return (Favour(*row[:9]), Member(*row[9:])) if row else None
 
     async def scored_favours(self, member_id: int, kind: str, since: datetime,
                              until: datetime) -> int:
-        return await self.session.scalar(
-            select(func.count()).select_from(FavourRow).where(
-                FavourRow.member_id == member_id, FavourRow.kind == kind, FavourRow.scored,
-                FavourRow.created_at >= since, FavourRow.created_at < until)) or 0
+        return (await self._run("scored_favours", member_id=member_id, kind=kind, since=since,
+                                until=until)).scalar() or 0
 
     async def mark_thanked(self, favour_id: int) -> bool:
-        result = await self.session.execute(
-            update(FavourRow).where(FavourRow.id == favour_id, ~FavourRow.thanked)
-            .values(thanked=True))
-        return bool(result.rowcount)
+        return bool((await self._run("mark_thanked", w_id=favour_id)).rowcount)
 
     async def offers_awaiting_thanks(self, member_id: int) -> list[Favour]:
         rows = await self.session.scalars(
@@ -320,10 +491,8 @@ class SqlStore:
         return _meeting(row) if row else None
 
     async def meetings_with_status(self, crew_id: int, status: str) -> list[Meeting]:
-        rows = await self.session.scalars(
-            select(MeetingRow).where(MeetingRow.crew_id == crew_id, MeetingRow.status == status)
-            .order_by(MeetingRow.starts_at))
-        return [_meeting(r) for r in rows]
+        return [Meeting(*r) for r in
+                await self._run("meetings_with_status", crew_id=crew_id, status=status)]
 
     async def add_meeting(self, crew_id: int, month: str, starts_at: datetime,
                           ends_at: datetime, scheduled: bool, status: str) -> Meeting:
@@ -340,8 +509,8 @@ class SqlStore:
     async def drop_meeting(self, meeting_id: int) -> None:
         """Removes a planned meeting that never started, its timers and announced absences;
         reflections shared for it stay, no longer tied to a meeting."""
-        await self.session.execute(delete(DueRow).where(
-            DueRow.kind.like("meeting_%"), DueRow.subject_id == meeting_id))
+        await self.session.execute(delete(DueRow).where(  # on the (kind, subject_id) key
+            DueRow.kind.in_(MEETING_TIMERS), DueRow.subject_id == meeting_id))
         await self.session.execute(delete(RosterRow).where(RosterRow.meeting_id == meeting_id))
         await self.session.execute(update(ReflectionRow).where(
             ReflectionRow.meeting_id == meeting_id).values(meeting_id=None))
@@ -358,13 +527,9 @@ class SqlStore:
 
     async def mark_present(self, meeting_id: int, member_id: int, now: datetime) -> bool:
         """Marks presence (joining the roster if need be); False if already marked."""
-        await self.session.execute(
-            self._insert(RosterRow).values(meeting_id=meeting_id, member_id=member_id,
-                                           at_start=False).on_conflict_do_nothing())
-        result = await self.session.execute(
-            update(RosterRow).where(RosterRow.meeting_id == meeting_id,
-                                    RosterRow.member_id == member_id,
-                                    RosterRow.present_at.is_(None)).values(present_at=now))
+        await self._run("join_roster", meeting_id=meeting_id, member_id=member_id)
+        result = await self._run("mark_present", w_meeting=meeting_id, w_member=member_id,
+                                 at=now)
         return bool(result.rowcount)
 
     async def excuse(self, meeting_id: int, member_id: int) -> bool:
@@ -393,6 +558,22 @@ class SqlStore:
                 RosterRow.at_start | RosterRow.present_at.is_not(None))
             .order_by(RosterRow.member_id))
         return {m: p is not None for m, p in rows}
+
+    async def tally_roster(self, crew_id: int, meeting_id: int
+                           ) -> list[tuple[Member, bool, bool, int]]:
+        """The meeting_roster's members, each with present?, excused? and how many meetings
+        they attended in this crew before, in one query."""
+        attended = (select(func.count()).select_from(LedgerRow).where(
+            LedgerRow.crew_id == crew_id, LedgerRow.member_id == RosterRow.member_id,
+            LedgerRow.reason == "meeting_attended").scalar_subquery())
+        rows = await self.session.execute(
+            select(MemberRow, RosterRow.present_at, RosterRow.excused, attended)
+            .join(MemberRow, MemberRow.id == RosterRow.member_id)
+            .where(RosterRow.meeting_id == meeting_id,
+                   RosterRow.at_start | RosterRow.present_at.is_not(None))
+            .order_by(RosterRow.member_id))
+        return [(_member(m), present_at is not None, bool(excused), count)
+                for m, present_at, excused, count in rows]
 
     async def add_reflection(self, crew_id: int, member_id: int, meeting_id: int | None,
                              text: str, now: datetime) -> None:
@@ -492,21 +673,32 @@ class SqlStore:
     async def award(self, crew_id: int, member_id: int, points: int, level: int, reason: str,
                     source: str, month: str, now: datetime) -> bool:
         """Appends one award; False (and nothing written) if this award was already made."""
-        inserted = await self.session.scalar(
-            self._insert(LedgerRow).values(
-                crew_id=crew_id, member_id=member_id, points=points, level=level, reason=reason,
-                source=source, month=month, at=now)
-            .on_conflict_do_nothing(index_elements=["crew_id", "member_id", "reason", "source"])
-            .returning(LedgerRow.id))
-        if inserted is None:
-            return False
-        for period in ("all", month):
-            stmt = self._insert(TotalRow).values(crew_id=crew_id, period=period,
-                                                 member_id=member_id, level=level, points=points)
-            await self.session.execute(stmt.on_conflict_do_update(
-                index_elements=["crew_id", "period", "member_id", "level"],
-                set_={"points": TotalRow.points + stmt.excluded.points}))
-        return True
+        return bool(await self.awards(crew_id, [(member_id, points, level, reason, source)],
+                                      month, now))
+
+    async def awards(self, crew_id: int, items: list[tuple[int, int, int, str, str]],
+                     month: str, now: datetime) -> int:
+        """Appends (member id, points, level, reason, source) awards in one statement, and adds
+        those not made before to the cached totals in a second; returns how many were new."""
+        if not items:
+            return 0
+        rows = [{"crew_id": crew_id, "member_id": member_id, "points": points, "level": level,
+                 "reason": reason, "source": source, "month": month, "at": now}
+                for member_id, points, level, reason, source in items]
+        # One row: one statement; several: SQLAlchemy sends them as one multi-row INSERT.
+        inserted = (await self.session.execute(
+            self._sql["award"], rows[0] if len(rows) == 1 else rows)).all()
+        if not inserted:
+            return 0
+        # One row per totals key: a multi-row upsert may not touch the same row twice.
+        sums: dict[tuple[str, int, int], int] = defaultdict(int)
+        for member_id, level, points in inserted:
+            for period in ("all", month):
+                sums[(period, member_id, level)] += points
+        await self.session.execute(self._sql["add_total"], [
+            {"crew_id": crew_id, "period": period, "member_id": member_id, "level": level,
+             "points": points} for (period, member_id, level), points in sums.items()])
+        return len(inserted)
 
     async def entry(self, entry_id: int) -> LedgerEntry | None:
         row = await self.session.get(LedgerRow, entry_id)
@@ -514,11 +706,9 @@ class SqlStore:
 
     async def totals(self, crew_id: int, period: str) -> dict[int, dict[int, int]]:
         """Member id to {level: points} for the period, from the cached sums."""
-        rows = await self.session.execute(
-            select(TotalRow.member_id, TotalRow.level, TotalRow.points)
-            .where(TotalRow.crew_id == crew_id, TotalRow.period == period))
         out: dict[int, dict[int, int]] = defaultdict(dict)
-        for member_id, level, points in rows:
+        for member_id, level, points in await self._run("totals", crew_id=crew_id,
+                                                        period=period):
             out[member_id][level] = points
         return dict(out)
 
@@ -574,6 +764,15 @@ class SqlStore:
             .order_by(DueRow.due_at, DueRow.id).limit(limit))
         return [Due(r.id, r.crew_id, r.kind, r.subject_id, r.due_at) for r in rows]
 
+    async def claim_due_many(self, due_ids: list[int], now: datetime) -> set[int]:
+        """Claims these pieces of due work in this transaction; the ids nobody else did."""
+        if not due_ids:
+            return set()
+        rows = await self.session.scalars(
+            update(DueRow).where(DueRow.id.in_(due_ids), DueRow.done_at.is_(None))
+            .values(done_at=now).returning(DueRow.id))
+        return set(rows)
+
     async def claim_due(self, due_id: int, now: datetime) -> bool:
         """Claims one piece of due work in this transaction; False if someone else did."""
         result = await self.session.execute(
@@ -590,15 +789,30 @@ class SqlStore:
         await self.session.flush()
         return row.id
 
+    async def add_posts(self, crew_id: int, platform: str, payloads: list[dict],
+                        now: datetime) -> None:
+        """Queues several posts in one statement, in this order."""
+        if payloads:
+            await self.session.execute(OutboxRow.__table__.insert().values([
+                {"crew_id": crew_id, "platform": platform, "payload": payload,
+                 "created_at": now, "attempts": 0} for payload in payloads]))
+
     async def lease_posts(self, platform: str, limit: int, now: datetime
                           ) -> list[tuple[int, Crew, dict]]:
         """Takes unsent posts for a while, so two processes never send the same one; a post
         whose sender died is taken again when the lease ends."""
-        query = (select(OutboxRow, CrewRow).join(CrewRow, CrewRow.id == OutboxRow.crew_id)
+        # Fair across chats: every chat's oldest post, then every chat's second, and so on
+        # (each chat's own posts stay in order), so one chat with many posts queued, which
+        # its own per-chat limit slows down, never holds up the others.
+        turns = (select(OutboxRow.id, func.row_number().over(
+                     partition_by=OutboxRow.crew_id, order_by=OutboxRow.id).label("turn"))
                  .where(OutboxRow.platform == platform, OutboxRow.sent_at.is_(None),
                         OutboxRow.attempts < MAX_ATTEMPTS,
                         (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now))
-                 .order_by(OutboxRow.id).limit(limit))
+                 .subquery())
+        query = (select(OutboxRow, CrewRow).join(turns, turns.c.id == OutboxRow.id)
+                 .join(CrewRow, CrewRow.id == OutboxRow.crew_id)
+                 .order_by(turns.c.turn, OutboxRow.id).limit(limit))
         if self._dialect == "postgresql":
             query = query.with_for_update(of=OutboxRow, skip_locked=True)
         rows = (await self.session.execute(query)).all()
@@ -620,21 +834,22 @@ class SqlStore:
 
     async def link(self, crew_id: int, message_id: str, kind: str, item_id: int,
                    author: str) -> None:
-        await self.session.execute(
-            self._insert(MessageLinkRow).values(crew_id=crew_id, message_id=message_id,
-                                                kind=kind, item_id=item_id, author=author)
-            .on_conflict_do_nothing())
+        await self._run("link", crew_id=crew_id, message_id=message_id, kind=kind,
+                        item_id=item_id, author=author)
+
+    async def link_in_chat(self, platform: str, chat_id: str, message_id: str, kind: str,
+                           item_id: int, author: str) -> None:
+        """`link` for the crew of a chat (none: nothing), in one statement."""
+        await self._run("link_chat", platform=platform, chat_id=chat_id, message_id=message_id,
+                        kind=kind, item_id=item_id, author=author)
 
     async def linked(self, crew_id: int, message_id: str) -> Link | None:
-        row = await self.session.scalar(
-            select(MessageLinkRow).where(MessageLinkRow.crew_id == crew_id,
-                                         MessageLinkRow.message_id == message_id))
-        return Link(row.kind, row.item_id, row.author) if row else None
+        row = (await self._run("linked", crew_id=crew_id, message_id=message_id)).first()
+        return Link(*row) if row else None
 
     async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
-        result = await self.session.execute(
-            self._insert(SeenEventRow).values(platform=platform, event_id=event_id[:96], at=now)
-            .on_conflict_do_nothing())
+        result = await self._run("first_seen", platform=platform, event_id=event_id[:96],
+                                 at=now)
         return bool(result.rowcount)
 
     # your data
@@ -739,24 +954,43 @@ class SqlStore:
 
 
 class UnitOfWork:
-    """`async with uow() as store:` gives a store whose work is lost unless committed."""
+    """`async with uow() as store:` gives a store whose work is lost unless committed.
+
+    On SQLite, units of work of this process take turns (an asyncio lock): SQLite lets one
+    writer in at a time anyway, and a second BEGIN IMMEDIATE would wait in SQLite's busy
+    handler, which sleeps up to 100 ms a try, instead of being woken the moment the first
+    commits. Other processes still wait in the busy handler."""
 
     def __init__(self, sessionmaker: async_sessionmaker) -> None:
         self.sessionmaker = sessionmaker
+        bind = sessionmaker.kw.get("bind")
+        self.turns = asyncio.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
 
     def __call__(self) -> _Scope:
-        return _Scope(self.sessionmaker)
+        return _Scope(self.sessionmaker, self.turns)
 
 
 class _Scope:
-    def __init__(self, sessionmaker: async_sessionmaker) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker, turns: asyncio.Lock | None) -> None:
         self.sessionmaker = sessionmaker
+        self.turns = turns
 
     async def __aenter__(self) -> SqlStore:
-        self.session = self.sessionmaker()
-        await self.session.__aenter__()
+        if self.turns:
+            await self.turns.acquire()
+        try:
+            self.session = self.sessionmaker()
+            await self.session.__aenter__()
+        except BaseException:
+            if self.turns:
+                self.turns.release()
+            raise
         return SqlStore(self.session)
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.session.rollback()
-        await self.session.__aexit__(*exc)
+        try:
+            await self.session.rollback()
+            await self.session.__aexit__(*exc)
+        finally:
+            if self.turns:
+                self.turns.release()

@@ -51,3 +51,6 @@ def test_the_harness_runs_in_smoke_mode_and_prints_every_row(tmp_path):
     assert missing == [], done.stdout
     assert "skipped (--smoke)" in done.stdout  # PostgreSQL and the fan-out, said so
     assert out.exists() and "## Results" in out.read_text()
+    # The whole document, hand-written parts included (from bench/notes/), even in a new file.
+    assert "## What was slow and what fixed it" in out.read_text()
+    assert "## Before any fix" in out.read_text()

@@ -28,9 +28,9 @@ from telegram import Message as TgMessage
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     CallbackQueryHandler,
     ChatMemberHandler,
     ContextTypes,
@@ -40,6 +40,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from bot.adapters.telegram_pacing import ChatOrderedUpdates, WindowRateLimiter
 from bot.commands.admin import intro_text
 from bot.commands.events import (
     Actor,
@@ -189,7 +190,7 @@ class TelegramAdapter:
 
     def __init__(self, game: Game, token: str, api_url: str | None = None,
                  builder: ApplicationBuilder | None = None,
-                 rate_limiter: AIORateLimiter | None = None) -> None:
+                 rate_limiter: BaseRateLimiter | None = None) -> None:
         self.game = game
         builder = builder or ApplicationBuilder().token(token)
         # Keep a getUpdates request the caller set up (tests do), else PTB's default one.
@@ -201,8 +202,8 @@ class TelegramAdapter:
         if api_url:
             root = api_url.rstrip("/")
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
-        self.app: Application = builder.rate_limiter(
-            rate_limiter or AIORateLimiter(max_retries=3)).build()
+        self.app: Application = (builder.rate_limiter(rate_limiter or WindowRateLimiter())
+                                 .concurrent_updates(ChatOrderedUpdates()).build())
         self.admins: dict[tuple[int, int], tuple[float, bool]] = {}
         self.errors: list[BaseException] = []
         self.app.add_handler(MessageHandler(filters.COMMAND, self.on_command))

@@ -41,6 +41,8 @@ log = logging.getLogger("crewbot.game")
 SWEET_SPOT = 8
 RETRIES = 3
 OUTBOX_BATCH = 100
+# Due items per transaction: fewer commits, yet a short hold on SQLite's write lock.
+DUE_CHUNK = 25
 LINKED_KINDS = {"checkin", "offer", "venture", "meeting", "ask", "money", "conflict"}
 BUTTON_CODES = {"l": "checkin", "t": "offer", "h": "meeting", "a": "conflict", "c": "venture",
                 "p": "pass"}
@@ -103,7 +105,9 @@ class Game:
         raise AssertionError("unreachable")
 
     async def _dispatch(self, store: Store, event: Event, now: datetime) -> list[Message]:
-        crew = await store.crew(event.chat.platform, event.chat.chat_id)
+        # The crew and the acting (or leaving) member's row come in one query.
+        user_id = event.user_id if isinstance(event, MemberLeft) else event.actor.user_id
+        crew, member = await store.crew_member(event.chat.platform, event.chat.chat_id, user_id)
         if crew is None:
             if isinstance(event, MemberLeft | ReactionChanged):
                 return []
@@ -115,12 +119,12 @@ class Game:
             self.throttle.check((crew.platform, crew.chat_id, event.actor.user_id),
                                 crew_settings.effective(crew.settings)["rate_limit"], now, event)
         if isinstance(event, CommandReceived):
-            return await self._command(store, crew, event, now)
+            return await self._command(store, crew, member, event, now)
         if isinstance(event, ReactionChanged):
-            return await self._reaction(store, crew, event, now)
+            return await self._reaction(store, crew, member, event, now)
         if isinstance(event, ButtonPressed):
-            return await self._button(store, crew, event, now)
-        return await self._left(store, crew, event, now)
+            return await self._button(store, crew, member, event, now)
+        return await self._left(store, crew, member, event, now)
 
     async def _default_timezone(self, store: Store, crew: Crew) -> Crew:
         """A new crew starts in the operator's default time zone, stored so that changing the
@@ -131,11 +135,10 @@ class Game:
         await store.update_crew(crew.id, settings=settings)
         return replace(crew, settings=settings)
 
-    async def _context(self, store: Store, crew: Crew, event: Any, now: datetime,
-                       command: str = "", args: str = "", join: bool = True
+    async def _context(self, store: Store, crew: Crew, member: Member | None, event: Any,
+                       now: datetime, command: str = "", args: str = "", join: bool = True
                        ) -> tuple[Context, list[Message]]:
         actor = event.actor
-        member = await store.member(crew.id, actor.user_id)
         # A platform that does not say the name (a removed reaction) keeps the one we know.
         name = " ".join(actor.name.split())[:100] or (member.name if member else actor.user_id)
         notes: list[Message] = []
@@ -164,8 +167,8 @@ class Game:
         return [say(f"This crew now has {len(roster)} members. The bot works at any size, but the "
                     "sweet spot is 5 to 8: small enough for everyone to hear everyone.")]
 
-    async def _command(self, store: Store, crew: Crew, event: CommandReceived, now: datetime
-                       ) -> list[Message]:
+    async def _command(self, store: Store, crew: Crew, member: Member | None,
+                       event: CommandReceived, now: datetime) -> list[Message]:
         text = event.text.strip()
         if not text.startswith("/"):
             return []
@@ -177,7 +180,7 @@ class Game:
         if len(args) > MAX_TEXT + 200:
             raise Refusal(f"That message is too long ({len(args)} characters); texts are limited "
                           f"to {MAX_TEXT}. Please shorten it.")
-        ctx, notes = await self._context(store, crew, event, now, name, args.strip())
+        ctx, notes = await self._context(store, crew, member, event, now, name, args.strip())
         if event.reply_to:
             ctx.reply_to = await store.linked(crew.id, event.reply_to)
         for actor in event.mentions:
@@ -192,30 +195,29 @@ class Game:
                     break
         return messages + notes
 
-    async def _reaction(self, store: Store, crew: Crew, event: ReactionChanged, now: datetime
-                        ) -> list[Message]:
+    async def _reaction(self, store: Store, crew: Crew, member: Member | None,
+                        event: ReactionChanged, now: datetime) -> list[Message]:
         link = await store.linked(crew.id, event.message_id)
         if link is None or link.kind not in ("checkin", "meeting"):
             return []
-        member = await store.member(crew.id, event.actor.user_id)
         if member is None or not member.active:
             if not event.added:
                 return []
             raise Refusal(f"{event.actor.name[:100]}, join the crew with /join first so that your "
                           "reaction counts.")
-        ctx, _ = await self._context(store, crew, event, now)
+        ctx, _ = await self._context(store, crew, member, event, now)
         if link.kind == "checkin":
             if not listening.emoji_counts(crew, event.emoji):
                 return []
             return await listening.confirm(ctx, link.item_id, f"emoji:{event.emoji}", event.added)
         return await meetings.attend(ctx, link.item_id, "reaction") if event.added else []
 
-    async def _button(self, store: Store, crew: Crew, event: ButtonPressed, now: datetime
-                      ) -> list[Message]:
+    async def _button(self, store: Store, crew: Crew, member: Member | None,
+                      event: ButtonPressed, now: datetime) -> list[Message]:
         ref = await self._button_target(store, crew, event)
         if ref.kind == "pass":
             return care.passed()
-        ctx, notes = await self._context(store, crew, event, now)
+        ctx, notes = await self._context(store, crew, member, event, now)
         if ref.kind == "checkin":
             result = await listening.confirm(ctx, ref.id, "button", True)
         elif ref.kind == "offer":
@@ -248,9 +250,8 @@ class Game:
             raise Refusal(f"That message has no \u201c{event.label}\u201d button.")
         return ItemRef(link.kind, link.item_id)
 
-    async def _left(self, store: Store, crew: Crew, event: MemberLeft, now: datetime
-                    ) -> list[Message]:
-        member = await store.member(crew.id, event.user_id)
+    async def _left(self, store: Store, crew: Crew, member: Member | None, event: MemberLeft,
+                    now: datetime) -> list[Message]:
         if member is None or not member.active:
             return []
         await store.update_member(member.id, active=False)
@@ -274,9 +275,35 @@ class Game:
                 items = [i for i in await store.due(now, batch + len(tried)) if i.id not in tried]
             if not items:
                 return done
-            for item in items:
-                tried.add(item.id)
-                done += await self._do(item, now)
+            for start in range(0, len(items), DUE_CHUNK):
+                chunk = items[start:start + DUE_CHUNK]
+                tried.update(item.id for item in chunk)
+                done += await self._do_many(chunk, now)
+
+    async def _do_many(self, items: list[Due], now: datetime) -> int:
+        """Claims and does several items in one transaction (each claim still commits with its
+        result); if any of them fails, all are rolled back and done one at a time instead."""
+        if len(items) > 1:
+            async with self.uow() as store:
+                try:
+                    claimed = await store.claim_due_many([i.id for i in items], now)
+                    crews = await store.crews_by_id({i.crew_id for i in items if i.id in claimed})
+                    for item in items:
+                        if item.id in claimed:
+                            await WORK[item.kind](store, crews[item.crew_id], item.subject_id,
+                                                  now)
+                    await store.commit()
+                    for item in items:
+                        if item.id in claimed:
+                            log.info("due=%s crew=%s outcome=done", item.kind, item.crew_id)
+                    return len(claimed)
+                except Exception:
+                    await store.rollback()
+                    log.info("due batch of %d outcome=one_at_a_time", len(items))
+        done = 0
+        for item in items:
+            done += await self._do(item, now)
+        return done
 
     async def _do(self, item: Due, now: datetime) -> int:
         for attempt in range(1, RETRIES + 1):
@@ -338,10 +365,8 @@ class Game:
         async with self.uow() as store:
             await store.post_sent(posted.id, message_id, self.clock())
             if message_id and posted.message.ref:
-                crew = await store.crew(posted.chat.platform, posted.chat.chat_id)
-                assert crew is not None
-                await store.link(crew.id, message_id, posted.message.ref.kind,
-                                 posted.message.ref.id, "bot")
+                await store.link_in_chat(posted.chat.platform, posted.chat.chat_id, message_id,
+                                         posted.message.ref.kind, posted.message.ref.id, "bot")
             await store.commit()
 
     async def post_failed(self, posted: Post) -> None:
@@ -354,10 +379,9 @@ class Game:
         if ref is None or ref.kind not in LINKED_KINDS:
             return
         async with self.uow() as store:
-            crew = await store.crew(chat.platform, chat.chat_id)
-            if crew is not None:
-                await store.link(crew.id, message_id, ref.kind, ref.id, "bot")
-                await store.commit()
+            await store.link_in_chat(chat.platform, chat.chat_id, message_id, ref.kind, ref.id,
+                                     "bot")
+            await store.commit()
 
     async def say_in(self, chat: Chat, message: Message) -> None:
         """Queues a message for a chat through the outbox."""

@@ -50,6 +50,21 @@ async def give(store: Store, crew: Crew, member_id: int, award: Award, source: s
                              month_key(month_of or now, crew_tz(crew)), now)
 
 
+async def give_many(store: Store, crew: Crew, awards: list[tuple[int, Award]], source: str,
+                    now: datetime, exact: bool = False) -> int:
+    """`give` for several (member id, award) pairs of one source, in two statements; returns
+    how many were not made before."""
+    points = (lambda a: a.points) if exact else (lambda a: scored(crew, a.points))
+    return await store.awards(
+        crew.id, [(member_id, points(a), a.level, a.reason, source) for member_id, a in awards],
+        month_key(now, crew_tz(crew)), now)
+
+
 async def post(store: Store, crew: Crew, message: Message, now: datetime) -> None:
     """Queues a message for the crew's chat; the adapter delivers it after commit."""
     await store.add_post(crew.id, crew.platform, message.to_json(), now)
+
+
+async def post_many(store: Store, crew: Crew, messages: list[Message], now: datetime) -> None:
+    """Queues messages for the crew's chat in one statement, in this order."""
+    await store.add_posts(crew.id, crew.platform, [m.to_json() for m in messages], now)

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from bot.commands.care import PASS
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Button, ItemRef, Message, say
-from bot.commands.ledger import give, no_points
+from bot.commands.ledger import give_many, no_points
 from bot.commands.registry import Option, command
 from bot.commands.store import Store
 from bot.rules import listening
 from bot.rules import settings as crew_settings
-from bot.rules.model import Circle, Crew
+from bot.rules.model import Circle, Crew, Member
 from bot.rules.points import LISTENING_CIRCLE
 from bot.rules.text import local_time, names
 
@@ -30,29 +30,32 @@ async def checkin(ctx: Context) -> list[Message]:
     text = ctx.text(ctx.args, "check-in")
     if not text:
         raise ctx.usage("Say something true for you right now, e.g. /checkin I'm tired but glad.")
-    circle = await ctx.store.open_circle(ctx.crew.id)
+    circle, authors, heard = await ctx.store.open_circle_state(ctx.crew.id)
     if circle is None:
         closes = ctx.now + timedelta(hours=ctx.settings["circle_hours"])
         circle = await ctx.store.add_circle(ctx.crew.id, ctx.now, closes)
         await ctx.store.add_due(ctx.crew.id, "circle_close", circle.id, closes)
     entry, created = await ctx.store.put_checkin(circle.id, ctx.member.id, text, ctx.now)
-    count = len(await ctx.store.checkins(circle.id))
-    roster = len(await ctx.store.roster(ctx.crew.id))
+    # The circle as it is now, for the count line and for settle: a new check-in is the
+    # newest; an updated one keeps its id and its confirmations.
+    authors = {**authors, entry.id: ctx.member.id}
+    roster = await ctx.store.roster(ctx.crew.id)
     lead = ctx.member.name + (" checked in" if created else " updated their check-in")
     reply = say(
-        f"{lead} ({count} of {roster} in this circle, open until "
+        f"{lead} ({len(authors)} of {len(roster)} in this circle, open until "
         f"{local_time(circle.closes_at, ctx.settings['timezone'])}). "
         f"Listen, then react to {ctx.member.name}'s check-in or press {LISTENED}.",
         buttons=(listen_button(entry.id), PASS), ref=ItemRef("checkin", entry.id))
-    return [reply, *await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False)]
+    return [reply, *await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False,
+                                 known=(roster, authors, heard))]
 
 
 async def confirm(ctx: Context, checkin_id: int, via: str, added: bool) -> list[Message]:
     """A member confirms (or, removing a reaction, withdraws) listening to a check-in."""
-    entry = await ctx.store.checkin(checkin_id)
-    if entry is None:
+    found = await ctx.store.checkin_circle(checkin_id)
+    if found is None:
         raise Refusal("That check-in no longer exists.")
-    circle = await ctx.store.circle(entry.circle_id)
+    entry, circle = found
     if circle.crew_id != ctx.crew.id:
         raise Refusal("That check-in belongs to another crew.")
     if entry.member_id == ctx.member.id:
@@ -65,11 +68,11 @@ async def confirm(ctx: Context, checkin_id: int, via: str, added: bool) -> list[
         return []
     if added:
         new = await ctx.store.add_listen(entry.id, ctx.member.id, via)
-        author = await ctx.store.member_by_id(entry.member_id)
-        notes = [say(f"Noted: {ctx.member.name} listened to {author.name}.")] if (
-            via == "button") else []
-        if via == "button" and not new:
-            notes = [say(f"You already confirmed you listened to {author.name}.")]
+        notes = []
+        if via == "button":  # a reaction needs no note, so no author either
+            author = await ctx.store.member_by_id(entry.member_id)
+            notes = [say(f"Noted: {ctx.member.name} listened to {author.name}." if new else
+                         f"You already confirmed you listened to {author.name}.")]
     else:
         await ctx.store.remove_listen(entry.id, ctx.member.id, via)
         notes = []
@@ -91,12 +94,16 @@ def emoji_counts(crew: Crew, emoji: str) -> bool:
     return not allowed or bare_emoji(emoji) in allowed
 
 
-async def settle(store: Store, crew: Crew, circle: Circle, now: datetime,
-                 closing: bool) -> list[Message]:
-    """Closes the circle if it is complete with the whole roster in it, or if its time is up."""
-    roster = {m.id: m for m in await store.roster(crew.id)}
-    authors = {c.id: c.member_id for c in await store.checkins(circle.id) if c.member_id in roster}
-    heard = {(c, m) for c, m in await store.confirmations(circle.id) if m in roster}
+async def settle(store: Store, crew: Crew, circle: Circle, now: datetime, closing: bool,
+                 known: tuple[list[Member], dict[int, int], set[tuple[int, int]]] | None = None
+                 ) -> list[Message]:
+    """Closes the circle if it is complete with the whole roster in it, or if its time is up.
+    `known`: the roster and `store.circle_state`, if the caller just read them."""
+    members, all_authors, all_heard = known or (await store.roster(crew.id),
+                                                *await store.circle_state(circle.id))
+    roster = {m.id: m for m in members}
+    authors = {c: m for c, m in all_authors.items() if m in roster}
+    heard = {(c, m) for c, m in all_heard if m in roster}
     if not closing and not listening.closes_early(set(roster), authors, heard):
         return []
     complete = listening.is_complete(authors, heard)
@@ -104,8 +111,8 @@ async def settle(store: Store, crew: Crew, circle: Circle, now: datetime,
         return []
     people = [roster[m] for m in sorted(set(authors.values()))]
     if complete:
-        for member in people:
-            await give(store, crew, member.id, LISTENING_CIRCLE, f"circle:{circle.id}", now)
+        await give_many(store, crew, [(m.id, LISTENING_CIRCLE) for m in people],
+                        f"circle:{circle.id}", now)
         who = names(m.name for m in people)
         tail = f"Thank you, {who}." if no_points(crew) else (
             f"+1 point each for {who}. Thank you all.")

@@ -9,7 +9,15 @@ from bot.commands.board import activity_bars, picture
 from bot.commands.care import PASS, agreement_of
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Attachment, Button, ItemRef, Mention, Message, Part, say
-from bot.commands.ledger import crew_tz, give, no_points, post, scored, worth
+from bot.commands.ledger import (
+    crew_tz,
+    give_many,
+    no_points,
+    post,
+    post_many,
+    scored,
+    worth,
+)
 from bot.commands.registry import Option, command
 from bot.commands.store import Store
 from bot.pictures.recap import draw_recap
@@ -213,46 +221,47 @@ async def tally_due(store: Store, crew: Crew, meeting_id: int, now: datetime) ->
     if held is None or held.status not in ("open", "offline"):
         return
     await store.set_meeting_status(held.id, "tallied")
-    roster = await store.meeting_roster(held.id)
     if held.status == "offline":
-        await _tally_offline(store, crew, held, roster, now)
+        await _tally_offline(store, crew, held, await store.meeting_roster(held.id), now)
         return
-    excused = await store.excused(held.id)
-    members = await store.members_by_id(roster)
     settings = crew_settings.effective(crew.settings)
     tz = settings["timezone"]
     when = local_time(held.starts_at, tz)
-    present, absent = [], 0
-    for member_id, was_present in roster.items():
-        member = members[member_id]
+    present: list[str] = []
+    came: list[str] = []
+    awards: list[tuple[int, Award]] = []
+    notes: list[Message] = []
+    absent = 0
+    for member, was_present, was_excused, attended in await store.tally_roster(crew.id,
+                                                                               held.id):
         if was_present:
-            nth = await store.count_awards(crew.id, member_id, "meeting_attended") + 1
-            award = meeting_attended(nth)
-            await give(store, crew, member_id, award, f"meeting:{held.id}", now)
+            award = meeting_attended(attended + 1)
+            awards.append((member.id, award))
             present.append(member.name + worth(crew, award.points))
+            came.append(member.name)
             continue
         absent += 1
-        forgiven = member_id in excused and settings["excused_absence"] == "on"
+        forgiven = was_excused and settings["excused_absence"] == "on"
         missed = Award(MEETING_MISSED.reason, MEETING_MISSED.level, 0) if forgiven else (
             MEETING_MISSED)
-        await give(store, crew, member_id, missed, f"meeting:{held.id}", now)
+        awards.append((member.id, missed))
         cost = scored(crew, missed.points)
         if cost:
             # Someone who said /away already did what the note would ask of them.
             advice = ("Thank you for telling the crew beforehand; an admin can make announced "
-                      "absences free with /settings excused_absence on." if member_id in excused
+                      "absences free with /settings excused_absence on." if was_excused
                       else "Next time, /away before the start tells the crew you can't come.")
-            await post(store, crew, Message(
+            notes.append(Message(
                 (f"We missed you at the meeting of {when}. As this crew plays it, a missed "
                  f"meeting costs {-cost} points. {advice}",),
-                dm_to=Mention(member.user_id, member.name)), now)
+                dm_to=Mention(member.user_id, member.name)))
+    await give_many(store, crew, awards, f"meeting:{held.id}", now)
     summary = f"Meeting of {when} tallied. "
     summary += ("Present: " + ", ".join(present) + ". ") if present else "Nobody marked presence. "
     if absent:
         summary += f"{plural(absent, 'member')} could not make it this time."
-    came = [members[m].name for m, was_present in roster.items() if was_present]
     picture = await recap(store, crew, held, when, came, absent)
-    await post(store, crew, replace(say(summary.strip()), attachment=picture), now)
+    await post_many(store, crew, [*notes, replace(say(summary.strip()), attachment=picture)], now)
 
 
 async def recap(store: Store, crew: Crew, held: Meeting, when: str, came: list[str],
@@ -277,8 +286,8 @@ async def _tally_offline(store: Store, crew: Crew, held: Meeting, roster: dict[i
                          now: datetime) -> None:
     """The bot was down for the whole attendance window: the meeting is recorded, at 0."""
     spared = Award(MEETING_MISSED.reason, MEETING_MISSED.level, 0)
-    for member_id in roster:
-        await give(store, crew, member_id, spared, f"meeting:{held.id}", now, exact=True)
+    await give_many(store, crew, [(member_id, spared) for member_id in roster],
+                    f"meeting:{held.id}", now, exact=True)
     when = local_time(held.starts_at, crew_settings.effective(crew.settings)["timezone"])
     cost = "" if no_points(crew) else " and nobody loses points for it"
     await post(store, crew, say(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from bot.commands.care import PASS, PEER_SUPPORT
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Button, ItemRef, Message, say
-from bot.commands.ledger import give, no_points
+from bot.commands.ledger import give, give_many, no_points
 from bot.commands.registry import Option, command
-from bot.rules.model import Favour
+from bot.rules.model import Favour, Member
 from bot.rules.points import ASK, MUTUAL_REGARD, OFFER, scores_under_cap
 
 THANK_YOU = "Thank you"
@@ -95,9 +95,9 @@ async def offer(ctx: Context) -> list[Message]:
     if who:
         recipient = await ctx.resolve(who[0])
     elif ctx.reply_to and ctx.reply_to.kind in ("ask", "money"):
-        item = await ctx.store.favour(ctx.reply_to.item_id)
-        assert item is not None
-        recipient = await ctx.store.member_by_id(item.member_id)
+        found = await ctx.store.favour_author(ctx.reply_to.item_id)
+        assert found is not None
+        recipient = found[1]
         if not recipient.active:
             raise Refusal(f"{recipient.name} has left this crew.")
     else:
@@ -127,24 +127,27 @@ async def offer(ctx: Context) -> list[Message]:
          options=(Option("offer", "id", "the offer's id"),))
 async def thanks(ctx: Context) -> list[Message]:
     words = ctx.args.split()
+    offer_id: int | None = None
     if words:
-        favour = await ctx.store.favour(ctx.item_id(words[0], "offer"))
+        offer_id = ctx.item_id(words[0], "offer")
     elif ctx.reply_to and ctx.reply_to.kind == "offer":
-        favour = await ctx.store.favour(ctx.reply_to.item_id)
-    else:
-        waiting = await ctx.store.offers_awaiting_thanks(ctx.member.id)
-        waiting = [f for f in waiting if f.crew_id == ctx.crew.id]
-        if not waiting:
-            raise Refusal("No offer to you is waiting for thanks. /thanks acknowledges an offer "
-                          "someone made to you.")
-        if len(waiting) > 1:
-            listed = ", ".join(str(f.id) for f in waiting)
-            raise ctx.usage(f"Several offers are waiting for your thanks ({listed}); say which.")
-        favour = waiting[0]
-    return await thank(ctx, favour)
+        offer_id = ctx.reply_to.item_id
+    if offer_id is not None:
+        found = await ctx.store.favour_author(offer_id)  # the giver too, for the reply
+        return await thank(ctx, *(found or (None, None)))
+    waiting = await ctx.store.offers_awaiting_thanks(ctx.member.id)
+    waiting = [f for f in waiting if f.crew_id == ctx.crew.id]
+    if not waiting:
+        raise Refusal("No offer to you is waiting for thanks. /thanks acknowledges an offer "
+                      "someone made to you.")
+    if len(waiting) > 1:
+        listed = ", ".join(str(f.id) for f in waiting)
+        raise ctx.usage(f"Several offers are waiting for your thanks ({listed}); say which.")
+    return await thank(ctx, waiting[0])
 
 
-async def thank(ctx: Context, favour: Favour | None) -> list[Message]:
+async def thank(ctx: Context, favour: Favour | None, giver: Member | None = None
+                ) -> list[Message]:
     if favour is None or favour.crew_id != ctx.crew.id or favour.kind != "offer":
         raise Refusal("There is no such offer in this crew. /thanks takes the id of an offer "
                       "made to you.")
@@ -153,10 +156,12 @@ async def thank(ctx: Context, favour: Favour | None) -> list[Message]:
         raise Refusal(f"Only {recipient.name}, who received offer {favour.id}, can thank it.")
     if not await ctx.store.mark_thanked(favour.id):
         raise Refusal(f"You already thanked offer {favour.id}.")
-    giver = await ctx.store.member_by_id(favour.member_id)
-    for member_id in (favour.member_id, favour.recipient_id):
-        assert member_id is not None
-        await give(ctx.store, ctx.crew, member_id, MUTUAL_REGARD, f"favour:{favour.id}", ctx.now)
+    if giver is None:
+        giver = await ctx.store.member_by_id(favour.member_id)
+    assert favour.recipient_id is not None
+    await give_many(ctx.store, ctx.crew, [(favour.member_id, MUTUAL_REGARD),
+                                          (favour.recipient_id, MUTUAL_REGARD)],
+                    f"favour:{favour.id}", ctx.now)
     regard = "" if no_points(ctx.crew) else " +1 each"
     return [say(f"{ctx.member.name} thanks {giver.name} for offer {favour.id}:{regard} for "
                 "talking and listening with mutual regard.")]
