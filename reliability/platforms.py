@@ -20,7 +20,27 @@ CREW = -1001000000001
 JSON = dict[str, Any]
 
 
-class TelegramDriver:
+class Timekeeper:
+    """What both drivers share: moving the clock and running what falls due on the way."""
+
+    app: App
+    clock: SimClock
+    adapter: Any
+
+    async def advance(self, target: datetime) -> None:
+        game = self.app.game
+        stuck = None
+        while (due := await game.next_due_at()) is not None and due <= target and due != stuck:
+            self.clock.move_to(max(due, self.clock()))
+            await game.run_due()
+            await self.adapter.deliver()
+            stuck = due
+        self.clock.move_to(target)
+        await game.run_due()
+        await self.adapter.deliver()
+
+
+class TelegramDriver(Timekeeper):
     """Feeds steps to a running TelegramAdapter as Bot API updates; `twice` delivers each update
     again at once, and every `replay_every` steps re-delivers a few earlier ones, shuffled."""
 
@@ -127,17 +147,6 @@ class TelegramDriver:
             self.redelivered += 1
         await self.settle()
 
-    async def advance(self, target: datetime) -> None:
-        game = self.app.game
-        stuck = None
-        while (due := await game.next_due_at()) is not None and due <= target and due != stuck:
-            self.clock.move_to(max(due, self.clock()))
-            await game.run_due()
-            await self.adapter.deliver()
-            stuck = due
-        self.clock.move_to(target)
-        await game.run_due()
-        await self.adapter.deliver()
 
 
 GUILD, CHANNEL, ORGANISERS = 900000000000000001, 900000000000000101, 900000000000000201
@@ -179,7 +188,7 @@ def slash(text: str, users: dict[str, int]) -> tuple[str, list[JSON]] | None:
                    "value": str(v) if k == "member" else v} for k, v in options.items()]
 
 
-class DiscordDriver:
+class DiscordDriver(Timekeeper):
     """Feeds steps to a running DiscordAdapter as gateway events through the real discord.py
     client; `twice` dispatches every event again (as a resumed gateway session may)."""
 
@@ -284,14 +293,3 @@ class DiscordDriver:
         await self.dispatch("MESSAGE_REACTION_ADD",
                             self.dc.reaction_add(GUILD, CHANNEL, message_id, who, step.via))
 
-    async def advance(self, target: datetime) -> None:
-        game = self.app.game
-        stuck = None
-        while (due := await game.next_due_at()) is not None and due <= target and due != stuck:
-            self.clock.move_to(max(due, self.clock()))
-            await game.run_due()
-            await self.adapter.deliver()
-            stuck = due
-        self.clock.move_to(target)
-        await game.run_due()
-        await self.adapter.deliver()

@@ -9,12 +9,14 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from bot.adapters.console_adapter import pictures_dir
+from bot.commands.board import drawn_now
 from bot.commands.events import Actor, Attachment, Chat, CommandReceived, Message, say
 from bot.config import from_env
 from bot.export import as_csv
@@ -141,6 +143,28 @@ async def test_the_tally_carries_a_recap_picture(play: Transcript):
     assert lines[-1].startswith(SAVED)  # right after the tally post it belongs to
 
 
+async def test_a_queued_recap_is_drawn_when_sent_and_a_broken_one_still_sends_its_words(
+        play: Transcript, app):
+    """The tally queues the recap as a recipe (cheap for a tick that tallies many crews); the
+    picture is drawn on its way out. A recipe that cannot be drawn drops only the picture."""
+    await play(CREW)
+    lines = await play("alice: /meeting now\nbob: /here\n:advance 3h")
+    async with app.game.uow() as store:
+        crew = await store.crew("console", "crew")
+        posts = await store.crew_posts(crew.id)
+    queued = Message.from_json(posts[-1][1])
+    assert "tallied" in queued.plain() and queued.attachment is not None
+    assert queued.attachment.data == b"" and queued.attachment.recipe["draw"] == "recap"
+    sent = Image.open(saved(lines))  # what the console delivered was drawn on the way out
+    drawn = drawn_now(queued).attachment
+    assert Image.open(io.BytesIO(drawn.data)).size == sent.size == (480, sent.size[1])
+    assert drawn.labels[0] == "bob" and "Meeting of Mon 2 Nov 2026 09:00 UTC" in drawn.labels
+
+    broken = replace(queued, attachment=replace(queued.attachment,
+                                                recipe={"draw": "recap", "args": {}}))
+    assert app.game._drawn(1, broken) == replace(broken, attachment=None)
+
+
 @pytest.mark.parametrize("mode", ["gentle", "rhythm"])
 async def test_crew_modes_in_pictures(play: Transcript, app, mode):
     await play(CREW + f"alice: /settings mode {mode}")
@@ -173,10 +197,11 @@ async def labels_of(app, who: str, text: str) -> tuple[str, ...]:
 
 
 async def last_post(app) -> Message:
+    """The crew's last queued or sent post, its picture drawn as it is when sent."""
     async with app.game.uow() as store:
         crew = await store.crew("console", "crew")
         posts = await store.crew_posts(crew.id)
-    return Message.from_json(posts[-1][1])
+    return drawn_now(Message.from_json(posts[-1][1]))
 
 
 async def test_a_forgotten_member_is_in_no_picture(play: Transcript, app):

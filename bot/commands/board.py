@@ -11,6 +11,7 @@ from bot.commands.ledger import no_points
 from bot.commands.registry import Option, command
 from bot.pictures.board import Bar, Section, draw_board
 from bot.pictures.drawing import Drawn
+from bot.pictures.recap import draw_recap
 from bot.rules.model import Member
 from bot.rules.points import LEVEL_NAMES
 from bot.rules.text import local_time, plural, signed
@@ -33,6 +34,9 @@ def ranks(points: list[int]) -> list[int]:
     return out
 
 
+DRAWERS = {"recap": draw_recap}  # pictures that may be queued as recipes
+
+
 def picture_word(words: list[str]) -> tuple[bool, list[str]]:
     """Whether `picture` was asked for, and the other words."""
     return PICTURE in words, [w for w in words if w != PICTURE]
@@ -42,6 +46,17 @@ def picture(filename: str, drawn: Drawn, alt: str, names: Iterable[str]) -> Atta
     """A drawn picture to send; its labels are the people's names shown in it and every text
     drawn on it."""
     return Attachment(filename, drawn.png, "photo", alt[:1000], (*names, *drawn.texts))
+
+
+def drawn_now(message: Message) -> Message:
+    """The message with its picture drawn, if it was queued as a recipe (see Attachment)."""
+    attachment = message.attachment
+    if attachment is None or attachment.recipe is None:
+        return message
+    draw = DRAWERS[attachment.recipe["draw"]]
+    drawn = draw(**attachment.recipe["args"])
+    return replace(message, attachment=picture(attachment.filename, drawn, attachment.alt,
+                                               attachment.labels))
 
 
 def with_picture(message: Message, filename: str, drawn: Drawn, names: Iterable[str] = ()

@@ -124,22 +124,28 @@ class Button:
 class Attachment:
     """A file sent with a message: a `photo` (a PNG picture) or a `document` (an export).
     `alt` describes it for people who cannot see it; `labels` are the names drawn in it, so
-    /forgetme can tell whether a queued picture shows someone."""
+    /forgetme can tell whether a queued picture shows someone. A queued picture may carry a
+    `recipe` instead of its bytes (`{"draw": name, "args": {...}}`): it is drawn when it is
+    sent, so scheduled work that queues many pictures does not pay for drawing them."""
 
     filename: str
     data: bytes
     kind: str = "photo"  # photo | document
     alt: str = ""
     labels: tuple[str, ...] = ()
+    recipe: dict | None = None
 
     def to_json(self) -> dict:
-        return {"filename": self.filename, "kind": self.kind, "alt": self.alt,
-                "labels": list(self.labels), "data": base64.b64encode(self.data).decode("ascii")}
+        out = {"filename": self.filename, "kind": self.kind, "alt": self.alt,
+               "labels": list(self.labels), "data": base64.b64encode(self.data).decode("ascii")}
+        if self.recipe is not None:
+            out["recipe"] = self.recipe
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> Attachment:
         return cls(data["filename"], base64.b64decode(data["data"]), data.get("kind", "photo"),
-                   data.get("alt", ""), tuple(data.get("labels", ())))
+                   data.get("alt", ""), tuple(data.get("labels", ())), data.get("recipe"))
 
 
 @dataclass(frozen=True)

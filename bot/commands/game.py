@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.commands import care, coowners, listening, meetings, money
+from bot.commands.board import drawn_now
 from bot.commands.context import Context, Refusal
 from bot.commands.due import WORK
 from bot.commands.events import (
@@ -332,7 +333,18 @@ class Game:
             rows = await store.lease_posts(platform, limit, self.clock())
             await store.commit()
         return [Post(post_id, Chat(crew.platform, crew.chat_id, crew.title),
-                     Message.from_json(payload)) for post_id, crew, payload in rows]
+                     self._drawn(post_id, Message.from_json(payload)))
+                for post_id, crew, payload in rows]
+
+    @staticmethod
+    def _drawn(post_id: int, message: Message) -> Message:
+        """Draws a picture queued as a recipe; one that cannot be drawn is left out, so the
+        words still go."""
+        try:
+            return drawn_now(message)
+        except Exception:
+            log.exception("post=%s outcome=picture_failed", post_id)
+            return replace(message, attachment=None)
 
     async def deliver(self, platform: str, send: Callable[[Post], Awaitable[str | None]],
                       failures: type[Exception] | tuple[type[Exception], ...] = (),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.commands.board import activity_bars, picture
+from bot.commands.board import activity_bars
 from bot.commands.care import PASS, agreement_of
 from bot.commands.context import Context, Refusal
 from bot.commands.events import Attachment, Button, ItemRef, Mention, Message, Part, say
@@ -20,7 +20,6 @@ from bot.commands.ledger import (
 )
 from bot.commands.registry import Option, command
 from bot.commands.store import Store
-from bot.pictures.recap import draw_recap
 from bot.rules import settings as crew_settings
 from bot.rules.model import Crew, Meeting
 from bot.rules.points import LEVEL_NAMES, MEETING_MISSED, Award, meeting_attended
@@ -276,10 +275,13 @@ async def recap(store: Store, crew: Crew, held: Meeting, when: str, came: list[s
         levels = {level: sum(t.get(level, 0) for t in totals.values()) for level in LEVEL_NAMES}
         heading = f"Crew points in {held.month}: {sum(levels.values())}"
         bars = [(name, levels[level], level) for level, name in LEVEL_NAMES.items()]
-    drawn = draw_recap(f"Meeting of {when}", came, absent, heading, bars)
     alt = (f"Meeting of {when}: {len(came)} present, {absent} could not make it. {heading}: "
            + ", ".join(f"{label} {value}" for label, value, _ in bars) + ".")
-    return picture("meeting-recap.png", drawn, alt, came)
+    # Drawn when it is sent (Game.pending_posts), not here: a tick may tally a thousand crews.
+    recipe = {"draw": "recap", "args": {"title": f"Meeting of {when}", "present": came,
+                                        "absent": absent, "month_heading": heading,
+                                        "month_bars": [list(bar) for bar in bars]}}
+    return Attachment("meeting-recap.png", b"", "photo", alt[:1000], tuple(came), recipe)
 
 
 async def _tally_offline(store: Store, crew: Crew, held: Meeting, roster: dict[int, bool],
