@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, and_, bindparam, delete, func, select, update
+from sqlalchemy import Executable, and_, bindparam, delete, false, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -176,6 +176,22 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
             crew_id=p("crew_id"), kind=p("kind"), member_id=p("member_id"),
             recipient_id=p("recipient_id"), text=p("text"), scored=p("scored"),
             thanked=False, created_at=p("at")).returning(_FAVOURS.c.id),
+        # The daily cap decided in the insert itself: scored while fewer than `cap` of the
+        # member's favours of this kind scored in [since, until).
+        "add_favour_capped": insert(_FAVOURS).from_select(
+            ["crew_id", "kind", "member_id", "recipient_id", "text", "scored", "thanked",
+             "created_at"],
+            select(p("crew_id", type_=_FAVOURS.c.crew_id.type),
+                   p("kind", type_=_FAVOURS.c.kind.type),
+                   p("member_id", type_=_FAVOURS.c.member_id.type),
+                   p("recipient_id", type_=_FAVOURS.c.recipient_id.type),
+                   p("text", type_=_FAVOURS.c.text.type),
+                   select(func.count()).select_from(_FAVOURS).where(
+                       _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
+                       _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
+                       _FAVOURS.c.created_at < p("until")).scalar_subquery() < p("cap"),
+                   false(), p("at", type_=_FAVOURS.c.created_at.type)))
+        .returning(_FAVOURS.c.id, _FAVOURS.c.scored),
         "scored_favours": select(func.count()).select_from(_FAVOURS).where(
             _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
             _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
@@ -430,6 +446,19 @@ class SqlStore:
             "add_favour", crew_id=crew_id, kind=kind, member_id=member_id,
             recipient_id=recipient_id, text=text, scored=scored, at=now)).scalar_one()
         return Favour(favour_id, crew_id, kind, member_id, recipient_id, text, scored, False, now)
+
+    async def add_favour_capped(self, crew_id: int, kind: str, member_id: int,
+                                recipient_id: int | None, text: str, cap: int,
+                                since: datetime,
+                                until: datetime, now: datetime) -> Favour:
+        """`add_favour`, scored while fewer than `cap` of the member's favours of this kind
+        scored in [since, until) (`scored_favours`), counted and inserted in one statement."""
+        favour_id, scored = (await self._run(
+            "add_favour_capped", crew_id=crew_id, kind=kind, member_id=member_id,
+            recipient_id=recipient_id, text=text, cap=cap, since=since, until=until,
+            at=now)).one()
+        return Favour(favour_id, crew_id, kind, member_id, recipient_id, text, bool(scored),
+                      False, now)
 
     async def favour(self, favour_id: int) -> Favour | None:
         row = (await self._run("favour", id=favour_id)).first()

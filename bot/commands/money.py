@@ -8,7 +8,7 @@ from bot.commands.events import Button, ItemRef, Message, say
 from bot.commands.ledger import give, give_many, no_points
 from bot.commands.registry import Option, command
 from bot.rules.model import Favour, Member
-from bot.rules.points import ASK, MUTUAL_REGARD, OFFER, scores_under_cap
+from bot.rules.points import ASK, MUTUAL_REGARD, OFFER
 
 THANK_YOU = "Thank you"
 MONEY_QUESTIONS = (
@@ -56,10 +56,13 @@ def _unscored(kind: str, cap: int) -> str:
     return f"Recorded, thank you; it did not score, as {limit}.{later}"
 
 
-async def _scores_today(ctx: Context, kind: str, cap: int) -> bool:
+async def _add_capped(ctx: Context, kind: str, recipient_id: int | None, text: str,
+                      cap: int) -> Favour:
+    """Records an ask or offer, scored while under today's cap (`scores_under_cap`), counted
+    and inserted in one statement."""
     since, until = ctx.day_bounds()
-    return scores_under_cap(
-        await ctx.store.scored_favours(ctx.member.id, kind, since, until), cap)
+    return await ctx.store.add_favour_capped(ctx.crew.id, kind, ctx.member.id, recipient_id,
+                                             text, cap, since, until, ctx.now)
 
 
 @command("ask", level=2, usage="/ask <what you need>",
@@ -70,10 +73,8 @@ async def ask(ctx: Context) -> list[Message]:
     if not text:
         raise ctx.usage("Say what you need, e.g. /ask an intro to a bookkeeper.")
     cap = ctx.settings["ask_cap"]
-    scored = await _scores_today(ctx, "ask", cap)
-    item = await ctx.store.add_favour(ctx.crew.id, "ask", ctx.member.id, None, text, scored,
-                                      ctx.now)
-    if scored:
+    item = await _add_capped(ctx, "ask", None, text, cap)
+    if item.scored:
         await give(ctx.store, ctx.crew, ctx.member.id, ASK, f"favour:{item.id}", ctx.now)
         tail = ("Thank you for asking for what you need." if no_points(ctx.crew) else
                 "+5 points for asking for what you need.")
@@ -108,10 +109,8 @@ async def offer(ctx: Context) -> list[Message]:
     if not text:
         raise ctx.usage("Say what you offer.")
     cap = ctx.settings["offer_cap"]
-    scored = await _scores_today(ctx, "offer", cap)
-    item = await ctx.store.add_favour(ctx.crew.id, "offer", ctx.member.id, recipient.id, text,
-                                      scored, ctx.now)
-    if scored:
+    item = await _add_capped(ctx, "offer", recipient.id, text, cap)
+    if item.scored:
         await give(ctx.store, ctx.crew, ctx.member.id, OFFER, f"favour:{item.id}", ctx.now)
         tail = "Thank you for offering." if no_points(ctx.crew) else "+5 points for offering."
     else:

@@ -106,6 +106,19 @@ class Store(Protocol):
         now: datetime,
     ) -> Favour: ...
 
+    async def add_favour_capped(
+        self,
+        crew_id: int,
+        kind: str,
+        member_id: int,
+        recipient_id: int | None,
+        text: str,
+        cap: int,
+        since: datetime,
+        until: datetime,
+        now: datetime,
+    ) -> Favour: ...
+
     async def favour(self, favour_id: int) -> Favour | None: ...
 
     async def favour_author(self, favour_id: int) -> tuple[Favour, Member] | None: ...
