@@ -50,6 +50,7 @@ from storage.models import (
 
 LEASE = timedelta(seconds=60)
 MEETING_TIMERS = ("meeting_prompt", "meeting_reminder", "meeting_start", "meeting_tally")
+FAVOUR_KINDS = ("ask", "money", "offer")  # message links whose item is a favour
 MAX_ATTEMPTS = 50  # then the post is given up (a chat that is gone), not retried forever
 
 
@@ -135,6 +136,12 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                                            at=p("at")).on_conflict_do_nothing(),
         "linked": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author).where(
             _LINKS.c.crew_id == p("crew_id"), _LINKS.c.message_id == p("message_id")),
+        "linked_favour": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author,
+                                *_FAVOUR_COLS, *_MEMBER_COLS)
+        .select_from(_LINKS.outerjoin(_FAVOURS, and_(_FAVOURS.c.id == _LINKS.c.item_id,
+                                                     _LINKS.c.kind.in_(FAVOUR_KINDS)))
+                     .outerjoin(_MEMBERS, _MEMBERS.c.id == _FAVOURS.c.member_id))
+        .where(_LINKS.c.crew_id == p("crew_id"), _LINKS.c.message_id == p("message_id")),
         "link": insert(_LINKS).values(crew_id=p("crew_id"), message_id=p("message_id"),
                                       kind=p("kind"), item_id=p("item_id"), author=p("author"))
         .on_conflict_do_nothing(),
@@ -875,6 +882,15 @@ class SqlStore:
     async def linked(self, crew_id: int, message_id: str) -> Link | None:
         row = (await self._run("linked", crew_id=crew_id, message_id=message_id)).first()
         return Link(*row) if row else None
+
+    async def linked_favour(self, crew_id: int, message_id: str
+                            ) -> tuple[Link | None, tuple[Favour, Member] | None]:
+        """`linked`, and for a favour's message also `favour_author`, in one query."""
+        row = (await self._run("linked_favour", crew_id=crew_id, message_id=message_id)).first()
+        if row is None:
+            return None, None
+        found = (Favour(*row[3:12]), Member(*row[12:])) if row[12] is not None else None
+        return Link(*row[:3]), found
 
     async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
         result = await self._run("first_seen", platform=platform, event_id=event_id[:96],

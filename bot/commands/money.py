@@ -96,7 +96,7 @@ async def offer(ctx: Context) -> list[Message]:
     if who:
         recipient = await ctx.resolve(who[0])
     elif ctx.reply_to and ctx.reply_to.kind in ("ask", "money"):
-        found = await ctx.store.favour_author(ctx.reply_to.item_id)
+        found = ctx.reply_favour or await ctx.store.favour_author(ctx.reply_to.item_id)
         assert found is not None
         recipient = found[1]
         if not recipient.active:
@@ -132,7 +132,9 @@ async def thanks(ctx: Context) -> list[Message]:
     elif ctx.reply_to and ctx.reply_to.kind == "offer":
         offer_id = ctx.reply_to.item_id
     if offer_id is not None:
-        found = await ctx.store.favour_author(offer_id)  # the giver too, for the reply
+        found = ctx.reply_favour  # the giver too, for the reply
+        if found is None or found[0].id != offer_id:
+            found = await ctx.store.favour_author(offer_id)
         return await thank(ctx, *(found or (None, None)))
     waiting = await ctx.store.offers_awaiting_thanks(ctx.member.id)
     waiting = [f for f in waiting if f.crew_id == ctx.crew.id]
