@@ -8,7 +8,21 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, and_, bindparam, delete, false, func, select, update
+from sqlalchemy import (
+    Executable,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -105,6 +119,27 @@ _MEETING_COLS = (_MEETINGS.c.id, _MEETINGS.c.crew_id, _MEETINGS.c.month, _MEETIN
                  _MEETINGS.c.ends_at, _MEETINGS.c.scheduled, _MEETINGS.c.status)
 
 
+def _open_circle_state() -> Executable:
+    """The crew's active members (part 0, by id), then its open circle with each check-in and
+    confirmation (part 1, by check-in), in one query: each part's row leaves the other's
+    columns NULL, typed so that the first part's columns decode the second's values."""
+    p = bindparam
+    member_cols = [c.label(f"m_{c.name}") for c in _MEMBER_COLS]
+    state_cols = [*(c.label(f"c_{c.name}") for c in _CIRCLE_COLS),
+                  _CHECKINS.c.id.label("k_id"), _CHECKINS.c.member_id.label("k_member_id"),
+                  _LISTENS.c.listener_id.label("l_listener_id")]
+    members = select(literal(0).label("part"), *member_cols,
+                     *(type_coerce(null(), c.type).label(c.name) for c in state_cols)
+                     ).where(_MEMBERS.c.crew_id == p("crew_id"), _MEMBERS.c.active)
+    circle = (select(literal(1), *(type_coerce(null(), c.type) for c in member_cols),
+                     *state_cols)
+              .select_from(_CIRCLES.outerjoin(_CHECKINS, _CHECKINS.c.circle_id == _CIRCLES.c.id)
+                           .outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
+              .where(_CIRCLES.c.crew_id == p("crew_id"), _CIRCLES.c.status == "open"))
+    return union_all(members, circle).order_by(
+        literal_column("part"), literal_column("m_id"), literal_column("k_id"))
+
+
 def _prebuilt(dialect: str) -> dict[str, Executable]:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     p = bindparam
@@ -154,12 +189,7 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         .on_conflict_do_nothing(),
         "open_circle": select(*_CIRCLE_COLS).where(_CIRCLES.c.crew_id == p("crew_id"),
                                                    _CIRCLES.c.status == "open"),
-        "open_circle_state": select(*_CIRCLE_COLS, _CHECKINS.c.id, _CHECKINS.c.member_id,
-                                    _LISTENS.c.listener_id)
-        .select_from(_CIRCLES.outerjoin(_CHECKINS, _CHECKINS.c.circle_id == _CIRCLES.c.id)
-                     .outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
-        .where(_CIRCLES.c.crew_id == p("crew_id"), _CIRCLES.c.status == "open")
-        .order_by(_CHECKINS.c.id),
+        "open_circle_state": _open_circle_state(),
         "circle_state": select(_CHECKINS.c.id, _CHECKINS.c.member_id, _LISTENS.c.listener_id)
         .select_from(_CHECKINS.outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
         .where(_CHECKINS.c.circle_id == p("circle_id")).order_by(_CHECKINS.c.id),
@@ -387,20 +417,25 @@ class SqlStore:
         row = (await self._run("checkin_circle", id=checkin_id)).first()
         return (Checkin(*row[:4]), Circle(*row[4:])) if row else None
 
-    async def open_circle_state(self, crew_id: int
-                                ) -> tuple[Circle | None, dict[int, int], set[tuple[int, int]]]:
-        """The crew's open circle with `circle_state`, in one query."""
+    async def open_circle_state(self, crew_id: int) -> tuple[
+            list[Member], Circle | None, dict[int, int], set[tuple[int, int]]]:
+        """The crew's roster (`roster`) and its open circle with `circle_state`, in one
+        query."""
+        roster: list[Member] = []
         circle: Circle | None = None
         authors: dict[int, int] = {}
         heard: set[tuple[int, int]] = set()
         for row in await self._run("open_circle_state", crew_id=crew_id):
-            circle = circle or Circle(*row[:5])
-            checkin_id, author, listener = row[5:]
+            if row[0] == 0:
+                roster.append(Member(*row[1:8]))
+                continue
+            circle = circle or Circle(*row[8:13])
+            checkin_id, author, listener = row[13:]
             if checkin_id is not None:
                 authors[checkin_id] = author
             if listener is not None:
                 heard.add((checkin_id, listener))
-        return circle, authors, heard
+        return roster, circle, authors, heard
 
     async def circle_state(self, circle_id: int
                            ) -> tuple[dict[int, int], set[tuple[int, int]]]:
