@@ -105,7 +105,7 @@ _CREWS, _MEMBERS = CrewRow.__table__, MemberRow.__table__
 _CIRCLES, _CHECKINS, _LISTENS = CircleRow.__table__, CheckinRow.__table__, ListenRow.__table__
 _FAVOURS, _LINKS, _SEEN = FavourRow.__table__, MessageLinkRow.__table__, SeenEventRow.__table__
 _TOTALS, _MEETINGS, _ROSTER = TotalRow.__table__, MeetingRow.__table__, RosterRow.__table__
-_LEDGER = LedgerRow.__table__
+_LEDGER, _DUE = LedgerRow.__table__, DueRow.__table__
 _CREW_COLS = (_CREWS.c.id, _CREWS.c.platform, _CREWS.c.chat_id, _CREWS.c.title,
               _CREWS.c.settings, _CREWS.c.schedule, _CREWS.c.size_warned)
 _MEMBER_COLS = (_MEMBERS.c.id, _MEMBERS.c.crew_id, _MEMBERS.c.user_id, _MEMBERS.c.name,
@@ -197,6 +197,12 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                                  _CHECKINS.c.text, *_CIRCLE_COLS)
         .join(_CIRCLES, _CIRCLES.c.id == _CHECKINS.c.circle_id)
         .where(_CHECKINS.c.id == p("id")),
+        "add_circle": insert(_CIRCLES).values(crew_id=p("crew_id"), opened_at=p("opened_at"),
+                                              closes_at=p("closes_at"), status="open")
+        .returning(_CIRCLES.c.id),
+        "add_due": insert(_DUE).values(crew_id=p("crew_id"), kind=p("kind"),
+                                       subject_id=p("subject_id"), due_at=p("due_at"))
+        .on_conflict_do_nothing(),
         "add_checkin": insert(_CHECKINS).values(
             circle_id=p("circle_id"), member_id=p("member_id"), text=p("text"),
             updated_at=p("at")).on_conflict_do_nothing().returning(_CHECKINS.c.id),
@@ -392,10 +398,9 @@ class SqlStore:
         return _circle(await self.session.get_one(CircleRow, circle_id))
 
     async def add_circle(self, crew_id: int, opened_at: datetime, closes_at: datetime) -> Circle:
-        row = CircleRow(crew_id=crew_id, opened_at=opened_at, closes_at=closes_at, status="open")
-        self.session.add(row)
-        await self.session.flush()
-        return _circle(row)
+        circle_id = (await self._run("add_circle", crew_id=crew_id, opened_at=opened_at,
+                                     closes_at=closes_at)).scalar_one()
+        return Circle(circle_id, crew_id, opened_at, closes_at, "open")
 
     async def close_circle(self, circle_id: int, status: str, now: datetime) -> bool:
         result = await self.session.execute(
@@ -821,9 +826,8 @@ class SqlStore:
     # due work
 
     async def add_due(self, crew_id: int, kind: str, subject_id: int, due_at: datetime) -> None:
-        await self.session.execute(
-            self._insert(DueRow).values(crew_id=crew_id, kind=kind, subject_id=subject_id,
-                                        due_at=due_at).on_conflict_do_nothing())
+        await self._run("add_due", crew_id=crew_id, kind=kind, subject_id=subject_id,
+                        due_at=due_at)
 
     async def next_due_at(self) -> datetime | None:
         return await self.session.scalar(
