@@ -63,6 +63,8 @@ class Counter:
     def __init__(self, app: App) -> None:
         self.count = 0
         event.listen(app.engine.sync_engine, "before_cursor_execute", self._seen)
+        if app.engine.dialect.name == "sqlite":  # BEGIN IMMEDIATE goes straight to the cursor
+            event.listen(app.engine.sync_engine, "begin", self._seen)
 
     def _seen(self, *_: Any) -> None:
         self.count += 1

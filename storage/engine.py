@@ -46,6 +46,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_immediate(dbapi_connection: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    finally:
+        cursor.close()
+
+
 def make_engine(url_or_path: str | None) -> AsyncEngine:
     """hide_parameters: a database error names no value, so no member's words reach a log."""
     url = database_url(url_or_path)
@@ -53,9 +61,11 @@ def make_engine(url_or_path: str | None) -> AsyncEngine:
         engine = create_async_engine(url, module=LoopSQLite(), hide_parameters=True,
                                      connect_args={"timeout": 0, "check_same_thread": False})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        # Take the write lock at BEGIN so two processes serialise instead of deadlocking.
-        event.listen(engine.sync_engine, "begin",
-                     lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # Take the write lock at BEGIN so two processes serialise instead of deadlocking. Sent
+        # as the dialect's own BEGIN, straight to the DBAPI cursor (SQLITE_BUSY waited for
+        # there, errors wrapped as any BEGIN's): a "begin" event running exec_driver_sql paid
+        # a whole statement's execution and result set-up per unit of work.
+        engine.sync_engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign]
 
         @event.listens_for(engine.sync_engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:

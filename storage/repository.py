@@ -8,7 +8,21 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, and_, bindparam, delete, func, select, update
+from sqlalchemy import (
+    Executable,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -50,6 +64,7 @@ from storage.models import (
 
 LEASE = timedelta(seconds=60)
 MEETING_TIMERS = ("meeting_prompt", "meeting_reminder", "meeting_start", "meeting_tally")
+FAVOUR_KINDS = ("ask", "money", "offer")  # message links whose item is a favour
 MAX_ATTEMPTS = 50  # then the post is given up (a chat that is gone), not retried forever
 
 
@@ -90,7 +105,7 @@ _CREWS, _MEMBERS = CrewRow.__table__, MemberRow.__table__
 _CIRCLES, _CHECKINS, _LISTENS = CircleRow.__table__, CheckinRow.__table__, ListenRow.__table__
 _FAVOURS, _LINKS, _SEEN = FavourRow.__table__, MessageLinkRow.__table__, SeenEventRow.__table__
 _TOTALS, _MEETINGS, _ROSTER = TotalRow.__table__, MeetingRow.__table__, RosterRow.__table__
-_LEDGER = LedgerRow.__table__
+_LEDGER, _DUE = LedgerRow.__table__, DueRow.__table__
 _CREW_COLS = (_CREWS.c.id, _CREWS.c.platform, _CREWS.c.chat_id, _CREWS.c.title,
               _CREWS.c.settings, _CREWS.c.schedule, _CREWS.c.size_warned)
 _MEMBER_COLS = (_MEMBERS.c.id, _MEMBERS.c.crew_id, _MEMBERS.c.user_id, _MEMBERS.c.name,
@@ -102,6 +117,27 @@ _FAVOUR_COLS = (_FAVOURS.c.id, _FAVOURS.c.crew_id, _FAVOURS.c.kind, _FAVOURS.c.m
                 _FAVOURS.c.thanked, _FAVOURS.c.created_at)
 _MEETING_COLS = (_MEETINGS.c.id, _MEETINGS.c.crew_id, _MEETINGS.c.month, _MEETINGS.c.starts_at,
                  _MEETINGS.c.ends_at, _MEETINGS.c.scheduled, _MEETINGS.c.status)
+
+
+def _open_circle_state() -> Executable:
+    """The crew's active members (part 0, by id), then its open circle with each check-in and
+    confirmation (part 1, by check-in), in one query: each part's row leaves the other's
+    columns NULL, typed so that the first part's columns decode the second's values."""
+    p = bindparam
+    member_cols = [c.label(f"m_{c.name}") for c in _MEMBER_COLS]
+    state_cols = [*(c.label(f"c_{c.name}") for c in _CIRCLE_COLS),
+                  _CHECKINS.c.id.label("k_id"), _CHECKINS.c.member_id.label("k_member_id"),
+                  _LISTENS.c.listener_id.label("l_listener_id")]
+    members = select(literal(0).label("part"), *member_cols,
+                     *(type_coerce(null(), c.type).label(c.name) for c in state_cols)
+                     ).where(_MEMBERS.c.crew_id == p("crew_id"), _MEMBERS.c.active)
+    circle = (select(literal(1), *(type_coerce(null(), c.type) for c in member_cols),
+                     *state_cols)
+              .select_from(_CIRCLES.outerjoin(_CHECKINS, _CHECKINS.c.circle_id == _CIRCLES.c.id)
+                           .outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
+              .where(_CIRCLES.c.crew_id == p("crew_id"), _CIRCLES.c.status == "open"))
+    return union_all(members, circle).order_by(
+        literal_column("part"), literal_column("m_id"), literal_column("k_id"))
 
 
 def _prebuilt(dialect: str) -> dict[str, Executable]:
@@ -135,6 +171,12 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                                            at=p("at")).on_conflict_do_nothing(),
         "linked": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author).where(
             _LINKS.c.crew_id == p("crew_id"), _LINKS.c.message_id == p("message_id")),
+        "linked_favour": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author,
+                                *_FAVOUR_COLS, *_MEMBER_COLS)
+        .select_from(_LINKS.outerjoin(_FAVOURS, and_(_FAVOURS.c.id == _LINKS.c.item_id,
+                                                     _LINKS.c.kind.in_(FAVOUR_KINDS)))
+                     .outerjoin(_MEMBERS, _MEMBERS.c.id == _FAVOURS.c.member_id))
+        .where(_LINKS.c.crew_id == p("crew_id"), _LINKS.c.message_id == p("message_id")),
         "link": insert(_LINKS).values(crew_id=p("crew_id"), message_id=p("message_id"),
                                       kind=p("kind"), item_id=p("item_id"), author=p("author"))
         .on_conflict_do_nothing(),
@@ -147,12 +189,7 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         .on_conflict_do_nothing(),
         "open_circle": select(*_CIRCLE_COLS).where(_CIRCLES.c.crew_id == p("crew_id"),
                                                    _CIRCLES.c.status == "open"),
-        "open_circle_state": select(*_CIRCLE_COLS, _CHECKINS.c.id, _CHECKINS.c.member_id,
-                                    _LISTENS.c.listener_id)
-        .select_from(_CIRCLES.outerjoin(_CHECKINS, _CHECKINS.c.circle_id == _CIRCLES.c.id)
-                     .outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
-        .where(_CIRCLES.c.crew_id == p("crew_id"), _CIRCLES.c.status == "open")
-        .order_by(_CHECKINS.c.id),
+        "open_circle_state": _open_circle_state(),
         "circle_state": select(_CHECKINS.c.id, _CHECKINS.c.member_id, _LISTENS.c.listener_id)
         .select_from(_CHECKINS.outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
         .where(_CHECKINS.c.circle_id == p("circle_id")).order_by(_CHECKINS.c.id),
@@ -160,6 +197,12 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                                  _CHECKINS.c.text, *_CIRCLE_COLS)
         .join(_CIRCLES, _CIRCLES.c.id == _CHECKINS.c.circle_id)
         .where(_CHECKINS.c.id == p("id")),
+        "add_circle": insert(_CIRCLES).values(crew_id=p("crew_id"), opened_at=p("opened_at"),
+                                              closes_at=p("closes_at"), status="open")
+        .returning(_CIRCLES.c.id),
+        "add_due": insert(_DUE).values(crew_id=p("crew_id"), kind=p("kind"),
+                                       subject_id=p("subject_id"), due_at=p("due_at"))
+        .on_conflict_do_nothing(),
         "add_checkin": insert(_CHECKINS).values(
             circle_id=p("circle_id"), member_id=p("member_id"), text=p("text"),
             updated_at=p("at")).on_conflict_do_nothing().returning(_CHECKINS.c.id),
@@ -176,6 +219,22 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
             crew_id=p("crew_id"), kind=p("kind"), member_id=p("member_id"),
             recipient_id=p("recipient_id"), text=p("text"), scored=p("scored"),
             thanked=False, created_at=p("at")).returning(_FAVOURS.c.id),
+        # The daily cap decided in the insert itself: scored while fewer than `cap` of the
+        # member's favours of this kind scored in [since, until).
+        "add_favour_capped": insert(_FAVOURS).from_select(
+            ["crew_id", "kind", "member_id", "recipient_id", "text", "scored", "thanked",
+             "created_at"],
+            select(p("crew_id", type_=_FAVOURS.c.crew_id.type),
+                   p("kind", type_=_FAVOURS.c.kind.type),
+                   p("member_id", type_=_FAVOURS.c.member_id.type),
+                   p("recipient_id", type_=_FAVOURS.c.recipient_id.type),
+                   p("text", type_=_FAVOURS.c.text.type),
+                   select(func.count()).select_from(_FAVOURS).where(
+                       _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
+                       _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
+                       _FAVOURS.c.created_at < p("until")).scalar_subquery() < p("cap"),
+                   false(), p("at", type_=_FAVOURS.c.created_at.type)))
+        .returning(_FAVOURS.c.id, _FAVOURS.c.scored),
         "scored_favours": select(func.count()).select_from(_FAVOURS).where(
             _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
             _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
@@ -339,10 +398,9 @@ class SqlStore:
         return _circle(await self.session.get_one(CircleRow, circle_id))
 
     async def add_circle(self, crew_id: int, opened_at: datetime, closes_at: datetime) -> Circle:
-        row = CircleRow(crew_id=crew_id, opened_at=opened_at, closes_at=closes_at, status="open")
-        self.session.add(row)
-        await self.session.flush()
-        return _circle(row)
+        circle_id = (await self._run("add_circle", crew_id=crew_id, opened_at=opened_at,
+                                     closes_at=closes_at)).scalar_one()
+        return Circle(circle_id, crew_id, opened_at, closes_at, "open")
 
     async def close_circle(self, circle_id: int, status: str, now: datetime) -> bool:
         result = await self.session.execute(
@@ -364,20 +422,25 @@ class SqlStore:
         row = (await self._run("checkin_circle", id=checkin_id)).first()
         return (Checkin(*row[:4]), Circle(*row[4:])) if row else None
 
-    async def open_circle_state(self, crew_id: int
-                                ) -> tuple[Circle | None, dict[int, int], set[tuple[int, int]]]:
-        """The crew's open circle with `circle_state`, in one query."""
+    async def open_circle_state(self, crew_id: int) -> tuple[
+            list[Member], Circle | None, dict[int, int], set[tuple[int, int]]]:
+        """The crew's roster (`roster`) and its open circle with `circle_state`, in one
+        query."""
+        roster: list[Member] = []
         circle: Circle | None = None
         authors: dict[int, int] = {}
         heard: set[tuple[int, int]] = set()
         for row in await self._run("open_circle_state", crew_id=crew_id):
-            circle = circle or Circle(*row[:5])
-            checkin_id, author, listener = row[5:]
+            if row[0] == 0:
+                roster.append(Member(*row[1:8]))
+                continue
+            circle = circle or Circle(*row[8:13])
+            checkin_id, author, listener = row[13:]
             if checkin_id is not None:
                 authors[checkin_id] = author
             if listener is not None:
                 heard.add((checkin_id, listener))
-        return circle, authors, heard
+        return roster, circle, authors, heard
 
     async def circle_state(self, circle_id: int
                            ) -> tuple[dict[int, int], set[tuple[int, int]]]:
@@ -430,6 +493,19 @@ class SqlStore:
             "add_favour", crew_id=crew_id, kind=kind, member_id=member_id,
             recipient_id=recipient_id, text=text, scored=scored, at=now)).scalar_one()
         return Favour(favour_id, crew_id, kind, member_id, recipient_id, text, scored, False, now)
+
+    async def add_favour_capped(self, crew_id: int, kind: str, member_id: int,
+                                recipient_id: int | None, text: str, cap: int,
+                                since: datetime,
+                                until: datetime, now: datetime) -> Favour:
+        """`add_favour`, scored while fewer than `cap` of the member's favours of this kind
+        scored in [since, until) (`scored_favours`), counted and inserted in one statement."""
+        favour_id, scored = (await self._run(
+            "add_favour_capped", crew_id=crew_id, kind=kind, member_id=member_id,
+            recipient_id=recipient_id, text=text, cap=cap, since=since, until=until,
+            at=now)).one()
+        return Favour(favour_id, crew_id, kind, member_id, recipient_id, text, bool(scored),
+                      False, now)
 
     async def favour(self, favour_id: int) -> Favour | None:
         row = (await self._run("favour", id=favour_id)).first()
@@ -750,9 +826,8 @@ class SqlStore:
     # due work
 
     async def add_due(self, crew_id: int, kind: str, subject_id: int, due_at: datetime) -> None:
-        await self.session.execute(
-            self._insert(DueRow).values(crew_id=crew_id, kind=kind, subject_id=subject_id,
-                                        due_at=due_at).on_conflict_do_nothing())
+        await self._run("add_due", crew_id=crew_id, kind=kind, subject_id=subject_id,
+                        due_at=due_at)
 
     async def next_due_at(self) -> datetime | None:
         return await self.session.scalar(
@@ -846,6 +921,15 @@ class SqlStore:
     async def linked(self, crew_id: int, message_id: str) -> Link | None:
         row = (await self._run("linked", crew_id=crew_id, message_id=message_id)).first()
         return Link(*row) if row else None
+
+    async def linked_favour(self, crew_id: int, message_id: str
+                            ) -> tuple[Link | None, tuple[Favour, Member] | None]:
+        """`linked`, and for a favour's message also `favour_author`, in one query."""
+        row = (await self._run("linked_favour", crew_id=crew_id, message_id=message_id)).first()
+        if row is None:
+            return None, None
+        found = (Favour(*row[3:12]), Member(*row[12:])) if row[12] is not None else None
+        return Link(*row[:3]), found
 
     async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
         result = await self._run("first_seen", platform=platform, event_id=event_id[:96],

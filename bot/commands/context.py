@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.commands.events import Actor, Mention
 from bot.commands.store import Store
 from bot.rules import settings as crew_settings
-from bot.rules.model import Crew, Link, Member
+from bot.rules.model import Crew, Favour, Link, Member
 from bot.rules.numbers import is_number
 from bot.rules.schedule import month_key
 from bot.rules.text import MAX_TEXT
@@ -36,6 +36,7 @@ class Context:
     command: str
     args: str
     reply_to: Link | None = None
+    reply_favour: tuple[Favour, Member] | None = None  # reply_to's favour and its author
     mentions: dict[str, Actor] = field(default_factory=dict)
 
     @property

@@ -183,7 +183,7 @@ class Game:
                           f"to {MAX_TEXT}. Please shorten it.")
         ctx, notes = await self._context(store, crew, member, event, now, name, args.strip())
         if event.reply_to:
-            ctx.reply_to = await store.linked(crew.id, event.reply_to)
+            ctx.reply_to, ctx.reply_favour = await store.linked_favour(crew.id, event.reply_to)
         for actor in event.mentions:
             ctx.mentions.setdefault(actor.name, actor)
             ctx.mentions.setdefault(actor.name.lower(), actor)

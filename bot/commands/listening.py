@@ -30,7 +30,7 @@ async def checkin(ctx: Context) -> list[Message]:
     text = ctx.text(ctx.args, "check-in")
     if not text:
         raise ctx.usage("Say something true for you right now, e.g. /checkin I'm tired but glad.")
-    circle, authors, heard = await ctx.store.open_circle_state(ctx.crew.id)
+    roster, circle, authors, heard = await ctx.store.open_circle_state(ctx.crew.id)
     if circle is None:
         closes = ctx.now + timedelta(hours=ctx.settings["circle_hours"])
         circle = await ctx.store.add_circle(ctx.crew.id, ctx.now, closes)
@@ -39,7 +39,6 @@ async def checkin(ctx: Context) -> list[Message]:
     # The circle as it is now, for the count line and for settle: a new check-in is the
     # newest; an updated one keeps its id and its confirmations.
     authors = {**authors, entry.id: ctx.member.id}
-    roster = await ctx.store.roster(ctx.crew.id)
     lead = ctx.member.name + (" checked in" if created else " updated their check-in")
     reply = say(
         f"{lead} ({len(authors)} of {len(roster)} in this circle, open until "

@@ -8,7 +8,7 @@ from bot.commands.events import Button, ItemRef, Message, say
 from bot.commands.ledger import give, give_many, no_points
 from bot.commands.registry import Option, command
 from bot.rules.model import Favour, Member
-from bot.rules.points import ASK, MUTUAL_REGARD, OFFER, scores_under_cap
+from bot.rules.points import ASK, MUTUAL_REGARD, OFFER
 
 THANK_YOU = "Thank you"
 MONEY_QUESTIONS = (
@@ -56,10 +56,13 @@ def _unscored(kind: str, cap: int) -> str:
     return f"Recorded, thank you; it did not score, as {limit}.{later}"
 
 
-async def _scores_today(ctx: Context, kind: str, cap: int) -> bool:
+async def _add_capped(ctx: Context, kind: str, recipient_id: int | None, text: str,
+                      cap: int) -> Favour:
+    """Records an ask or offer, scored while under today's cap (`scores_under_cap`), counted
+    and inserted in one statement."""
     since, until = ctx.day_bounds()
-    return scores_under_cap(
-        await ctx.store.scored_favours(ctx.member.id, kind, since, until), cap)
+    return await ctx.store.add_favour_capped(ctx.crew.id, kind, ctx.member.id, recipient_id,
+                                             text, cap, since, until, ctx.now)
 
 
 @command("ask", level=2, usage="/ask <what you need>",
@@ -70,10 +73,8 @@ async def ask(ctx: Context) -> list[Message]:
     if not text:
         raise ctx.usage("Say what you need, e.g. /ask an intro to a bookkeeper.")
     cap = ctx.settings["ask_cap"]
-    scored = await _scores_today(ctx, "ask", cap)
-    item = await ctx.store.add_favour(ctx.crew.id, "ask", ctx.member.id, None, text, scored,
-                                      ctx.now)
-    if scored:
+    item = await _add_capped(ctx, "ask", None, text, cap)
+    if item.scored:
         await give(ctx.store, ctx.crew, ctx.member.id, ASK, f"favour:{item.id}", ctx.now)
         tail = ("Thank you for asking for what you need." if no_points(ctx.crew) else
                 "+5 points for asking for what you need.")
@@ -95,7 +96,7 @@ async def offer(ctx: Context) -> list[Message]:
     if who:
         recipient = await ctx.resolve(who[0])
     elif ctx.reply_to and ctx.reply_to.kind in ("ask", "money"):
-        found = await ctx.store.favour_author(ctx.reply_to.item_id)
+        found = ctx.reply_favour or await ctx.store.favour_author(ctx.reply_to.item_id)
         assert found is not None
         recipient = found[1]
         if not recipient.active:
@@ -108,10 +109,8 @@ async def offer(ctx: Context) -> list[Message]:
     if not text:
         raise ctx.usage("Say what you offer.")
     cap = ctx.settings["offer_cap"]
-    scored = await _scores_today(ctx, "offer", cap)
-    item = await ctx.store.add_favour(ctx.crew.id, "offer", ctx.member.id, recipient.id, text,
-                                      scored, ctx.now)
-    if scored:
+    item = await _add_capped(ctx, "offer", recipient.id, text, cap)
+    if item.scored:
         await give(ctx.store, ctx.crew, ctx.member.id, OFFER, f"favour:{item.id}", ctx.now)
         tail = "Thank you for offering." if no_points(ctx.crew) else "+5 points for offering."
     else:
@@ -133,7 +132,9 @@ async def thanks(ctx: Context) -> list[Message]:
     elif ctx.reply_to and ctx.reply_to.kind == "offer":
         offer_id = ctx.reply_to.item_id
     if offer_id is not None:
-        found = await ctx.store.favour_author(offer_id)  # the giver too, for the reply
+        found = ctx.reply_favour  # the giver too, for the reply
+        if found is None or found[0].id != offer_id:
+            found = await ctx.store.favour_author(offer_id)
         return await thank(ctx, *(found or (None, None)))
     waiting = await ctx.store.offers_awaiting_thanks(ctx.member.id)
     waiting = [f for f in waiting if f.crew_id == ctx.crew.id]

@@ -81,7 +81,7 @@ class Store(Protocol):
 
     async def open_circle_state(
         self, crew_id: int
-    ) -> tuple[Circle | None, dict[int, int], set[tuple[int, int]]]: ...
+    ) -> tuple[list[Member], Circle | None, dict[int, int], set[tuple[int, int]]]: ...
 
     async def circle_state(self, circle_id: int) -> tuple[dict[int, int], set[tuple[int, int]]]: ...
 
@@ -103,6 +103,19 @@ class Store(Protocol):
         recipient_id: int | None,
         text: str,
         scored: bool,
+        now: datetime,
+    ) -> Favour: ...
+
+    async def add_favour_capped(
+        self,
+        crew_id: int,
+        kind: str,
+        member_id: int,
+        recipient_id: int | None,
+        text: str,
+        cap: int,
+        since: datetime,
+        until: datetime,
         now: datetime,
     ) -> Favour: ...
 
@@ -251,6 +264,10 @@ class Store(Protocol):
     ) -> None: ...
 
     async def linked(self, crew_id: int, message_id: str) -> Link | None: ...
+
+    async def linked_favour(
+        self, crew_id: int, message_id: str
+    ) -> tuple[Link | None, tuple[Favour, Member] | None]: ...
 
     async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool: ...
 
