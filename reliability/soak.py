@@ -24,7 +24,7 @@ from sqlalchemy import text
 from bot.app import open_app
 from bot.clock import SimClock
 from reliability import authz
-from reliability.check import census, differences
+from reliability.check import Census, census, differences
 from reliability.crash import CrashRun
 from reliability.drive import play_in_process
 from reliability.scenario import Game
@@ -80,6 +80,15 @@ class Databases:
         return self.url
 
 
+def judged(seed: int, game: Game, found: Census, crew: str, unanswered: list[str]
+           ) -> list[str]:
+    """What a run got wrong: the census's own problems, the ledger against the model, and
+    every action that got no answer."""
+    return [f"seed {seed}: {p}" for p in [
+        *found.problems, *differences(game.model.ledger(), found.crew(crew)),
+        *(f"unanswered: {line}" for line in unanswered)]]
+
+
 async def games(db: Databases, seed: int, section: Section) -> None:
     game = Game(seed, START)
     steps = game.play(400)
@@ -87,9 +96,7 @@ async def games(db: Databases, seed: int, section: Section) -> None:
     driver = await play_in_process(url, steps, START)
     found = await census(url)
     section.add(steps=len(steps), **{"ledger rows checked": found.rows})
-    section.problems += [f"seed {seed}: {p}" for p in [
-        *found.problems, *differences(game.model.ledger(), found.crew("crew")),
-        *(f"unanswered: {line}" for line in driver.unanswered)]]
+    section.problems += judged(seed, game, found, "crew", driver.unanswered)
 
 
 async def redelivery(db: Databases, seed: int, section: Section) -> None:
@@ -113,9 +120,7 @@ async def redelivery(db: Databases, seed: int, section: Section) -> None:
     found = await census(url)
     section.add(steps=len(steps), updates=len(driver.pushed), redelivered=driver.redelivered,
                 **{"ledger rows checked": found.rows})
-    section.problems += [f"seed {seed}: {p}" for p in [
-        *found.problems, *differences(game.model.ledger(), found.crew(str(CREW))),
-        *(f"unanswered: {line}" for line in driver.unanswered)]]
+    section.problems += judged(seed, game, found, str(CREW), driver.unanswered)
 
 
 async def discord_twice(db: Databases, seed: int, section: Section) -> None:
@@ -138,9 +143,7 @@ async def discord_twice(db: Databases, seed: int, section: Section) -> None:
     found = await census(url)
     section.add(steps=len(steps), **{"events dispatched": driver.dispatched,
                                      "ledger rows checked": found.rows})
-    section.problems += [f"seed {seed}: {p}" for p in [
-        *found.problems, *differences(game.model.ledger(), found.crew(str(CHANNEL))),
-        *(f"unanswered: {line}" for line in driver.unanswered)]]
+    section.problems += judged(seed, game, found, str(CHANNEL), driver.unanswered)
 
 
 async def crashes(db: Databases, seed: int, section: Section, kills: int) -> None:
@@ -284,6 +287,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main() -> int:
     args = parser().parse_args()
+    if args.out and not Path(args.out).is_file():  # checked first: a soak run takes minutes
+        raise SystemExit(f"--out {args.out}: no such file; give docs/RELIABILITY.md (its marked "
+                         "sections are rewritten) or leave --out off to only print")
     command = "python -m reliability.soak " + shlex.join(
         a if not (args.db and a == args.db) else redacted(args.db) for a in sys.argv[1:])
     sections, table = asyncio.run(soak(args))
