@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import App
 from bot.commands.game import Game
-from storage.engine import make_engine, sessions
+from storage.engine import empty_public_schema, make_engine, sessions
 from storage.migrate import upgrade
 from storage.repository import UnitOfWork
 
@@ -285,17 +285,6 @@ async def ensure_pg_database(url: str) -> str | None:
         await conn.close()
 
 
-async def reset_pg(url: str) -> None:
-    """Empties the bench database (its public schema), as the test suite does with its own."""
-    engine = make_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
-
-
 async def open_app_in_schema(url: str, schema: str, clock: Callable[[], datetime]) -> App:
     """The bot's app (as bot.app.open_app builds it) in a PostgreSQL schema of its own, so
     several databases of different sizes can be open side by side in the bench database."""
@@ -332,7 +321,7 @@ async def fresh_database(settings: Settings, backend: str, name: str) -> str:
     if backend == SQLITE:
         return sqlite_path(settings, name)
     assert settings.pg_url
-    await reset_pg(settings.pg_url)
+    await empty_public_schema(settings.pg_url)
     return settings.pg_url
 
 

@@ -18,17 +18,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
-
-from bot.app import open_app
+from bot.app import App, open_app
 from bot.clock import SimClock
 from reliability import authz
 from reliability.check import Census, census, differences
 from reliability.crash import CrashRun
 from reliability.drive import play_in_process
-from reliability.scenario import Game
-from storage.engine import make_engine, redacted
+from reliability.scenario import Game, Step
+from storage.engine import empty_public_schema, redacted
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -70,13 +69,7 @@ class Databases:
         self.count += 1
         if not self.url:
             return str(Path(self.folder.name) / f"soak-{self.count}.sqlite3")
-        engine = make_engine(self.url)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
-        finally:
-            await engine.dispose()
+        await empty_public_schema(self.url)
         return self.url
 
 
@@ -99,6 +92,23 @@ async def games(db: Databases, seed: int, section: Section) -> None:
     section.problems += judged(seed, game, found, "crew", driver.unanswered)
 
 
+async def through(fake: Any, driver_for: Callable[[Any, App, SimClock], Any], url: str,
+                  steps: list[Step], seed: int, section: Section) -> Any:
+    """Plays `steps` on a fresh app through a platform fake and the driver made for it; the
+    adapter's own errors are problems too. Returns the driver, for its counts."""
+    clock = SimClock(START)
+    app = await open_app(url, clock)
+    try:
+        async with fake as remote:
+            async with driver_for(remote, app, clock) as driver:
+                for step in steps:
+                    await driver.run(step)
+            section.problems += [f"seed {seed}: adapter error {e!r}" for e in driver.adapter.errors]
+    finally:
+        await app.close()
+    return driver
+
+
 async def redelivery(db: Databases, seed: int, section: Section) -> None:
     from reliability.platforms import CREW, TelegramDriver
     from tests.fakes.telegram_api import FakeTelegram
@@ -106,17 +116,9 @@ async def redelivery(db: Databases, seed: int, section: Section) -> None:
     game = Game(seed, START)
     steps = game.play(250)
     url = await db.fresh()
-    clock = SimClock(START)
-    app = await open_app(url, clock)
-    try:
-        async with FakeTelegram(bot_username="crewbot") as tg:
-            async with TelegramDriver(tg, app, clock, twice=True, replay_every=10,
-                                      seed=seed) as driver:
-                for step in steps:
-                    await driver.run(step)
-            section.problems += [f"seed {seed}: adapter error {e!r}" for e in driver.adapter.errors]
-    finally:
-        await app.close()
+    driver = await through(FakeTelegram(bot_username="crewbot"), lambda tg, app, clock:
+                           TelegramDriver(tg, app, clock, twice=True, replay_every=10,
+                                          seed=seed), url, steps, seed, section)
     found = await census(url)
     section.add(steps=len(steps), updates=len(driver.pushed), redelivered=driver.redelivered,
                 **{"ledger rows checked": found.rows})
@@ -130,16 +132,9 @@ async def discord_twice(db: Databases, seed: int, section: Section) -> None:
     game = Game(seed, START)
     steps = game.play(200)
     url = await db.fresh()
-    clock = SimClock(START)
-    app = await open_app(url, clock)
-    try:
-        async with FakeDiscord(application_id=1300000000000000001) as dc:
-            async with DiscordDriver(dc, app, clock, twice=True) as driver:
-                for step in steps:
-                    await driver.run(step)
-            section.problems += [f"seed {seed}: adapter error {e!r}" for e in driver.adapter.errors]
-    finally:
-        await app.close()
+    driver = await through(FakeDiscord(application_id=1300000000000000001),
+                           lambda dc, app, clock: DiscordDriver(dc, app, clock, twice=True),
+                           url, steps, seed, section)
     found = await census(url)
     section.add(steps=len(steps), **{"events dispatched": driver.dispatched,
                                      "ledger rows checked": found.rows})

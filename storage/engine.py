@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -86,3 +86,15 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker:
 def redacted(url_or_path: str | None) -> str:
     """The URL fit for a log line: never a password."""
     return database_url(url_or_path).render_as_string(hide_password=True)
+
+
+async def empty_public_schema(url: str) -> None:
+    """Drops everything in a PostgreSQL database's public schema: for the databases the tests,
+    benchmarks and soak runs own, never a crew's."""
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()

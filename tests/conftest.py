@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from bot.adapters.console_adapter import Console
 from bot.app import App, open_app
 from bot.clock import SimClock
-from storage.engine import make_engine
+from storage.engine import empty_public_schema
 
 PG_URL = os.environ.get("CREWBOT_TEST_DATABASE_URL", "")
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -23,15 +22,10 @@ START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
 
 async def _reset_postgres(url: str) -> str | None:
     """Empties the test database; returns why it cannot be used, or None."""
-    engine = make_engine(url)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+        await empty_public_schema(url)
     except Exception as error:  # an unreachable server is a reason to skip, said plainly
         return f"PostgreSQL at CREWBOT_TEST_DATABASE_URL is not reachable: {error}"
-    finally:
-        await engine.dispose()
     return None
 
 
