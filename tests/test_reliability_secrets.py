@@ -85,7 +85,7 @@ async def test_a_run_with_platform_failures_logs_no_secret(tmp_path):
             tg.push(tg.message(GROUP, alice, "/ask a lift"))
             await tg.wait_sent(lambda s: "alice asks" in s["text"], timeout=30)
             tg.fail_next("sendMessage", times=2, status=500)  # an error path with tracebacks
-            tg.fail_next("getChatMember", times=2, status=401)
+            tg.fail_next("getChatAdministrators", times=2, status=401)
             tg.push(tg.message(GROUP, alice, "/checkin hi"))
             tg.push(tg.message(GROUP, alice, "/checkin again"))
             await tg.wait_call("sendMessage", count=4, timeout=30)

@@ -185,6 +185,18 @@ async def test_admin_only_command_refused_to_a_non_admin(bot, tg):
     assert tg.sent[-1]["text"] == "circle_hours is now 2."
 
 
+async def test_admin_rights_cost_one_call_per_group_and_follow_a_promotion(bot, tg):
+    for who in (ALICE, BOB, CAROL):
+        await bot.say(who, "/join")
+    assert tg.calls["getChatAdministrators"] == 1 and tg.calls["getChatMember"] == 0
+    await bot.say(BOB, "/settings circle_hours 3")
+    assert "Only a crew admin can use /settings" in tg.sent[-1]["text"]
+    tg.push(tg.chat_member(CREW, BOB, "member", "administrator", by_user=ALICE))
+    await bot.say(BOB, "/settings circle_hours 3")
+    assert tg.sent[-1]["text"] == "circle_hours is now 3."
+    assert tg.calls["getChatAdministrators"] == 2
+
+
 async def test_hello_when_added_without_admin_rights(tg, bot):
     group = -1001000000002
     tg.add_chat(group, title="New crew")

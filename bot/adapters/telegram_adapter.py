@@ -69,6 +69,7 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ADMIN_CACHE_SECONDS = 120
+ADMIN_RETRY_SECONDS = 10
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits (PTB's default)
 POLL_FRESH = POLL_TIMEOUT + 20  # a poll that succeeded this recently means "connected"
 PRIVATE_START = (
@@ -204,7 +205,7 @@ class TelegramAdapter:
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
         self.app: Application = (builder.rate_limiter(rate_limiter or WindowRateLimiter())
                                  .concurrent_updates(ChatOrderedUpdates()).build())
-        self.admins: dict[tuple[int, int], tuple[float, bool]] = {}
+        self.admins: dict[int, tuple[float, frozenset[int]]] = {}  # chat: (when, admin ids)
         self.errors: list[BaseException] = []
         self.app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
         self.app.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, self.on_left))
@@ -262,16 +263,19 @@ class TelegramAdapter:
                   exc_info=context.error)
 
     async def is_admin(self, chat_id: int, user_id: int) -> bool:
-        cached = self.admins.get((chat_id, user_id))
-        if cached and time.monotonic() - cached[0] < ADMIN_CACHE_SECONDS:
-            return cached[1]
-        try:
-            member = await self.app.bot.get_chat_member(chat_id, user_id)
-            admin = member.status in ADMIN_STATUSES
-        except TelegramError:
-            admin = False
-        self.admins[(chat_id, user_id)] = (time.monotonic(), admin)
-        return admin
+        """One getChatAdministrators per chat every 2 minutes, not a getChatMember per member:
+        a busy group costs one API call, and Telegram's rate limits are per bot."""
+        cached = self.admins.get(chat_id)
+        if cached is None or time.monotonic() - cached[0] >= ADMIN_CACHE_SECONDS:
+            try:
+                found = await self.app.bot.get_chat_administrators(chat_id)
+                ids = frozenset(m.user.id for m in found)
+                cached = (time.monotonic(), ids)
+            except TelegramError:  # nobody is an admin until Telegram answers, for a little while
+                cached = (time.monotonic() - ADMIN_CACHE_SECONDS + ADMIN_RETRY_SECONDS,
+                          frozenset())
+            self.admins[chat_id] = cached
+        return user_id in cached[1]
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -336,7 +340,7 @@ class TelegramAdapter:
         if change is None:
             return
         user = change.new_chat_member.user
-        self.admins.pop((change.chat.id, user.id), None)
+        self.admins.pop(change.chat.id, None)  # someone's rights may have changed
         if change.new_chat_member.status in GONE_STATUSES and not user.is_bot:
             await self.answer(MemberLeft(chat_of(change.chat), str(user.id),
                                          event_id=f"tg:{update.update_id}"))
