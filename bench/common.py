@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import App
 from bot.commands.game import Game
-from storage.engine import empty_public_schema, make_engine, sessions
+from storage.engine import empty_public_schema, make_engine
 from storage.migrate import upgrade
 from storage.repository import UnitOfWork
 
@@ -304,7 +304,7 @@ async def open_app_in_schema(url: str, schema: str, clock: Callable[[], datetime
 
     event.listen(engine.sync_engine, "connect", search_path)
     await upgrade(engine)
-    return App(engine, Game(UnitOfWork(sessions(engine)), clock))
+    return App(engine, Game(UnitOfWork(engine), clock))
 
 
 async def drop_schema(url: str, schema: str) -> None:

@@ -36,7 +36,6 @@ from bench.common import (
 from bot.app import App, open_app
 from bot.clock import SimClock
 from bot.commands.events import Event
-from storage.engine import sessions
 from storage.models import MemberRow
 from storage.repository import SqlStore
 
@@ -156,12 +155,12 @@ async def statement_costs(settings: Settings, backend: str, _: cProfile.Profile)
             await timed("SQLAlchemy Core, statement built per call",
                         lambda i: conn.execute(select(table).where(table.c.id == member.id)))
             await conn.rollback()
-        async with sessions(app.engine)() as session:
-            store = SqlStore(session)
+        async with app.engine.connect() as conn:
+            store = SqlStore(conn)
             await timed("ORM: SqlStore.member (entity)", lambda i: store.member(crew.id, "u1"))
             await timed("ORM: SqlStore.first_seen (insert on conflict)",
                         lambda i: store.first_seen("telegram", f"p{i}", START))
-            await session.rollback()
+            await conn.rollback()
 
         async def minimal(i: int) -> None:
             async with app.game.uow() as store:

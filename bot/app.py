@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.commands.game import Game
-from storage.engine import make_engine, sessions
+from storage.engine import make_engine
 from storage.migrate import upgrade
 from storage.repository import UnitOfWork
 
@@ -28,4 +28,4 @@ async def open_app(database: str | None, clock: Callable[[], datetime],
     """Connects to the database, applies pending migrations and builds the game."""
     engine = make_engine(database)
     await upgrade(engine)
-    return App(engine, Game(UnitOfWork(sessions(engine)), clock, default_timezone))
+    return App(engine, Game(UnitOfWork(engine), clock, default_timezone))

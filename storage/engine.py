@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.sqlite_driver import LoopSQLite
 
@@ -77,10 +77,6 @@ def make_engine(url_or_path: str | None) -> AsyncEngine:
     # Game.handle retries on a fresh connection (SqlStore.retryable); pool_recycle keeps
     # connections younger than typical server or proxy idle timeouts.
     return create_async_engine(url, pool_recycle=1800, hide_parameters=True)
-
-
-def sessions(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def redacted(url_or_path: str | None) -> str:

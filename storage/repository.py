@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.rules.model import (
     Checkin,
@@ -263,19 +263,29 @@ def _statements(dialect: str) -> dict[str, Executable]:
 
 
 class SqlStore:
-    """Every read and write the game needs, inside one transaction (commit or it rolls back)."""
+    """Every read and write the game needs, inside one transaction (commit or it rolls back).
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self._dialect = session.bind.dialect.name if session.bind else "sqlite"
+    It works on one connection: the prebuilt statements of the hot paths run on it directly,
+    and an ORM session is made on the same transaction only when a method needs one (most
+    game actions never do; a session's set-up and commit cost more than two statements)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._session: AsyncSession | None = None
+        self._dialect = conn.dialect.name
         self._sql = _statements(self._dialect)
-        self._conn: AsyncConnection | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            # control_fully: the session's commit and rollback are the connection's.
+            self._session = AsyncSession(bind=self._conn, expire_on_commit=False,
+                                         join_transaction_mode="control_fully")
+        return self._session
 
     async def _run(self, name: str, **params: Any) -> Any:
-        """Runs a prebuilt statement on the session's connection, past the ORM layer (every
-        ORM write here flushes at once, so there is nothing to autoflush first)."""
-        if self._conn is None:
-            self._conn = await self.session.connection()
+        """Runs a prebuilt statement on the connection, past the ORM layer (every ORM write
+        here flushes at once, so there is nothing to autoflush first)."""
         return await self._conn.execute(self._sql[name], params)
 
     def _insert(self, table: Any) -> Any:
@@ -290,12 +300,18 @@ class SqlStore:
                                                or "deadlock" in str(error).lower()))
 
     async def commit(self) -> None:
-        self._conn = None
-        await self.session.commit()
+        # The session commits the transaction only if it began it (or joined it since its
+        # last commit or rollback); a statement run on the connection after that began its own.
+        if self._session is not None:
+            await self._session.commit()
+        if self._conn.in_transaction():
+            await self._conn.commit()
 
     async def rollback(self) -> None:
-        self._conn = None
-        await self.session.rollback()
+        if self._session is not None:
+            await self._session.rollback()
+        if self._conn.in_transaction():
+            await self._conn.rollback()
 
     # crews and members
 
@@ -1045,36 +1061,39 @@ class UnitOfWork:
     handler, which sleeps up to 100 ms a try, instead of being woken the moment the first
     commits. Other processes still wait in the busy handler."""
 
-    def __init__(self, sessionmaker: async_sessionmaker) -> None:
-        self.sessionmaker = sessionmaker
-        bind = sessionmaker.kw.get("bind")
-        self.turns = asyncio.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.turns = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self) -> _Scope:
-        return _Scope(self.sessionmaker, self.turns)
+        return _Scope(self.engine, self.turns)
 
 
 class _Scope:
-    def __init__(self, sessionmaker: async_sessionmaker, turns: asyncio.Lock | None) -> None:
-        self.sessionmaker = sessionmaker
+    def __init__(self, engine: AsyncEngine, turns: asyncio.Lock | None) -> None:
+        self.engine = engine
         self.turns = turns
 
     async def __aenter__(self) -> SqlStore:
         if self.turns:
             await self.turns.acquire()
         try:
-            self.session = self.sessionmaker()
-            await self.session.__aenter__()
+            self.conn = await self.engine.connect()
         except BaseException:
             if self.turns:
                 self.turns.release()
             raise
-        return SqlStore(self.session)
+        self.store = SqlStore(self.conn)
+        return self.store
 
     async def __aexit__(self, *exc: object) -> None:
         try:
-            await self.session.rollback()
-            await self.session.__aexit__(*exc)
+            try:
+                await self.store.rollback()
+                if self.store._session is not None:
+                    await self.store._session.close()
+            finally:
+                await self.conn.close()
         finally:
             if self.turns:
                 self.turns.release()

@@ -424,6 +424,16 @@ async def test_a_stores_work_is_rolled_back_unless_committed(any_app):
         await store.commit()
     async with uow() as store:
         assert [m.name for m in await store.all_members(kept.id)] == ["dave"]
+    # Work that goes on after a rollback is committed, whichever way the store reached the
+    # database first (an ORM read, then a prebuilt statement): a refused command records its
+    # event like this, so that a redelivery is not answered twice.
+    async with uow() as store:
+        assert (await store.crew("console", "kept")) is not None
+        await store.rollback()
+        assert await store.first_seen("console", "after-rollback", START)
+        await store.commit()
+    async with uow() as store:
+        assert not await store.first_seen("console", "after-rollback", START)
 
 
 async def test_a_command_that_fails_half_way_leaves_no_trace(any_app, clock, monkeypatch):
