@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,12 +72,17 @@ class Counter:
 
 
 class Feeder:
-    """Builds platform-like events (fresh message and event ids) and times Game.handle."""
+    """Builds platform-like events (fresh message and event ids) and times Game.handle.
+
+    One at a time by default; with `at_once`, every crew's events run as its own task, each
+    crew's in order, as the adapters handle chats (the latency then includes waiting for the
+    others)."""
 
     def __init__(self, app: App, counter: Counter) -> None:
         self.app = app
         self.counter = counter
         self.ids = itertools.count(1)
+        self.at_once = False
 
     def command(self, crew: Crew, who: Actor, text: str, reply_to: str | None = None
                 ) -> CommandReceived:
@@ -91,15 +97,25 @@ class Feeder:
     async def run(self, events: Sequence[Event], expect: Expect, what: str) -> Block:
         block = Block()
         handle = self.app.game.handle
+
+        async def play(queue: Sequence[Event]) -> None:
+            for item in queue:
+                began = now()
+                out = await handle(item)
+                block.latencies.append(now() - began)
+                if not expect(out):
+                    raise RuntimeError(f"bench: {what} took an unexpected path: "
+                                       f"{[m.plain()[:120] for m in out]}")
+
         before = self.counter.count
         start = now()
-        for item in events:
-            began = now()
-            out = await handle(item)
-            block.latencies.append(now() - began)
-            if not expect(out):
-                raise RuntimeError(f"bench: {what} took an unexpected path: "
-                                   f"{[m.plain()[:120] for m in out]}")
+        if self.at_once:
+            crews: dict[str, list[Event]] = {}
+            for item in events:
+                crews.setdefault(item.chat.chat_id, []).append(item)
+            await asyncio.gather(*(play(queue) for queue in crews.values()))
+        else:
+            await play(events)
         block.wall = now() - start
         block.statements = self.counter.count - before
         return block
@@ -202,17 +218,21 @@ async def measure(settings: Settings, backend: str) -> dict[str, list[Block]]:
         counter = Counter(app)
         feed = Feeder(app, counter)
         results: dict[str, list[Block]] = {name: [] for name in ("floor", *ACTIONS)}
+        results.update({at_once(name): [] for name in ACTIONS})
         samples = settings.sizes.crews * MEMBERS
         # Warm-up, untimed: compiled-statement caches, prepared statements, the pool.
         clock.move_to(START - timedelta(days=32))
         await floor_block(app, counter, 20)
         await one_round(feed, make_crews(1, WARM_UP))
-        for round_no in range(settings.sizes.rounds):
+        rounds = settings.sizes.rounds
+        for round_no in range(2 * rounds):  # one at a time, then every crew at once
+            feed.at_once = round_no >= rounds
             clock.move_to(START + timedelta(days=32 * round_no))
-            results["floor"].append(await floor_block(app, counter, max(samples, 100)))
+            if not feed.at_once:
+                results["floor"].append(await floor_block(app, counter, max(samples, 100)))
             for name, block in (await one_round(feed, make_crews(settings.sizes.crews,
                                                                  round_no))).items():
-                results[name].append(block)
+                results[at_once(name) if feed.at_once else name].append(block)
         return results
     finally:
         await app.close()
@@ -224,6 +244,10 @@ def summarise(blocks: list[Block]) -> tuple[float, float, float, float]:
     statements = sum(b.statements for b in blocks) / max(1, len(pooled))
     return (median(b.throughput for b in blocks), percentile(pooled, 50),
             percentile(pooled, 99), statements)
+
+
+def at_once(action: str) -> str:
+    return f"{action} at once"
 
 
 def label(action: str) -> str:
@@ -253,4 +277,16 @@ async def run(settings: Settings, report: Report) -> None:
                 key=f"actions.{action}.{backend}", section=SECTION, measure=label(action),
                 backend=backend, result=rate(a_rate, "actions/s"), p50=ms(a_p50),
                 p99=ms(a_p99), vs=f"{a_p50 / f_p50:.1f}x", target=target, verdict=verdict(ok),
-                note=f"{a_sql:.1f} SQL/action + commit; n={samples}"))
+                note=f"{a_sql:.1f} SQL/action + commit; n={samples}; one at a time"))
+        crews = settings.sizes.crews
+        for action in ACTIONS:
+            c_rate, c_p50, c_p99, _ = summarise(results[at_once(action)])
+            samples = sum(len(b.latencies) for b in results[at_once(action)])
+            report.add(Row(
+                key=f"actions.{action}.{backend}.at_once", section=SECTION,
+                measure=f"{label(action)}, {crews} crews at once", backend=backend,
+                result=rate(c_rate, "actions/s"), p50=ms(c_p50), p99=ms(c_p99),
+                vs=f"{c_rate / max(1e-9, summarise(results[action])[0]):.1f}x one at a time",
+                target=">= 1,000/s", verdict=verdict(c_rate >= RATE_TARGET),
+                note=f"n={samples}; each crew's events in order, the crews concurrently (as "
+                     "the adapters run them); latency includes waiting for the other crews"))

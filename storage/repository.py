@@ -419,7 +419,7 @@ class SqlStore:
         return Circle(circle_id, crew_id, opened_at, closes_at, "open")
 
     async def close_circle(self, circle_id: int, status: str, now: datetime) -> bool:
-        result = await self.session.execute(
+        result = await self._conn.execute(
             update(CircleRow).where(CircleRow.id == circle_id, CircleRow.status == "open")
             .values(status=status, closed_at=now))
         return bool(result.rowcount)
@@ -778,7 +778,7 @@ class SqlStore:
                  "reason": reason, "source": source, "month": month, "at": now}
                 for member_id, points, level, reason, source in items]
         # One row: one statement; several: SQLAlchemy sends them as one multi-row INSERT.
-        inserted = (await self.session.execute(
+        inserted = (await self._conn.execute(
             self._sql["award"], rows[0] if len(rows) == 1 else rows)).all()
         if not inserted:
             return 0
@@ -787,7 +787,7 @@ class SqlStore:
         for member_id, level, points in inserted:
             for period in ("all", month):
                 sums[(period, member_id, level)] += points
-        await self.session.execute(self._sql["add_total"], [
+        await self._conn.execute(self._sql["add_total"], [
             {"crew_id": crew_id, "period": period, "member_id": member_id, "level": level,
              "points": points} for (period, member_id, level), points in sums.items()])
         return len(inserted)
