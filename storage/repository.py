@@ -250,7 +250,21 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "mark_present": update(_ROSTER).where(
             _ROSTER.c.meeting_id == p("w_meeting"), _ROSTER.c.member_id == p("w_member"),
             _ROSTER.c.present_at.is_(None)).values(present_at=p("at")),
+        **({"arrival": _arrival(p)} if dialect == "postgresql" else {}),
     }
+
+
+def _arrival(p: Any) -> Executable:
+    """PostgreSQL: the event's dedupe insert, the crew and the member in one round trip (a
+    data-modifying CTE); always one row, whose first column is 1 for a new event."""
+    seen = (pg_insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"), at=p("at"))
+            .on_conflict_do_nothing().returning(literal(1).label("new")).cte("seen"))
+    fresh = select(func.count().label("fresh")).select_from(seen).subquery("arrival")
+    return select(fresh.c.fresh, *_CREW_COLS, *_MEMBER_COLS).select_from(
+        fresh.outerjoin(_CREWS, and_(_CREWS.c.platform == p("platform"),
+                                     _CREWS.c.chat_id == p("chat_id")))
+        .outerjoin(_MEMBERS, and_(_MEMBERS.c.crew_id == _CREWS.c.id,
+                                  _MEMBERS.c.user_id == p("user_id"))))
 
 
 _STATEMENTS: dict[str, dict[str, Executable]] = {}
@@ -260,6 +274,14 @@ def _statements(dialect: str) -> dict[str, Executable]:
     if dialect not in _STATEMENTS:
         _STATEMENTS[dialect] = _prebuilt(dialect)
     return _STATEMENTS[dialect]
+
+
+def _crew_and_member(row: Any) -> tuple[Crew | None, Member | None]:
+    """A row of _CREW_COLS then _MEMBER_COLS (the member's all None when not a member)."""
+    if row is None:
+        return None, None
+    crew = Crew(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5], row[6])
+    return crew, (Member(*row[7:]) if row[7] is not None else None)
 
 
 class SqlStore:
@@ -351,10 +373,18 @@ class SqlStore:
         """The crew of a chat and a user's membership of it, in one query."""
         row = (await self._run("crew_member", platform=platform, chat_id=chat_id,
                                user_id=user_id)).first()
-        if row is None:
-            return None, None
-        crew = Crew(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5], row[6])
-        return crew, (Member(*row[7:]) if row[7] is not None else None)
+        return _crew_and_member(row)
+
+    async def arrival(self, platform: str, event_id: str | None, now: datetime, chat_id: str,
+                      user_id: str) -> tuple[bool, Crew | None, Member | None]:
+        """`first_seen` (True without an event id) and `crew_member`; one statement on
+        PostgreSQL, where each is a round trip."""
+        if "arrival" in self._sql and event_id:
+            row = (await self._run("arrival", platform=platform, event_id=event_id[:96], at=now,
+                                   chat_id=chat_id, user_id=user_id)).one()
+            return bool(row[0]), *_crew_and_member(row[1:] if row[1] is not None else None)
+        fresh = await self.first_seen(platform, event_id, now) if event_id else True
+        return fresh, *(await self.crew_member(platform, chat_id, user_id))
 
     async def member_by_id(self, member_id: int) -> Member:
         return Member(*(await self._run("member_by_id", id=member_id)).one())

@@ -81,11 +81,15 @@ class Game:
             now = self.clock()
             async with self.uow() as store:
                 try:
-                    if event.event_id and not await store.first_seen(event.chat.platform,
-                                                                     event.event_id, now):
+                    # The crew and the acting (or leaving) member's row come with the dedupe.
+                    user_id = (event.user_id if isinstance(event, MemberLeft)
+                               else event.actor.user_id)
+                    fresh, crew, member = await store.arrival(
+                        event.chat.platform, event.event_id, now, event.chat.chat_id, user_id)
+                    if not fresh:
                         log_event(event, "duplicate", started, self.commands)
                         return []
-                    messages = await self._dispatch(store, event, now)
+                    messages = await self._dispatch(store, event, now, crew, member)
                     await store.commit()
                     log_event(event, "ok", started, self.commands)
                     return messages
@@ -105,10 +109,8 @@ class Game:
                     return [Message((APOLOGY,), private=True)]
         raise AssertionError("unreachable")
 
-    async def _dispatch(self, store: Store, event: Event, now: datetime) -> list[Message]:
-        # The crew and the acting (or leaving) member's row come in one query.
-        user_id = event.user_id if isinstance(event, MemberLeft) else event.actor.user_id
-        crew, member = await store.crew_member(event.chat.platform, event.chat.chat_id, user_id)
+    async def _dispatch(self, store: Store, event: Event, now: datetime, crew: Crew | None,
+                        member: Member | None) -> list[Message]:
         if crew is None:
             if isinstance(event, MemberLeft | ReactionChanged):
                 return []
