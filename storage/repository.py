@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import (
     Executable,
+    Integer,
+    String,
     and_,
     bindparam,
     delete,
@@ -19,10 +21,12 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    text,
     type_coerce,
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -58,6 +62,7 @@ from storage.models import (
     RosterRow,
     SeenEventRow,
     TotalRow,
+    UTCDateTime,
     VentureMemberRow,
     VentureRow,
 )
@@ -250,8 +255,36 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "mark_present": update(_ROSTER).where(
             _ROSTER.c.meeting_id == p("w_meeting"), _ROSTER.c.member_id == p("w_member"),
             _ROSTER.c.present_at.is_(None)).values(present_at=p("at")),
-        **({"arrival": _arrival(p)} if dialect == "postgresql" else {}),
+        **({"arrival": _arrival(p), "award_totals": _AWARD_TOTALS} if dialect == "postgresql"
+           else {}),
     }
+
+
+# PostgreSQL: awards and the totals of the new ones in one round trip. The ledger's unique key
+# decides which are new (RETURNING); the totals add only those, summed per key so that one
+# upsert never touches a row twice.
+_AWARD_TOTALS = text("""
+WITH new AS (
+    INSERT INTO ledger (crew_id, member_id, points, level, reason, source, month, at)
+    SELECT :crew_id, a.member_id, a.points, a.level, a.reason, a.source, :month, :at
+    FROM unnest(:member_ids, :points, :levels, :reasons, :sources)
+         AS a(member_id, points, level, reason, source)
+    ON CONFLICT (crew_id, member_id, reason, source) DO NOTHING
+    RETURNING member_id, level, points
+), added AS (
+    INSERT INTO totals (crew_id, period, member_id, level, points)
+    SELECT :crew_id, p.period, new.member_id, new.level, sum(new.points)
+    FROM new CROSS JOIN (VALUES ('all'), (:month)) AS p(period)
+    GROUP BY p.period, new.member_id, new.level
+    ON CONFLICT (crew_id, period, member_id, level)
+    DO UPDATE SET points = totals.points + excluded.points
+)
+SELECT member_id, level, points FROM new
+""").bindparams(
+    bindparam("crew_id", type_=Integer), bindparam("month", type_=String),
+    bindparam("at", type_=UTCDateTime), bindparam("member_ids", type_=ARRAY(Integer)),
+    bindparam("points", type_=ARRAY(Integer)), bindparam("levels", type_=ARRAY(Integer)),
+    bindparam("reasons", type_=ARRAY(String)), bindparam("sources", type_=ARRAY(String)))
 
 
 def _arrival(p: Any) -> Executable:
@@ -804,6 +837,12 @@ class SqlStore:
         those not made before to the cached totals in a second; returns how many were new."""
         if not items:
             return 0
+        if "award_totals" in self._sql:
+            members, points, levels, reasons, sources = (list(c) for c in zip(*items, strict=True))
+            return len((await self._conn.execute(self._sql["award_totals"], {
+                "crew_id": crew_id, "month": month, "at": now, "member_ids": members,
+                "points": points, "levels": levels, "reasons": reasons,
+                "sources": sources})).all())
         rows = [{"crew_id": crew_id, "member_id": member_id, "points": points, "level": level,
                  "reason": reason, "source": source, "month": month, "at": now}
                 for member_id, points, level, reason, source in items]
