@@ -12,7 +12,7 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, closing, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import httpx
@@ -20,10 +20,13 @@ import pytest
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, TimedOut
-from telegram.request import BaseRequest, RequestData
+from telegram.ext import ApplicationBuilder
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from bot.adapters.telegram_adapter import TelegramAdapter
 from bot.adapters.telegram_http import AiohttpRequest, multipart, scrubbed
+from bot.commands.game import Game
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "7000000001:SECRET-http-token-5c1e"
@@ -450,3 +453,25 @@ async def test_proxies_come_from_the_environment_like_httpx(monkeypatch) -> None
                 await request.post(f"{direct.root}/bot{TOKEN}/ping")
     assert proxy.seen[0].url == f"http://api.telegram.invalid/bot{TOKEN}/ping"
     assert len(proxy.seen) == 1 and len(direct.seen) == 1
+
+
+# ------------------------------------------------------------------ the adapter
+
+
+async def test_the_adapter_uses_aiohttp_for_both_connections_unless_told_otherwise() -> None:
+    game = cast(Game, None)
+    adapter = TelegramAdapter(game, TOKEN)
+    request, polls = adapter.app.bot.request, adapter.poll.inner
+    assert isinstance(request, AiohttpRequest) and request.connection_pool_size == 256
+    assert isinstance(polls, AiohttpRequest) and polls.connection_pool_size == 1
+
+    given = HTTPXRequest(connection_pool_size=8)
+    adapter = TelegramAdapter(game, TOKEN, builder=ApplicationBuilder().token(TOKEN).request(given))
+    assert adapter.app.bot.request is given
+    assert isinstance(adapter.poll.inner, AiohttpRequest)
+
+    # Connection settings on the builder are PTB's to honour (it refuses .request() then).
+    proxied = ApplicationBuilder().token(TOKEN).proxy("http://127.0.0.1:3128").read_timeout(9)
+    adapter = TelegramAdapter(game, TOKEN, builder=proxied)
+    assert isinstance(adapter.app.bot.request, HTTPXRequest)
+    assert adapter.app.bot.request.read_timeout == 9
