@@ -27,12 +27,13 @@ from bench.common import (
 )
 from bench.tgfake import OVERALL, PER_GROUP, Remote, spawn
 from bot.adapters.telegram_adapter import TelegramAdapter
+from bot.adapters.telegram_http import AiohttpRequest
 from bot.app import App, open_app
 from bot.clock import utc_now
 from bot.commands.care import PASS
 from bot.commands.events import say
 from storage.models import CrewRow, OutboxRow
-from tests.fakes.telegram_api import JSON, FakeTelegram
+from tests.fakes.telegram_api import JSON
 
 SECTION = "4. Telegram"
 MEMBERS = 6
@@ -45,10 +46,11 @@ SECOND_MODEL_POSTS = 300  # the other limit model runs on fewer posts, to keep t
 
 
 def builder(remote: Remote) -> ApplicationBuilder[Any, Any, Any, Any, Any, Any]:
-    """PTB pointed at the fake in the child process, with the fake's own fast requests."""
+    """PTB pointed at the fake in the child process, with the adapter's production requests."""
     return (ApplicationBuilder().token(remote.token).base_url(remote.base_url)
-            .base_file_url(remote.base_file_url).request(FakeTelegram.ptb_request())
-            .get_updates_request(FakeTelegram.ptb_request(get_updates=True)))
+            .base_file_url(remote.base_file_url)
+            .request(AiohttpRequest(connection_pool_size=256))
+            .get_updates_request(AiohttpRequest(connection_pool_size=1)))
 
 
 @dataclass

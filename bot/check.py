@@ -112,12 +112,17 @@ async def check_telegram(config: Config, crews: Sequence[CrewChat]) -> list[Find
     from telegram.constants import ChatMemberStatus
     from telegram.error import InvalidToken, TelegramError
 
+    from bot.adapters.telegram_http import AiohttpRequest
+
     assert config.telegram_token is not None
     options: dict[str, Any] = {}
     if config.telegram_api_url:
         root = config.telegram_api_url.rstrip("/")
         options = {"base_url": f"{root}/bot", "base_file_url": f"{root}/file/bot"}
-    bot = Bot(config.telegram_token, **options)
+    # The HTTP client the adapter runs on, so the check meets the same proxy settings and CA
+    # store (aiohttp uses the system's, httpx certifi's) as the running bot.
+    bot = Bot(config.telegram_token, request=AiohttpRequest(),
+              get_updates_request=AiohttpRequest(connection_pool_size=1), **options)
     findings: list[Finding] = []
     try:
         async with asyncio.timeout(TIMEOUT):

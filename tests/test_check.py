@@ -140,6 +140,19 @@ async def test_a_platform_that_does_not_answer_is_a_problem(tmp_path):
     assert DC_TOKEN not in out + err
 
 
+async def test_a_bot_api_that_does_not_answer_is_a_problem(tmp_path):
+    db = str(tmp_path / "crew.sqlite3")
+    await crews_in(db, ("telegram", str(ADMIN_CHAT)))
+    env = clean_env(CREWBOT_DATABASE_URL=db, CREWBOT_TELEGRAM_TOKEN=TG_TOKEN,
+                    CREWBOT_TELEGRAM_API_URL="http://127.0.0.1:1")
+    code, out, err = await crewbot("check", env=env, cwd=tmp_path)
+    assert code == 1, out
+    line = line_about(out, "telegram")
+    # through the adapter's own HTTP client, named without the token
+    assert line.startswith("PROBLEM: telegram: cannot reach the Bot API (aiohttp."), line
+    assert TG_TOKEN not in out + err and TG_TOKEN.split(":")[1] not in out + err
+
+
 async def test_no_platform_and_a_missing_database_file(tmp_path):
     code, out, err = await crewbot("check", "--db", str(tmp_path / "none.sqlite3"),
                                    env=clean_env(), cwd=tmp_path)
