@@ -28,6 +28,7 @@ from bench.common import (
 from bot.app import App, open_app
 from bot.clock import SimClock
 from bot.commands.events import Actor, Chat, CommandReceived, Event, Message, ReactionChanged
+from storage.direct import Counted
 
 SECTION = "1. Game actions"
 ACTIONS = ("/checkin", "reaction", "/ask", "/offer", "/thanks", "/here", "/leaderboard")
@@ -62,13 +63,18 @@ class Counter:
     """Counts the SQL statements SQLAlchemy sends, to explain the ratio to the floor."""
 
     def __init__(self, app: App) -> None:
-        self.count = 0
+        self._seen_here = 0
         event.listen(app.engine.sync_engine, "before_cursor_execute", self._seen)
         if app.engine.dialect.name == "sqlite":  # BEGIN IMMEDIATE goes straight to the cursor
             event.listen(app.engine.sync_engine, "begin", self._seen)
 
     def _seen(self, *_: Any) -> None:
-        self.count += 1
+        self._seen_here += 1
+
+    @property
+    def count(self) -> int:
+        """Through SQLAlchemy, and straight on sqlite3 (storage/direct.py)."""
+        return self._seen_here + Counted.statements
 
 
 class Feeder:
@@ -287,6 +293,6 @@ async def run(settings: Settings, report: Report) -> None:
                 measure=f"{label(action)}, {crews} crews at once", backend=backend,
                 result=rate(c_rate, "actions/s"), p50=ms(c_p50), p99=ms(c_p99),
                 vs=f"{c_rate / max(1e-9, summarise(results[action])[0]):.1f}x one at a time",
-                target=">= 1,000/s", verdict=verdict(c_rate >= RATE_TARGET),
                 note=f"n={samples}; each crew's events in order, the crews concurrently (as "
-                     "the adapters run them); latency includes waiting for the other crews"))
+                     "the adapters run them); latency includes waiting for the other crews; "
+                     "shown to compare, the targets are judged one at a time"))

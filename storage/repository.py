@@ -1,8 +1,9 @@
-"""The store the command layer uses: one unit of work over an async SQLAlchemy session."""
+"""The store the command layer uses: one unit of work on one database connection."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -45,6 +47,7 @@ from bot.rules.model import (
     Member,
     Venture,
 )
+from storage.direct import Direct, compile_all
 from storage.models import (
     CheckinRow,
     CircleRow,
@@ -301,6 +304,15 @@ def _arrival(p: Any) -> Executable:
 
 
 _STATEMENTS: dict[str, dict[str, Executable]] = {}
+_DIRECT: dict[str, dict[str, Direct]] = {}
+
+
+def _direct(dialect: Dialect) -> dict[str, Direct]:
+    """The prebuilt statements that run straight on sqlite3; none on PostgreSQL."""
+    if dialect.name not in _DIRECT:
+        _DIRECT[dialect.name] = (compile_all(_statements(dialect.name), dialect)
+                                 if dialect.name == "sqlite" else {})
+    return _DIRECT[dialect.name]
 
 
 def _statements(dialect: str) -> dict[str, Executable]:
@@ -329,6 +341,8 @@ class SqlStore:
         self._session: AsyncSession | None = None
         self._dialect = conn.dialect.name
         self._sql = _statements(self._dialect)
+        self._direct = _direct(conn.dialect)
+        self._sqlite: sqlite3.Connection | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -340,8 +354,21 @@ class SqlStore:
 
     async def _run(self, name: str, **params: Any) -> Any:
         """Runs a prebuilt statement on the connection, past the ORM layer (every ORM write
-        here flushes at once, so there is nothing to autoflush first)."""
+        here flushes at once, so there is nothing to autoflush first); on SQLite straight on
+        the sqlite3 connection (storage/direct.py)."""
+        direct = self._direct.get(name)
+        if direct is not None:
+            return direct.run(await self._in_transaction(), params)
         return await self._conn.execute(self._sql[name], params)
+
+    async def _in_transaction(self) -> sqlite3.Connection:
+        """The sqlite3 connection, inside the transaction SQLAlchemy began on it."""
+        if not self._conn.in_transaction():
+            await self._conn.begin()
+        if self._sqlite is None:
+            raw = await self._conn.get_raw_connection()
+            self._sqlite = raw.driver_connection._conn  # type: ignore[union-attr]
+        return self._sqlite
 
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self._dialect == "postgresql" else sqlite_insert)(table)
@@ -847,8 +874,8 @@ class SqlStore:
                  "reason": reason, "source": source, "month": month, "at": now}
                 for member_id, points, level, reason, source in items]
         # One row: one statement; several: SQLAlchemy sends them as one multi-row INSERT.
-        inserted = (await self._conn.execute(
-            self._sql["award"], rows[0] if len(rows) == 1 else rows)).all()
+        inserted = (await (self._run("award", **rows[0]) if len(rows) == 1 else
+                           self._conn.execute(self._sql["award"], rows))).all()
         if not inserted:
             return 0
         # One row per totals key: a multi-row upsert may not touch the same row twice.
@@ -856,9 +883,12 @@ class SqlStore:
         for member_id, level, points in inserted:
             for period in ("all", month):
                 sums[(period, member_id, level)] += points
-        await self._conn.execute(self._sql["add_total"], [
-            {"crew_id": crew_id, "period": period, "member_id": member_id, "level": level,
-             "points": points} for (period, member_id, level), points in sums.items()])
+        totals = [{"crew_id": crew_id, "period": period, "member_id": member_id, "level": level,
+                   "points": points} for (period, member_id, level), points in sums.items()]
+        if "add_total" in self._direct:
+            self._direct["add_total"].run_many(await self._in_transaction(), totals)
+        else:
+            await self._conn.execute(self._sql["add_total"], totals)
         return len(inserted)
 
     async def entry(self, entry_id: int) -> LedgerEntry | None:
