@@ -323,7 +323,7 @@ def _statements(dialect: str) -> dict[str, Executable]:
 
 def _crew_and_member(row: Any) -> tuple[Crew | None, Member | None]:
     """A row of _CREW_COLS then _MEMBER_COLS (the member's all None when not a member)."""
-    if row is None:
+    if row is None or row[0] is None:
         return None, None
     crew = Crew(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5], row[6])
     return crew, (Member(*row[7:]) if row[7] is not None else None)
@@ -361,6 +361,14 @@ class SqlStore:
             return direct.run(await self._in_transaction(), params)
         return await self._conn.execute(self._sql[name], params)
 
+    async def _run_many(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """`_run` once per row (no rows returned)."""
+        direct = self._direct.get(name)
+        if direct is not None:
+            direct.run_many(await self._in_transaction(), rows)
+        else:
+            await self._conn.execute(self._sql[name], rows)
+
     async def _in_transaction(self) -> sqlite3.Connection:
         """The sqlite3 connection, inside the transaction SQLAlchemy began on it."""
         if not self._conn.in_transaction():
@@ -394,6 +402,12 @@ class SqlStore:
             await self._session.rollback()
         if self._conn.in_transaction():
             await self._conn.rollback()
+
+    async def close(self) -> None:
+        """Rolls back what was not committed and closes the session, if one was made."""
+        await self.rollback()
+        if self._session is not None:
+            await self._session.close()
 
     # crews and members
 
@@ -442,7 +456,7 @@ class SqlStore:
         if "arrival" in self._sql and event_id:
             row = (await self._run("arrival", platform=platform, event_id=event_id[:96], at=now,
                                    chat_id=chat_id, user_id=user_id)).one()
-            return bool(row[0]), *_crew_and_member(row[1:] if row[1] is not None else None)
+            return bool(row[0]), *_crew_and_member(row[1:])
         fresh = await self.first_seen(platform, event_id, now) if event_id else True
         return fresh, *(await self.crew_member(platform, chat_id, user_id))
 
@@ -866,10 +880,9 @@ class SqlStore:
             return 0
         if "award_totals" in self._sql:
             members, points, levels, reasons, sources = (list(c) for c in zip(*items, strict=True))
-            return len((await self._conn.execute(self._sql["award_totals"], {
-                "crew_id": crew_id, "month": month, "at": now, "member_ids": members,
-                "points": points, "levels": levels, "reasons": reasons,
-                "sources": sources})).all())
+            return len((await self._run(
+                "award_totals", crew_id=crew_id, month=month, at=now, member_ids=members,
+                points=points, levels=levels, reasons=reasons, sources=sources)).all())
         rows = [{"crew_id": crew_id, "member_id": member_id, "points": points, "level": level,
                  "reason": reason, "source": source, "month": month, "at": now}
                 for member_id, points, level, reason, source in items]
@@ -883,12 +896,9 @@ class SqlStore:
         for member_id, level, points in inserted:
             for period in ("all", month):
                 sums[(period, member_id, level)] += points
-        totals = [{"crew_id": crew_id, "period": period, "member_id": member_id, "level": level,
-                   "points": points} for (period, member_id, level), points in sums.items()]
-        if "add_total" in self._direct:
-            self._direct["add_total"].run_many(await self._in_transaction(), totals)
-        else:
-            await self._conn.execute(self._sql["add_total"], totals)
+        await self._run_many("add_total", [
+            {"crew_id": crew_id, "period": period, "member_id": member_id, "level": level,
+             "points": points} for (period, member_id, level), points in sums.items()])
         return len(inserted)
 
     async def entry(self, entry_id: int) -> LedgerEntry | None:
@@ -1188,9 +1198,7 @@ class _Scope:
     async def __aexit__(self, *exc: object) -> None:
         try:
             try:
-                await self.store.rollback()
-                if self.store._session is not None:
-                    await self.store._session.close()
+                await self.store.close()
             finally:
                 await self.conn.close()
         finally:
