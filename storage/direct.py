@@ -102,10 +102,8 @@ class Direct:
         if "POSTCOMPILE" in sql:
             return None
         results = [column.type._cached_result_processor(dialect, None)
-                   for column in compiled._result_columns] or None
-        if results is not None and not any(results):
-            results = []  # rows as they come
-        return cls(sql, args, results)
+                   for column in compiled._result_columns]
+        return cls(sql, args, results if any(results) else None)  # None: rows as they come
 
     def values(self, params: Mapping[str, Any]) -> list[Any]:
         try:
