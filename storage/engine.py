@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from storage.sqlite_driver import LoopSQLite
 
 DEFAULT_SQLITE = "crewbot.sqlite3"
+PG_POOL_SIZE = 20  # PostgreSQL connections kept open per process
+PG_POOL_OVERFLOW = 20  # more, opened for a burst and closed after it
 
 
 def database_url(url_or_path: str | None) -> URL:
@@ -76,7 +78,11 @@ def make_engine(url_or_path: str | None) -> AsyncEngine:
     # dropped fails its first statement instead; SQLAlchemy then invalidates the pool and
     # Game.handle retries on a fresh connection (SqlStore.retryable); pool_recycle keeps
     # connections younger than typical server or proxy idle timeouts.
-    return create_async_engine(url, pool_recycle=1800, hide_parameters=True)
+    # The pool keeps as many connections as the adapters have chats in flight (Telegram handles
+    # 32 at once): with the default 5, every busier moment closed the extra connections after
+    # use, and each new one paid a connect, type introspection and its statements' PREPAREs.
+    return create_async_engine(url, pool_recycle=1800, hide_parameters=True,
+                               pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW)
 
 
 def redacted(url_or_path: str | None) -> str:
