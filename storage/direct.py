@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import Executable
 from sqlalchemy.engine import Dialect
@@ -58,8 +58,8 @@ class Rows:
         return self.one()[0]
 
 
-class Direct:
-    """One statement, compiled for SQLite with SQLAlchemy's processors, run on sqlite3."""
+class Prebuilt:
+    """One statement compiled once by SQLAlchemy for a dialect, with its processors."""
 
     __slots__ = ("args", "results", "sql")
 
@@ -70,7 +70,7 @@ class Direct:
         self.results = results
 
     @classmethod
-    def compile(cls, statement: Executable, dialect: Dialect) -> Direct | None:
+    def compile(cls, statement: Executable, dialect: Dialect) -> Self | None:
         """None for what this does not handle: named parameters, or an IN list of values that
         come with the call."""
         compiled: Any = statement.compile(dialect=dialect)
@@ -82,6 +82,11 @@ class Direct:
         defaults = {c.key: c.default for c in compiled.insert_prefetch}
         defaults |= {c.key: c.onupdate for c in compiled.update_prefetch}
         args: list[tuple[str | None, Any]] = []
+        # PostgreSQL's placeholders are numbered ($1, ...), in positiontup order without the
+        # IN lists; a constant IN list's values are given the numbers after the last one.
+        numbered = dialect.paramstyle == "numeric_dollar"
+        tail: list[tuple[str | None, Any]] = []
+        number = 1 + sum(not compiled.binds[n].expanding for n in compiled.positiontup)
         for name in compiled.positiontup:
             bind = compiled.binds[name]
             process = processors.get(name)
@@ -93,17 +98,33 @@ class Direct:
             elif bind.expanding:  # an IN list: only a constant one, written out here
                 if bind.required or not isinstance(bind.value, list | tuple):
                     return None
-                sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * len(bind.value)))
-                args += [(None, process(v) if process else v) for v in bind.value]
+                values = [(None, process(v) if process else v) for v in bind.value]
+                if numbered:
+                    marks = ", ".join(f"${number + i}" for i in range(len(values)))
+                    number += len(values)
+                    tail += values
+                else:
+                    marks = ", ".join("?" * len(values))
+                    args += values
+                sql = sql.replace(f"__[POSTCOMPILE_{name}]", marks)
             elif bind.required:
                 args.append((name, process))
             else:
                 args.append((None, process(bind.value) if process else bind.value))
         if "POSTCOMPILE" in sql:
             return None
+        args += tail
         results = [column.type._cached_result_processor(dialect, None)
                    for column in compiled._result_columns]
         return cls(sql, args, results if any(results) else None)  # None: rows as they come
+
+    def rows(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """The driver's rows as SQLAlchemy would return them: through the result processors."""
+        if self.results is None:
+            return rows  # type: ignore[return-value]  # sqlite3's tuples, asyncpg's Records
+        processors = self.results
+        return [tuple(p(v) if p else v for p, v in zip(processors, row, strict=True))
+                for row in rows]
 
     def values(self, params: Mapping[str, Any]) -> list[Any]:
         try:
@@ -112,6 +133,13 @@ class Direct:
         except Exception as error:  # a value its type refuses (a naive time), as SQLAlchemy
             raise StatementError(f"({type(error).__name__}) {error}", self.sql, None, error,
                                  hide_parameters=True) from error
+
+
+
+class Direct(Prebuilt):
+    """A prebuilt statement for SQLite, run on the sqlite3 connection."""
+
+    __slots__ = ()
 
     def run(self, conn: sqlite3.Connection, params: Mapping[str, Any]) -> Rows:
         return self._go(conn, lambda: conn.execute(self.sql, self.values(params)))
@@ -131,13 +159,13 @@ class Direct:
         except sqlite3.Error as error:  # as SQLAlchemy would raise it: IntegrityError, ...
             raise DBAPIError.instance(self.sql, None, error, sqlite3.Error,
                                       hide_parameters=True) from error
-        if self.results:
-            processors = self.results
-            rows = [tuple(p(v) if p else v for p, v in zip(processors, row, strict=True))
-                    for row in rows]
-        return Rows(rows, count)
+        return Rows(self.rows(rows), count)
 
 
-def compile_all(statements: Mapping[str, Executable], dialect: Dialect) -> dict[str, Direct]:
+P = TypeVar("P", bound=Prebuilt)
+
+
+def compile_all(kind: type[P], statements: Mapping[str, Executable], dialect: Dialect
+                ) -> dict[str, P]:
     return {name: direct for name, statement in statements.items()
-            if (direct := Direct.compile(statement, dialect)) is not None}
+            if (direct := kind.compile(statement, dialect)) is not None}

@@ -48,6 +48,7 @@ from bot.rules.model import (
     Venture,
 )
 from storage.direct import Direct, compile_all
+from storage.direct_pg import PgDirect
 from storage.models import (
     CheckinRow,
     CircleRow,
@@ -305,14 +306,23 @@ def _arrival(p: Any) -> Executable:
 
 _STATEMENTS: dict[str, dict[str, Executable]] = {}
 _DIRECT: dict[str, dict[str, Direct]] = {}
+_DIRECT_PG: dict[str, dict[str, PgDirect]] = {}
 
 
 def _direct(dialect: Dialect) -> dict[str, Direct]:
-    """The prebuilt statements that run straight on sqlite3; none on PostgreSQL."""
+    """The prebuilt statements that run straight on sqlite3 (none on PostgreSQL)."""
     if dialect.name not in _DIRECT:
-        _DIRECT[dialect.name] = (compile_all(_statements(dialect.name), dialect)
+        _DIRECT[dialect.name] = (compile_all(Direct, _statements(dialect.name), dialect)
                                  if dialect.name == "sqlite" else {})
     return _DIRECT[dialect.name]
+
+
+def _direct_pg(dialect: Dialect) -> dict[str, PgDirect]:
+    """The prebuilt statements that run straight on asyncpg (none on SQLite)."""
+    if dialect.name not in _DIRECT_PG:
+        _DIRECT_PG[dialect.name] = (compile_all(PgDirect, _statements(dialect.name), dialect)
+                                    if dialect.name == "postgresql" else {})
+    return _DIRECT_PG[dialect.name]
 
 
 def _statements(dialect: str) -> dict[str, Executable]:
@@ -342,7 +352,9 @@ class SqlStore:
         self._dialect = conn.dialect.name
         self._sql = _statements(self._dialect)
         self._direct = _direct(conn.dialect)
+        self._direct_pg = _direct_pg(conn.dialect)
         self._sqlite: sqlite3.Connection | None = None
+        self._asyncpg: Any = None
 
     @property
     def session(self) -> AsyncSession:
@@ -355,17 +367,24 @@ class SqlStore:
     async def _run(self, name: str, **params: Any) -> Any:
         """Runs a prebuilt statement on the connection, past the ORM layer (every ORM write
         here flushes at once, so there is nothing to autoflush first); on SQLite straight on
-        the sqlite3 connection (storage/direct.py)."""
+        the sqlite3 connection (storage/direct.py), on PostgreSQL on asyncpg's
+        (storage/direct_pg.py)."""
         direct = self._direct.get(name)
         if direct is not None:
             return direct.run(await self._in_transaction(), params)
+        fast = self._direct_pg.get(name)
+        if fast is not None:
+            return await fast.run(self._conn, await self._asyncpg_adapter(), params)
         return await self._conn.execute(self._sql[name], params)
 
     async def _run_many(self, name: str, rows: list[dict[str, Any]]) -> None:
         """`_run` once per row (no rows returned)."""
         direct = self._direct.get(name)
+        fast = self._direct_pg.get(name)
         if direct is not None:
             direct.run_many(await self._in_transaction(), rows)
+        elif fast is not None:
+            await fast.run_many(self._conn, await self._asyncpg_adapter(), rows)
         else:
             await self._conn.execute(self._sql[name], rows)
 
@@ -377,6 +396,15 @@ class SqlStore:
             raw = await self._conn.get_raw_connection()
             self._sqlite = raw.driver_connection._conn  # type: ignore[union-attr]
         return self._sqlite
+
+    async def _asyncpg_adapter(self) -> Any:
+        """SQLAlchemy's adapter of the asyncpg connection, inside a transaction SQLAlchemy
+        began (its BEGIN is sent with the first statement, as SQLAlchemy's adapter does)."""
+        if not self._conn.in_transaction():
+            await self._conn.begin()
+        if self._asyncpg is None:
+            self._asyncpg = (await self._conn.get_raw_connection()).dbapi_connection
+        return self._asyncpg
 
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self._dialect == "postgresql" else sqlite_insert)(table)

@@ -1,25 +1,43 @@
-"""SQLite's prebuilt statements run straight on sqlite3 (storage/direct.py): the same rows, types
-and errors as through SQLAlchemy, inside SQLAlchemy's transaction."""
+"""The prebuilt statements run straight on sqlite3 (storage/direct.py) and on asyncpg
+(storage/direct_pg.py): the same rows, types and errors as through SQLAlchemy, inside
+SQLAlchemy's transaction."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from storage.repository import _direct, _statements
+from storage.repository import SqlStore, _direct, _direct_pg, _statements
 from tests.conftest import START
 from tests.test_storage import MIXED_GAME_NOVEMBER
 
 
-async def test_every_prebuilt_statement_runs_direct(app):
-    assert set(_direct(app.engine.dialect)) == set(_statements("sqlite"))
+def direct_of(store: SqlStore) -> dict[str, Any]:
+    dialect = store._conn.dialect
+    return _direct(dialect) if dialect.name == "sqlite" else _direct_pg(dialect)
 
 
-async def test_direct_rows_equal_sqlalchemys_rows(play):
-    await play(MIXED_GAME_NOVEMBER)
-    async with play.app.game.uow() as store:
+async def run_direct(store: SqlStore, name: str, params: dict[str, Any]) -> list[Any]:
+    statement = direct_of(store)[name]
+    if store._conn.dialect.name == "sqlite":
+        return statement.run(await store._in_transaction(), params).all()
+    return (await statement.run(store._conn, await store._asyncpg_adapter(), params)).all()
+
+
+async def test_every_prebuilt_statement_runs_direct(any_app):
+    dialect = any_app.engine.dialect
+    direct = _direct(dialect) if dialect.name == "sqlite" else _direct_pg(dialect)
+    assert set(direct) == set(_statements(dialect.name))
+
+
+async def test_direct_rows_equal_sqlalchemys_rows(play_any):
+    await play_any(MIXED_GAME_NOVEMBER)
+    dialect = play_any.app.engine.dialect.name
+    async with play_any.app.game.uow() as store:
         crew, alice = await store.crew_member("console", "crew", "alice")
         assert crew is not None and alice is not None
         meeting = (await store.meetings_with_status(crew.id, "tallied"))[0]
@@ -34,12 +52,10 @@ async def test_direct_rows_equal_sqlalchemys_rows(play):
                                "until": START + timedelta(days=60)},
             "member_by_id": {"id": alice.id},
         }
-        direct = _direct(play.app.engine.dialect)
-        sqlite = await store._in_transaction()
         for name, params in calls.items():
             through = [tuple(row) for row in await store._conn.execute(
-                _statements("sqlite")[name], params)]
-            straight = direct[name].run(sqlite, params).all()
+                _statements(dialect)[name], params)]
+            straight = [tuple(row) for row in await run_direct(store, name, params)]
             assert straight == through, name
             assert [[type(v) for v in row] for row in straight] == [
                 [type(v) for v in row] for row in through], name
@@ -47,8 +63,8 @@ async def test_direct_rows_equal_sqlalchemys_rows(play):
         assert meeting.starts_at.tzinfo is not None  # times come back aware, as before
 
 
-async def test_a_lost_race_is_sqlalchemys_integrity_error_and_is_retried(app):
-    async with app.game.uow() as store:
+async def test_a_lost_race_is_sqlalchemys_integrity_error_and_is_retried(any_app):
+    async with any_app.game.uow() as store:
         crew = await store.add_crew("console", "race", "race", START)
         await store.add_circle(crew.id, START, START + timedelta(hours=1))
         with pytest.raises(IntegrityError) as raised:  # one open circle per crew
@@ -56,3 +72,32 @@ async def test_a_lost_race_is_sqlalchemys_integrity_error_and_is_retried(app):
         assert store.retryable(raised.value)
         await store.rollback()
         assert (await store.crew("console", "race")) is None  # the rollback took it all
+
+
+async def test_direct_statements_commit_with_sqlalchemys_transaction(any_app):
+    async with any_app.game.uow() as store:
+        crew = await store.add_crew("console", "kept", "kept", START)
+        await store.add_circle(crew.id, START, START + timedelta(hours=1))
+        await store.commit()
+    async with any_app.game.uow() as store:
+        kept = await store.crew("console", "kept")
+        assert kept is not None
+        assert await store.open_circle(kept.id) is not None
+
+
+async def test_a_dropped_postgres_connection_invalidates_it_for_the_retry(any_app):
+    if any_app.engine.dialect.name != "postgresql":
+        pytest.skip("a server-side disconnect needs PostgreSQL")
+    async with any_app.game.uow() as store:
+        crew = await store.add_crew("console", "dropped", "dropped", START)
+        await store.commit()
+        pid = (await store._conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        await store.commit()
+        async with any_app.engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError) as raised:
+            await store.roster(crew.id)
+        assert raised.value.connection_invalidated
+        assert store.retryable(raised.value)
+    async with any_app.game.uow() as store:  # the pool hands out a live connection again
+        assert (await store.crew("console", "dropped")) is not None
