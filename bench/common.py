@@ -227,6 +227,33 @@ def pin_to_one_cpu() -> int | None:
     return allowed[0]
 
 
+def bot_cpu() -> float:
+    """CPU seconds this process has used (every thread: the loop and SQLite's checkpoints)."""
+    return time.process_time()
+
+
+def server_cpu(url: str | None) -> float | None:
+    """CPU seconds used so far by this machine's PostgreSQL processes, when the server in `url`
+    runs here (None otherwise, or without /proc). Read around a block of work, the difference
+    is the server's share: its backends live as long as the pool's connections. schedstat
+    counts nanoseconds, where /proc/PID/stat's 10 ms ticks are too coarse for a block."""
+    if not url or make_url(url).host not in (None, "", "localhost", "127.0.0.1", "::1"):
+        return None
+    nanoseconds = 0
+    try:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if (entry / "comm").read_text().strip() != "postgres":
+                        continue
+                    nanoseconds += int((entry / "schedstat").read_text().split()[0])
+                except OSError:
+                    continue  # ended meanwhile
+    except OSError:
+        return None
+    return nanoseconds / 1e9
+
+
 def other_cpus() -> set[int]:
     """The machine's CPUs but the one this process is pinned to, for helper processes."""
     if not hasattr(os, "sched_getaffinity"):
