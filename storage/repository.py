@@ -128,10 +128,11 @@ _MEETING_COLS = (_MEETINGS.c.id, _MEETINGS.c.crew_id, _MEETINGS.c.month, _MEETIN
                  _MEETINGS.c.ends_at, _MEETINGS.c.scheduled, _MEETINGS.c.status)
 
 
-def _open_circle_state() -> Executable:
-    """The crew's active members (part 0, by id), then its open circle with each check-in and
-    confirmation (part 1, by check-in), in one query: each part's row leaves the other's
-    columns NULL, typed so that the first part's columns decode the second's values."""
+def _circle_state_with_roster(by_id: bool) -> Executable:
+    """The crew's active members (part 0, by id), then its open circle (or the circle `id`)
+    with each check-in and confirmation (part 1, by check-in), in one query: each part's row
+    leaves the other's columns NULL, typed so that the first part's columns decode the
+    second's values."""
     p = bindparam
     member_cols = [c.label(f"m_{c.name}") for c in _MEMBER_COLS]
     state_cols = [*(c.label(f"c_{c.name}") for c in _CIRCLE_COLS),
@@ -144,7 +145,8 @@ def _open_circle_state() -> Executable:
                      *state_cols)
               .select_from(_CIRCLES.outerjoin(_CHECKINS, _CHECKINS.c.circle_id == _CIRCLES.c.id)
                            .outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
-              .where(_CIRCLES.c.crew_id == p("crew_id"), _CIRCLES.c.status == "open"))
+              .where(_CIRCLES.c.crew_id == p("crew_id"),
+                     _CIRCLES.c.id == p("circle_id") if by_id else _CIRCLES.c.status == "open"))
     return union_all(members, circle).order_by(
         literal_column("part"), literal_column("m_id"), literal_column("k_id"))
 
@@ -198,10 +200,15 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         .on_conflict_do_nothing(),
         "open_circle": select(*_CIRCLE_COLS).where(_CIRCLES.c.crew_id == p("crew_id"),
                                                    _CIRCLES.c.status == "open"),
-        "open_circle_state": _open_circle_state(),
-        "circle_state": select(_CHECKINS.c.id, _CHECKINS.c.member_id, _LISTENS.c.listener_id)
-        .select_from(_CHECKINS.outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id))
-        .where(_CHECKINS.c.circle_id == p("circle_id")).order_by(_CHECKINS.c.id),
+        "open_circle_state": _circle_state_with_roster(by_id=False),
+        "circle_state_roster": _circle_state_with_roster(by_id=True),
+        "linked_checkin": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author,
+                                 _CHECKINS.c.id, _CHECKINS.c.circle_id, _CHECKINS.c.member_id,
+                                 _CHECKINS.c.text, *_CIRCLE_COLS)
+        .select_from(_LINKS.outerjoin(_CHECKINS, and_(_CHECKINS.c.id == _LINKS.c.item_id,
+                                                      _LINKS.c.kind == "checkin"))
+                     .outerjoin(_CIRCLES, _CIRCLES.c.id == _CHECKINS.c.circle_id))
+        .where(_LINKS.c.crew_id == p("crew_id"), _LINKS.c.message_id == p("message_id")),
         "checkin_circle": select(_CHECKINS.c.id, _CHECKINS.c.circle_id, _CHECKINS.c.member_id,
                                  _CHECKINS.c.text, *_CIRCLE_COLS)
         .join(_CIRCLES, _CIRCLES.c.id == _CHECKINS.c.circle_id)
@@ -329,6 +336,26 @@ def _statements(dialect: str) -> dict[str, Executable]:
     if dialect not in _STATEMENTS:
         _STATEMENTS[dialect] = _prebuilt(dialect)
     return _STATEMENTS[dialect]
+
+
+def _roster_and_circle(rows: Iterable[Any]) -> tuple[
+        list[Member], Circle | None, dict[int, int], set[tuple[int, int]]]:
+    """The rows of `_circle_state_with_roster`: roster, circle, check-in authors, heard."""
+    roster: list[Member] = []
+    circle: Circle | None = None
+    authors: dict[int, int] = {}
+    heard: set[tuple[int, int]] = set()
+    for row in rows:
+        if row[0] == 0:
+            roster.append(Member(*row[1:8]))
+            continue
+        circle = circle or Circle(*row[8:13])
+        checkin_id, author, listener = row[13:]
+        if checkin_id is not None:
+            authors[checkin_id] = author
+        if listener is not None:
+            heard.add((checkin_id, listener))
+    return roster, circle, authors, heard
 
 
 def _crew_and_member(row: Any) -> tuple[Crew | None, Member | None]:
@@ -572,35 +599,17 @@ class SqlStore:
 
     async def open_circle_state(self, crew_id: int) -> tuple[
             list[Member], Circle | None, dict[int, int], set[tuple[int, int]]]:
-        """The crew's roster (`roster`) and its open circle with `circle_state`, in one
-        query."""
-        roster: list[Member] = []
-        circle: Circle | None = None
-        authors: dict[int, int] = {}
-        heard: set[tuple[int, int]] = set()
-        for row in await self._run("open_circle_state", crew_id=crew_id):
-            if row[0] == 0:
-                roster.append(Member(*row[1:8]))
-                continue
-            circle = circle or Circle(*row[8:13])
-            checkin_id, author, listener = row[13:]
-            if checkin_id is not None:
-                authors[checkin_id] = author
-            if listener is not None:
-                heard.add((checkin_id, listener))
-        return roster, circle, authors, heard
+        """The crew's roster (`roster`) and its open circle with `circle_state_roster`'s check-ins
+        and confirmations, in one query."""
+        return _roster_and_circle(await self._run("open_circle_state", crew_id=crew_id))
 
-    async def circle_state(self, circle_id: int
-                           ) -> tuple[dict[int, int], set[tuple[int, int]]]:
-        """A circle's check-ins (id to author) and its confirmations (check-in id, listener),
-        in one query."""
-        authors: dict[int, int] = {}
-        heard: set[tuple[int, int]] = set()
-        for checkin_id, author, listener in await self._run("circle_state", circle_id=circle_id):
-            authors[checkin_id] = author
-            if listener is not None:
-                heard.add((checkin_id, listener))
-        return authors, heard
+    async def circle_state_roster(self, crew_id: int, circle_id: int) -> tuple[
+            list[Member], dict[int, int], set[tuple[int, int]]]:
+        """The crew's roster (`roster`) and one of its circles' check-ins (id to author) and
+        confirmations (check-in id, listener), in one query."""
+        roster, _, authors, heard = _roster_and_circle(
+            await self._run("circle_state_roster", crew_id=crew_id, circle_id=circle_id))
+        return roster, authors, heard
 
     async def put_checkin(self, circle_id: int, member_id: int, text: str, now: datetime
                           ) -> tuple[Checkin, bool]:
@@ -1074,6 +1083,15 @@ class SqlStore:
     async def linked(self, crew_id: int, message_id: str) -> Link | None:
         row = (await self._run("linked", crew_id=crew_id, message_id=message_id)).first()
         return Link(*row) if row else None
+
+    async def linked_checkin(self, crew_id: int, message_id: str
+                             ) -> tuple[Link | None, tuple[Checkin, Circle] | None]:
+        """`linked`, and for a check-in's message also `checkin_circle`, in one query."""
+        row = (await self._run("linked_checkin", crew_id=crew_id, message_id=message_id)).first()
+        if row is None:
+            return None, None
+        found = (Checkin(*row[3:7]), Circle(*row[7:])) if row[3] is not None else None
+        return Link(*row[:3]), found
 
     async def linked_favour(self, crew_id: int, message_id: str
                             ) -> tuple[Link | None, tuple[Favour, Member] | None]:

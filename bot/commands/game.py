@@ -200,7 +200,7 @@ class Game:
 
     async def _reaction(self, store: Store, crew: Crew, member: Member | None,
                         event: ReactionChanged, now: datetime) -> list[Message]:
-        link = await store.linked(crew.id, event.message_id)
+        link, found = await store.linked_checkin(crew.id, event.message_id)
         if link is None or link.kind not in ("checkin", "meeting"):
             return []
         if member is None or not member.active:
@@ -212,7 +212,8 @@ class Game:
         if link.kind == "checkin":
             if not listening.emoji_counts(crew, event.emoji):
                 return []
-            return await listening.confirm(ctx, link.item_id, f"emoji:{event.emoji}", event.added)
+            return await listening.confirm_found(ctx, found, f"emoji:{event.emoji}",
+                                                 event.added)
         return await meetings.attend(ctx, link.item_id, "reaction") if event.added else []
 
     async def _button(self, store: Store, crew: Crew, member: Member | None,

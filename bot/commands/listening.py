@@ -12,7 +12,7 @@ from bot.commands.registry import Option, command
 from bot.commands.store import Store
 from bot.rules import listening
 from bot.rules import settings as crew_settings
-from bot.rules.model import Circle, Crew, Member
+from bot.rules.model import Checkin, Circle, Crew, Member
 from bot.rules.points import LISTENING_CIRCLE
 from bot.rules.text import local_time, names
 
@@ -51,7 +51,12 @@ async def checkin(ctx: Context) -> list[Message]:
 
 async def confirm(ctx: Context, checkin_id: int, via: str, added: bool) -> list[Message]:
     """A member confirms (or, removing a reaction, withdraws) listening to a check-in."""
-    found = await ctx.store.checkin_circle(checkin_id)
+    return await confirm_found(ctx, await ctx.store.checkin_circle(checkin_id), via, added)
+
+
+async def confirm_found(ctx: Context, found: tuple[Checkin, Circle] | None, via: str,
+                        added: bool) -> list[Message]:
+    """`confirm`, with the check-in and its circle already read (None: it no longer exists)."""
     if found is None:
         raise Refusal("That check-in no longer exists.")
     entry, circle = found
@@ -97,9 +102,9 @@ async def settle(store: Store, crew: Crew, circle: Circle, now: datetime, closin
                  known: tuple[list[Member], dict[int, int], set[tuple[int, int]]] | None = None
                  ) -> list[Message]:
     """Closes the circle if it is complete with the whole roster in it, or if its time is up.
-    `known`: the roster and `store.circle_state`, if the caller just read them."""
-    members, all_authors, all_heard = known or (await store.roster(crew.id),
-                                                *await store.circle_state(circle.id))
+    `known`: the roster and `store.circle_state_roster`, if the caller just read them."""
+    members, all_authors, all_heard = known or await store.circle_state_roster(crew.id,
+                                                                               circle.id)
     roster = {m.id: m for m in members}
     authors = {c: m for c, m in all_authors.items() if m in roster}
     heard = {(c, m) for c, m in all_heard if m in roster}

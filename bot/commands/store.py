@@ -89,7 +89,9 @@ class Store(Protocol):
         self, crew_id: int
     ) -> tuple[list[Member], Circle | None, dict[int, int], set[tuple[int, int]]]: ...
 
-    async def circle_state(self, circle_id: int) -> tuple[dict[int, int], set[tuple[int, int]]]: ...
+    async def circle_state_roster(
+        self, crew_id: int, circle_id: int
+    ) -> tuple[list[Member], dict[int, int], set[tuple[int, int]]]: ...
 
     async def put_checkin(
         self, circle_id: int, member_id: int, text: str, now: datetime
@@ -270,6 +272,10 @@ class Store(Protocol):
     ) -> None: ...
 
     async def linked(self, crew_id: int, message_id: str) -> Link | None: ...
+
+    async def linked_checkin(
+        self, crew_id: int, message_id: str
+    ) -> tuple[Link | None, tuple[Checkin, Circle] | None]: ...
 
     async def linked_favour(
         self, crew_id: int, message_id: str
