@@ -64,10 +64,10 @@ class Prebuilt:
     __slots__ = ("args", "results", "sql")
 
     def __init__(self, sql: str, args: list[tuple[str | None, Any]],
-                 results: list[Processor] | None) -> None:
+                 results: list[tuple[int, Callable[[Any], Any]]] | None) -> None:
         self.sql = sql
         self.args = args  # (parameter name, its processor) or (None, a constant's value)
-        self.results = results
+        self.results = results  # (column index, its result processor), None if there is none
 
     @classmethod
     def compile(cls, statement: Executable, dialect: Dialect) -> Self | None:
@@ -116,15 +116,26 @@ class Prebuilt:
         args += tail
         results = [column.type._cached_result_processor(dialect, None)
                    for column in compiled._result_columns]
-        return cls(sql, args, results if any(results) else None)  # None: rows as they come
+        if not all(_keeps_null(p) for p in results):
+            return None  # rows() passes NULLs by unprocessed
+        processed = [(i, p) for i, p in enumerate(results) if p is not None]
+        return cls(sql, args, processed or None)  # None: rows as they come
 
     def rows(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         """The driver's rows as SQLAlchemy would return them: through the result processors."""
         if self.results is None:
             return rows  # type: ignore[return-value]  # sqlite3's tuples, asyncpg's Records
-        processors = self.results
-        return [tuple(p(v) if p else v for p, v in zip(processors, row, strict=True))
-                for row in rows]
+        # Only the columns that have a processor, and a NULL passed by (every processor here
+        # turns None into None): a union's rows are mostly NULLs of other parts' columns.
+        processed = self.results
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, process in processed:
+                if values[i] is not None:
+                    values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
 
     def values(self, params: Mapping[str, Any]) -> list[Any]:
         try:
@@ -160,6 +171,15 @@ class Direct(Prebuilt):
             raise DBAPIError.instance(self.sql, None, error, sqlite3.Error,
                                       hide_parameters=True) from error
         return Rows(self.rows(rows), count)
+
+
+def _keeps_null(processor: Processor) -> bool:
+    if processor is None:
+        return True
+    try:
+        return processor(None) is None
+    except Exception:
+        return False
 
 
 P = TypeVar("P", bound=Prebuilt)

@@ -42,7 +42,16 @@ async def test_direct_rows_equal_sqlalchemys_rows(play_any):
         assert crew is not None and alice is not None
         meeting = (await store.meetings_with_status(crew.id, "tallied"))[0]
         favour = max(f.id for f in await store.member_favours(alice.id))
+        circle = (await store._conn.execute(text(
+            "SELECT max(id) FROM circles WHERE crew_id = :crew"), {"crew": crew.id})).scalar()
+        checkin_message = (await store._conn.execute(text(
+            "SELECT max(message_id) FROM message_links WHERE crew_id = :crew AND kind = "
+            "'checkin'"), {"crew": crew.id})).scalar()
+        assert circle is not None and checkin_message is not None
         calls = {
+            # unions whose rows are mostly other parts' NULLs, and joins of a message link
+            "circle_state_roster": {"crew_id": crew.id, "circle_id": circle},
+            "linked_checkin": {"crew_id": crew.id, "message_id": checkin_message},
             "crew_member": {"platform": "console", "chat_id": "crew", "user_id": "alice"},
             "roster": {"crew_id": crew.id},
             "totals": {"crew_id": crew.id, "period": "all"},
