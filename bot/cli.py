@@ -160,7 +160,7 @@ async def run(config: Config, database: str) -> int:
 
 
 async def serve(config: Config, database: str, health: Health) -> int:
-    app = await open_app(database, utc_now, config.default_timezone)
+    app = await open_app(database, utc_now, config.default_timezone, config.db_pool_size)
     adapters: list[Any] = []
     if config.telegram_token:
         from bot.adapters.telegram_adapter import TelegramAdapter

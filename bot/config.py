@@ -13,7 +13,7 @@ from dotenv import dotenv_values
 
 from bot.logs import Redact, setup_logging
 from bot.rules.settings import SETTINGS
-from storage.engine import DEFAULT_SQLITE, database_url
+from storage.engine import DEFAULT_SQLITE, PG_POOL_SIZE, database_url
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
@@ -45,6 +45,9 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
              "base URL of a Discord-compatible API and gateway (proxies, tests)"),
     Variable("CREWBOT_DEFAULT_TIMEZONE", DEFAULT_TIMEZONE,
              "IANA time zone a new crew starts with (`/settings timezone` changes a crew's)"),
+    Variable("CREWBOT_DB_POOL_SIZE", str(PG_POOL_SIZE),
+             "PostgreSQL connections each bot process keeps open (1-100), and as many more for "
+             "a burst"),
     Variable("CREWBOT_TICK_SECONDS", "30", "how often the scheduler looks for due work (1-3600)"),
     Variable("CREWBOT_LOG_LEVEL", "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`"),
     Variable("CREWBOT_LOG_FORMAT", "text", "`text` (key=value lines) or `json` (one JSON object "
@@ -71,6 +74,7 @@ class Config:
     discord_token: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     tick_seconds: float = 30.0
+    db_pool_size: int = PG_POOL_SIZE
     telegram_api_url: str | None = None
     discord_guild_ids: tuple[int, ...] = ()
     discord_api_url: str | None = None
@@ -155,6 +159,10 @@ def from_env(env: dict[str, str] | None = None) -> Config:
     except ValueError:
         raise ConfigError("CREWBOT_TICK_SECONDS must be a number of seconds from 1 to 3600"
                           ) from None
+    pool_text = get("CREWBOT_DB_POOL_SIZE") or str(PG_POOL_SIZE)
+    if not (pool_text.isascii() and pool_text.isdigit() and 1 <= int(pool_text) <= 100):
+        raise ConfigError("CREWBOT_DB_POOL_SIZE must be a number of connections from 1 to 100 "
+                          f"(default {PG_POOL_SIZE}); each process may open twice that")
     zone = get("CREWBOT_DEFAULT_TIMEZONE") or DEFAULT_TIMEZONE
     try:
         if len(zone) > 64:
@@ -189,6 +197,7 @@ def from_env(env: dict[str, str] | None = None) -> Config:
                   telegram_token=get("CREWBOT_TELEGRAM_TOKEN") or None,
                   discord_token=get("CREWBOT_DISCORD_TOKEN") or None,
                   log_level=level, tick_seconds=tick, telegram_api_url=api_url,
+                  db_pool_size=int(pool_text),
                   default_timezone=zone, log_format=log_format, health_port=port,
                   health_host=host, env_file=env_file,
                   pictures_dir=get("CREWBOT_PICTURES_DIR") or None, unknown=unknown)

@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from storage.sqlite_driver import LoopSQLite
 
 DEFAULT_SQLITE = "crewbot.sqlite3"
-PG_POOL_SIZE = 20  # PostgreSQL connections kept open per process
-PG_POOL_OVERFLOW = 20  # more, opened for a burst and closed after it
+PG_POOL_SIZE = 20  # PostgreSQL connections kept open per process; as many more for a burst
 
 
 def database_url(url_or_path: str | None) -> URL:
@@ -56,8 +55,9 @@ def _begin_immediate(dbapi_connection: Any) -> None:
         cursor.close()
 
 
-def make_engine(url_or_path: str | None) -> AsyncEngine:
-    """hide_parameters: a database error names no value, so no member's words reach a log."""
+def make_engine(url_or_path: str | None, pool_size: int = PG_POOL_SIZE) -> AsyncEngine:
+    """hide_parameters: a database error names no value, so no member's words reach a log.
+    `pool_size`: PostgreSQL connections kept open (as many more are opened for a burst)."""
     url = database_url(url_or_path)
     if url.drivername.startswith("sqlite"):
         engine = create_async_engine(url, module=LoopSQLite(), hide_parameters=True,
@@ -82,7 +82,7 @@ def make_engine(url_or_path: str | None) -> AsyncEngine:
     # 32 at once): with the default 5, every busier moment closed the extra connections after
     # use, and each new one paid a connect, type introspection and its statements' PREPAREs.
     return create_async_engine(url, pool_recycle=1800, hide_parameters=True,
-                               pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW)
+                               pool_size=pool_size, max_overflow=pool_size)
 
 
 def redacted(url_or_path: str | None) -> str:

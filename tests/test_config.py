@@ -11,6 +11,7 @@ from bot.app import open_app
 from bot.clock import SimClock
 from bot.commands.events import Actor, Chat, CommandReceived
 from bot.config import ConfigError, from_env
+from storage.engine import make_engine
 from tests.conftest import START
 from tests.processes import clean_env, crewbot
 
@@ -24,6 +25,8 @@ from tests.processes import clean_env, crewbot
     ("CREWBOT_HEALTH_PORT", "eighty", "1 to 65535"),
     ("CREWBOT_HEALTH_HOST", "my host!", "0.0.0.0"),
     ("CREWBOT_TICK_SECONDS", "0", "1 to 3600"),
+    ("CREWBOT_DB_POOL_SIZE", "0", "1 to 100"),
+    ("CREWBOT_DB_POOL_SIZE", "lots", "1 to 100"),
     ("CREWBOT_DATABASE_URL", "postgresql://crewbot:SECRET-pw@db:port/crew", "postgresql://"),
 ])
 async def test_a_wrong_value_stops_run_with_one_line_and_exit_code_2(tmp_path, name, value, hint):
@@ -42,6 +45,14 @@ def test_every_setting_has_its_default_when_unset():
             config.default_timezone, config.health_port, config.health_host,
             config.platforms) == ("crewbot.sqlite3", "INFO", "text", 30.0, "UTC", None,
                                   "127.0.0.1", [])
+
+
+def test_the_postgres_pool_size_reaches_the_engine():
+    config = from_env({"CREWBOT_DB_POOL_SIZE": " 5 "})
+    assert from_env({}).db_pool_size == 20
+    engine = make_engine("postgresql://crewbot@db.invalid/crew", config.db_pool_size)
+    # No connection is made until one is needed: the pool's limits are what it was built with.
+    assert (engine.pool.size(), engine.sync_engine.pool._max_overflow) == (5, 5)  # type: ignore[attr-defined]
 
 
 def test_values_are_trimmed_and_case_forgiving():
