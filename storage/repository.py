@@ -19,7 +19,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    literal_column,
     null,
     select,
     text,
@@ -154,8 +153,9 @@ def _circle_state_with_roster(by_id: bool) -> Executable:
         .outerjoin(_LISTENS, _LISTENS.c.checkin_id == _CHECKINS.c.id)
     ).where(_CIRCLES.c.crew_id == p("crew_id"),
             _CIRCLES.c.id == p("circle_id") if by_id else _CIRCLES.c.status == "open")
-    return union_all(members, circle).order_by(
-        literal_column("part"), literal_column("m_id"), literal_column("k_id"))
+    # No ORDER BY: sorting a compound select costs SQLite a temporary b-tree per part (most of
+    # this query's time); _roster_and_circle puts the few rows in order instead.
+    return union_all(members, circle)
 
 
 def _prebuilt(dialect: str) -> dict[str, Executable]:
@@ -347,10 +347,11 @@ def _statements(dialect: str) -> dict[str, Executable]:
 
 def _roster_and_circle(rows: Iterable[Any]) -> tuple[
         list[Member], Circle | None, dict[int, int], set[tuple[int, int]]]:
-    """The rows of `_circle_state_with_roster`: roster, circle, check-in authors, heard."""
+    """The rows of `_circle_state_with_roster`, in any order: the roster by member id, the
+    circle, its check-ins' authors by check-in id, and who heard which check-in."""
     roster: list[Member] = []
     circle: Circle | None = None
-    authors: dict[int, int] = {}
+    checkins: list[tuple[int, int]] = []
     heard: set[tuple[int, int]] = set()
     for row in rows:
         if row[0] == 0:
@@ -360,10 +361,11 @@ def _roster_and_circle(rows: Iterable[Any]) -> tuple[
             circle = Circle(*row[8:13])
         checkin_id, author, listener = row[13:]
         if checkin_id is not None:
-            authors[checkin_id] = author
+            checkins.append((checkin_id, author))
         if listener is not None:
             heard.add((checkin_id, listener))
-    return roster, circle, authors, heard
+    roster.sort(key=lambda m: m.id)
+    return roster, circle, dict(sorted(checkins)), heard
 
 
 def _crew_and_member(row: Any) -> tuple[Crew | None, Member | None]:
