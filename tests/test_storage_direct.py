@@ -4,6 +4,7 @@ SQLAlchemy's transaction."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -110,3 +111,38 @@ async def test_a_dropped_postgres_connection_invalidates_it_for_the_retry(any_ap
         assert store.retryable(raised.value)
     async with any_app.game.uow() as store:  # the pool hands out a live connection again
         assert (await store.crew("console", "dropped")) is not None
+
+
+async def test_a_command_cancelled_mid_statement_leaves_the_pool_working(any_app):
+    """A shutdown cancels handlers mid-statement: as through SQLAlchemy, that connection is
+    thrown away (its state is unknown), and the next unit of work gets a working one."""
+    if any_app.engine.dialect.name != "postgresql":
+        pytest.skip("a statement waiting on another transaction's row lock needs PostgreSQL")
+    async with any_app.game.uow() as store:
+        crew = await store.add_crew("console", "cancelled", "cancelled", START)
+        member = await store.add_member(crew.id, "u1", "Ada", START)
+        favour = await store.add_favour(crew.id, "offer", member.id, None, "a lift", True, START)
+        await store.commit()
+    waiting = asyncio.Event()
+
+    async def thank() -> None:
+        async with any_app.game.uow() as store:
+            waiting.set()
+            await store.mark_thanked(favour.id)  # blocks on the locker's row lock
+
+    async with any_app.engine.connect() as locker:
+        await locker.execute(text("SELECT id FROM favours WHERE id = :id FOR UPDATE"),
+                             {"id": favour.id})
+        task = asyncio.create_task(thank())
+        await waiting.wait()
+        await asyncio.sleep(0.2)
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await locker.rollback()
+    async with any_app.game.uow() as store:  # nothing was thanked, and the pool still works
+        assert await store.mark_thanked(favour.id)
+        await store.commit()
+    async with any_app.game.uow() as store:
+        assert not await store.mark_thanked(favour.id)  # once only
