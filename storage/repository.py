@@ -113,7 +113,7 @@ _CREWS, _MEMBERS = CrewRow.__table__, MemberRow.__table__
 _CIRCLES, _CHECKINS, _LISTENS = CircleRow.__table__, CheckinRow.__table__, ListenRow.__table__
 _FAVOURS, _LINKS, _SEEN = FavourRow.__table__, MessageLinkRow.__table__, SeenEventRow.__table__
 _TOTALS, _MEETINGS, _ROSTER = TotalRow.__table__, MeetingRow.__table__, RosterRow.__table__
-_LEDGER, _DUE = LedgerRow.__table__, DueRow.__table__
+_LEDGER, _DUE, _OUTBOX = LedgerRow.__table__, DueRow.__table__, OutboxRow.__table__
 _CREW_COLS = (_CREWS.c.id, _CREWS.c.platform, _CREWS.c.chat_id, _CREWS.c.title,
               _CREWS.c.settings, _CREWS.c.schedule, _CREWS.c.size_warned)
 _MEMBER_COLS = (_MEMBERS.c.id, _MEMBERS.c.crew_id, _MEMBERS.c.user_id, _MEMBERS.c.name,
@@ -267,6 +267,22 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "meetings_with_status": select(*_MEETING_COLS).where(
             _MEETINGS.c.crew_id == p("crew_id"), _MEETINGS.c.status == p("status"))
         .order_by(_MEETINGS.c.starts_at),
+        # a tally: its meeting, roster and posts
+        "meeting": select(*_MEETING_COLS).where(_MEETINGS.c.id == p("id")),
+        "set_meeting_status": update(_MEETINGS).where(_MEETINGS.c.id == p("w_id"))
+        .values(status=p("status")),
+        "tally_roster": select(
+            *_MEMBER_COLS, _ROSTER.c.present_at.is_not(None), _ROSTER.c.excused,
+            select(func.count()).select_from(_LEDGER).where(
+                _LEDGER.c.crew_id == p("crew_id"), _LEDGER.c.member_id == _ROSTER.c.member_id,
+                _LEDGER.c.reason == "meeting_attended").scalar_subquery())
+        .join(_MEMBERS, _MEMBERS.c.id == _ROSTER.c.member_id)
+        .where(_ROSTER.c.meeting_id == p("meeting_id"),
+               _ROSTER.c.at_start | _ROSTER.c.present_at.is_not(None))
+        .order_by(_ROSTER.c.member_id),
+        "add_post": insert(_OUTBOX).values(crew_id=p("crew_id"), platform=p("platform"),
+                                           payload=p("payload"), created_at=p("at"),
+                                           attempts=0),
         "join_roster": insert(_ROSTER).values(meeting_id=p("meeting_id"),
                                               member_id=p("member_id"), at_start=False)
         .on_conflict_do_nothing(),
@@ -725,8 +741,8 @@ class SqlStore:
     # meetings
 
     async def meeting(self, meeting_id: int) -> Meeting | None:
-        row = await self.session.get(MeetingRow, meeting_id)
-        return _meeting(row) if row else None
+        row = (await self._run("meeting", id=meeting_id)).first()
+        return Meeting(*row) if row else None
 
     async def meeting_in_month(self, crew_id: int, month: str) -> Meeting | None:
         row = await self.session.scalar(
@@ -746,8 +762,7 @@ class SqlStore:
         return _meeting(row)
 
     async def set_meeting_status(self, meeting_id: int, status: str) -> None:
-        await self.session.execute(
-            update(MeetingRow).where(MeetingRow.id == meeting_id).values(status=status))
+        await self._run("set_meeting_status", w_id=meeting_id, status=status)
 
     async def drop_meeting(self, meeting_id: int) -> None:
         """Removes a planned meeting that never started, its timers and announced absences;
@@ -806,17 +821,8 @@ class SqlStore:
                            ) -> list[tuple[Member, bool, bool, int]]:
         """The meeting_roster's members, each with present?, excused? and how many meetings
         they attended in this crew before, in one query."""
-        attended = (select(func.count()).select_from(LedgerRow).where(
-            LedgerRow.crew_id == crew_id, LedgerRow.member_id == RosterRow.member_id,
-            LedgerRow.reason == "meeting_attended").scalar_subquery())
-        rows = await self.session.execute(
-            select(MemberRow, RosterRow.present_at, RosterRow.excused, attended)
-            .join(MemberRow, MemberRow.id == RosterRow.member_id)
-            .where(RosterRow.meeting_id == meeting_id,
-                   RosterRow.at_start | RosterRow.present_at.is_not(None))
-            .order_by(RosterRow.member_id))
-        return [(_member(m), present_at is not None, bool(excused), count)
-                for m, present_at, excused, count in rows]
+        rows = await self._run("tally_roster", crew_id=crew_id, meeting_id=meeting_id)
+        return [(Member(*row[:7]), bool(row[7]), bool(row[8]), row[9]) for row in rows]
 
     async def add_reflection(self, crew_id: int, member_id: int, meeting_id: int | None,
                              text: str, now: datetime) -> None:
@@ -1041,11 +1047,12 @@ class SqlStore:
 
     async def add_posts(self, crew_id: int, platform: str, payloads: list[dict],
                         now: datetime) -> None:
-        """Queues several posts in one statement, in this order."""
+        """Queues several posts, in this order, in one round trip (executemany: one
+        statement prepared once; asyncpg pipelines the rows)."""
         if payloads:
-            await self.session.execute(OutboxRow.__table__.insert().values([
-                {"crew_id": crew_id, "platform": platform, "payload": payload,
-                 "created_at": now, "attempts": 0} for payload in payloads]))
+            await self._run_many("add_post", [
+                {"crew_id": crew_id, "platform": platform, "payload": payload, "at": now}
+                for payload in payloads])
 
     async def lease_posts(self, platform: str, limit: int, now: datetime
                           ) -> list[tuple[int, Crew, dict]]:

@@ -61,6 +61,8 @@ async def test_direct_rows_equal_sqlalchemys_rows(play_any):
             "scored_favours": {"member_id": alice.id, "kind": "ask", "since": START,
                                "until": START + timedelta(days=60)},
             "member_by_id": {"id": alice.id},
+            "meeting": {"id": meeting.id},
+            "tally_roster": {"crew_id": crew.id, "meeting_id": meeting.id},
         }
         for name, params in calls.items():
             through = [tuple(row) for row in await store._conn.execute(
