@@ -27,7 +27,7 @@ from bench.common import (
     server_cpu,
     verdict,
 )
-from bot.app import App, open_app
+from bot.app import App, freeze_startup_heap, open_app
 from bot.clock import SimClock
 from bot.commands.events import Actor, Chat, CommandReceived, Event, Message, ReactionChanged
 from storage.direct import Counted
@@ -242,6 +242,7 @@ async def measure(settings: Settings, backend: str) -> dict[str, list[Block]]:
         clock.move_to(START - timedelta(days=32))
         await floor_block(app, counter, 20)
         await one_round(feed, make_crews(1, WARM_UP))
+        freeze_startup_heap()  # as `crewbot run` does once started
         rounds = settings.sizes.rounds
         for round_no in range(2 * rounds):  # one at a time, then every crew at once
             feed.at_once = round_no >= rounds
@@ -265,12 +266,12 @@ def summarise(blocks: list[Block]) -> tuple[float, float, float, float]:
 
 
 def cpu_per_action(blocks: list[Block]) -> tuple[float, float | None]:
-    """(the bot's CPU seconds per action, the PostgreSQL server's or None), over every round."""
-    calls = max(1, sum(len(b.latencies) for b in blocks))
-    servers = [b.server for b in blocks]
-    server = (sum(x for x in servers if x is not None) / calls
-              if servers and None not in servers else None)
-    return sum(b.cpu for b in blocks) / calls, server
+    """(the bot's CPU seconds per action, the PostgreSQL server's or None): the median over
+    rounds, as for actions/s, so that one block that met a garbage collection or a noisy
+    neighbour does not decide it."""
+    bot = median(b.cpu / max(1, len(b.latencies)) for b in blocks)
+    servers = [b.server / max(1, len(b.latencies)) for b in blocks if b.server is not None]
+    return bot, (median(servers) if servers and len(servers) == len(blocks) else None)
 
 
 def cpu_note(blocks: list[Block]) -> str:

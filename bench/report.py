@@ -31,8 +31,9 @@ METHOD = """\
   (the commit not included; on SQLite the `BEGIN IMMEDIATE` is one of them). A second set of
   rounds plays every crew at once (each crew's events in order, as the adapters run chats).
   "bot CPU" is this process's CPU time over a block (`time.process_time`: every thread, so
-  SQLite's own work and its checkpoints too) per call; "PostgreSQL server CPU" is the run
-  time of the local server's processes over the same block (`/proc/PID/schedstat`).
+  SQLite's own work and its checkpoints too) per call, the median over rounds; "PostgreSQL
+  server CPU" is the run time of the local server's processes over the same block
+  (`/proc/PID/schedstat`), likewise.
   Verdicts: on SQLite, which runs inside the bot's process, p99 and actions/s one at a time.
   On PostgreSQL actions/s one at a time is bound by the server: every call waits for BEGIN,
   each statement and COMMIT in turn, and the floor's BEGIN, INSERT and COMMIT alone stay near

@@ -28,7 +28,7 @@ from bench.common import (
 from bench.tgfake import OVERALL, PER_GROUP, Remote, spawn
 from bot.adapters.telegram_adapter import TelegramAdapter
 from bot.adapters.telegram_http import AiohttpRequest
-from bot.app import App, open_app
+from bot.app import App, freeze_startup_heap, open_app
 from bot.clock import utc_now
 from bot.commands.care import PASS
 from bot.commands.events import say
@@ -84,6 +84,7 @@ async def started(app: App, remote: Remote, limiter: AIORateLimiter | None) -> T
     adapter = TelegramAdapter(app.game, remote.token, builder=builder(remote),
                               rate_limiter=limiter)
     await adapter.start()
+    freeze_startup_heap()  # as `crewbot run` does once started
     return adapter
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,15 @@ class App:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def freeze_startup_heap() -> None:
+    """Puts everything alive once the bot has started (modules, SQLAlchemy's compiled
+    statements, the platform clients) out of the cyclic garbage collector's reach: it lives as
+    long as the process, and walking it in every full collection paused the event loop for up
+    to ~80 ms (about 140,000 objects). Later garbage is collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 async def open_app(database: str | None, clock: Callable[[], datetime],

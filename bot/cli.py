@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.adapters.console_adapter import Console, LineError, parse_instant, pictures_dir
 from bot.adapters.scheduler import Ticker
-from bot.app import open_app
+from bot.app import freeze_startup_heap, open_app
 from bot.check import check
 from bot.clock import SimClock, utc_now
 from bot.config import VARIABLES, Config, ConfigError, from_env, setup_logging
@@ -184,6 +184,7 @@ async def serve(config: Config, database: str, health: Health) -> int:
             await adapter.start()
             started.append(adapter)
         await ticker.start()
+        freeze_startup_heap()
         log.info("event=start outcome=running platforms=%s database=%s",
                  ",".join(config.platforms), redacted(database))
         await asyncio.Event().wait()
