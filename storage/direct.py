@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from sqlalchemy import Executable
 from sqlalchemy.engine import Dialect
@@ -62,6 +62,7 @@ class Prebuilt:
     """One statement compiled once by SQLAlchemy for a dialect, with its processors."""
 
     __slots__ = ("args", "results", "sql")
+    DIALECT: ClassVar[str]  # the dialect whose driver runs it
 
     def __init__(self, sql: str, args: list[tuple[str | None, Any]],
                  results: list[tuple[int, Callable[[Any], Any]]] | None) -> None:
@@ -151,6 +152,7 @@ class Direct(Prebuilt):
     """A prebuilt statement for SQLite, run on the sqlite3 connection."""
 
     __slots__ = ()
+    DIALECT = "sqlite"
 
     def run(self, conn: sqlite3.Connection, params: Mapping[str, Any]) -> Rows:
         return self._go(conn, lambda: conn.execute(self.sql, self.values(params)))

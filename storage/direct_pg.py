@@ -27,6 +27,7 @@ class PgDirect(Prebuilt):
     """A prebuilt statement for PostgreSQL, run on asyncpg inside SQLAlchemy's transaction."""
 
     __slots__ = ()
+    DIALECT = "postgresql"
 
     async def run(self, conn: AsyncConnection, adapted: Any, params: Mapping[str, Any]
                   ) -> Rows:

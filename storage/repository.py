@@ -46,7 +46,7 @@ from bot.rules.model import (
     Member,
     Venture,
 )
-from storage.direct import Direct, compile_all
+from storage.direct import Direct, P, compile_all
 from storage.direct_pg import PgDirect
 from storage.models import (
     CheckinRow,
@@ -335,24 +335,17 @@ def _arrival(p: Any) -> Executable:
 
 
 _STATEMENTS: dict[str, dict[str, Executable]] = {}
-_DIRECT: dict[str, dict[str, Direct]] = {}
-_DIRECT_PG: dict[str, dict[str, PgDirect]] = {}
+_DIRECT: dict[tuple[type, str], dict[str, Any]] = {}
 
 
-def _direct(dialect: Dialect) -> dict[str, Direct]:
-    """The prebuilt statements that run straight on sqlite3 (none on PostgreSQL)."""
-    if dialect.name not in _DIRECT:
-        _DIRECT[dialect.name] = (compile_all(Direct, _statements(dialect.name), dialect)
-                                 if dialect.name == "sqlite" else {})
-    return _DIRECT[dialect.name]
-
-
-def _direct_pg(dialect: Dialect) -> dict[str, PgDirect]:
-    """The prebuilt statements that run straight on asyncpg (none on SQLite)."""
-    if dialect.name not in _DIRECT_PG:
-        _DIRECT_PG[dialect.name] = (compile_all(PgDirect, _statements(dialect.name), dialect)
-                                    if dialect.name == "postgresql" else {})
-    return _DIRECT_PG[dialect.name]
+def _direct(kind: type[P], dialect: Dialect) -> dict[str, P]:
+    """The prebuilt statements that run straight on the driver `kind` is for (`Direct`: sqlite3,
+    `PgDirect`: asyncpg); none on the other database."""
+    key = (kind, dialect.name)
+    if key not in _DIRECT:
+        _DIRECT[key] = (compile_all(kind, _statements(dialect.name), dialect)
+                        if dialect.name == kind.DIALECT else {})
+    return _DIRECT[key]
 
 
 def _statements(dialect: str) -> dict[str, Executable]:
@@ -404,8 +397,8 @@ class SqlStore:
         self._session: AsyncSession | None = None
         self._dialect = conn.dialect.name
         self._sql = _statements(self._dialect)
-        self._direct = _direct(conn.dialect)
-        self._direct_pg = _direct_pg(conn.dialect)
+        self._direct = _direct(Direct, conn.dialect)
+        self._direct_pg = _direct(PgDirect, conn.dialect)
         self._sqlite: sqlite3.Connection | None = None
         self._asyncpg: Any = None
 
@@ -433,13 +426,14 @@ class SqlStore:
     async def _run_many(self, name: str, rows: list[dict[str, Any]]) -> None:
         """`_run` once per row (no rows returned)."""
         direct = self._direct.get(name)
-        fast = self._direct_pg.get(name)
         if direct is not None:
             direct.run_many(await self._in_transaction(), rows)
-        elif fast is not None:
+            return
+        fast = self._direct_pg.get(name)
+        if fast is not None:
             await fast.run_many(self._conn, await self._asyncpg_adapter(), rows)
-        else:
-            await self._conn.execute(self._sql[name], rows)
+            return
+        await self._conn.execute(self._sql[name], rows)
 
     async def _in_transaction(self) -> sqlite3.Connection:
         """The sqlite3 connection, inside the transaction SQLAlchemy began on it."""

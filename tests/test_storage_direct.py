@@ -12,18 +12,19 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from storage.repository import SqlStore, _direct, _direct_pg, _statements
+from storage.direct import Direct
+from storage.direct_pg import PgDirect
+from storage.repository import SqlStore, _direct, _statements
 from tests.conftest import START
 from tests.test_storage import MIXED_GAME_NOVEMBER
 
 
-def direct_of(store: SqlStore) -> dict[str, Any]:
-    dialect = store._conn.dialect
-    return _direct(dialect) if dialect.name == "sqlite" else _direct_pg(dialect)
+def direct_of(dialect: Any) -> dict[str, Any]:
+    return _direct(Direct if dialect.name == "sqlite" else PgDirect, dialect)
 
 
 async def run_direct(store: SqlStore, name: str, params: dict[str, Any]) -> list[Any]:
-    statement = direct_of(store)[name]
+    statement = direct_of(store._conn.dialect)[name]
     if store._conn.dialect.name == "sqlite":
         return statement.run(await store._in_transaction(), params).all()
     return (await statement.run(store._conn, await store._asyncpg_adapter(), params)).all()
@@ -31,8 +32,7 @@ async def run_direct(store: SqlStore, name: str, params: dict[str, Any]) -> list
 
 async def test_every_prebuilt_statement_runs_direct(any_app):
     dialect = any_app.engine.dialect
-    direct = _direct(dialect) if dialect.name == "sqlite" else _direct_pg(dialect)
-    assert set(direct) == set(_statements(dialect.name))
+    assert set(direct_of(dialect)) == set(_statements(dialect.name))
 
 
 async def test_direct_rows_equal_sqlalchemys_rows(play_any):
