@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +23,9 @@ DEFAULT_TIMEZONE = str(SETTINGS["timezone"].default)
 ENV_FILE = ".env"
 # Read by the test suite only, never by the bot: not reported as unknown.
 TEST_VARIABLES = frozenset({"CREWBOT_TEST_DATABASE_URL", "CREWBOT_REQUIRE_POSTGRES"})
+# Loose on purpose: they catch a paste of the wrong thing, the platform judges the rest.
+TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]{30,}")
+DISCORD_TOKEN = re.compile(r"[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,15 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
 
 
 class ConfigError(ValueError):
-    """A setting with a wrong value; the message names the variable and how to fix it."""
+    """Settings with wrong values; each problem names its variable and how to fix it."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class TokenRefused(Exception):
+    """A platform answered that its token is wrong; the message says which and what to do."""
 
 
 @dataclass(frozen=True)
@@ -125,13 +138,20 @@ def read_env_file(environ: dict[str, str]) -> tuple[dict[str, str], str | None]:
 
 def from_env(env: dict[str, str] | None = None) -> Config:
     """The settings: `env` (default os.environ) over the .env file's (skipped when `env` is
-    given, so tests see exactly what they pass)."""
+    given, so tests see exactly what they pass). Every wrong value is reported at once, in one
+    ConfigError."""
+    problems: list[str] = []
+    env_file = None
     if env is None:
         environ = dict(os.environ)
-        from_file, env_file = read_env_file(environ)
+        try:
+            from_file, env_file = read_env_file(environ)
+        except ConfigError as error:
+            problems.extend(error.problems)
+            from_file = {}
         env = {**from_file, **environ}
     else:
-        env, env_file = dict(env), None
+        env = dict(env)
     unknown = tuple(sorted(name for name in env if name.startswith("CREWBOT_")
                            and name not in VARIABLES and name not in TEST_VARIABLES))
 
@@ -143,64 +163,81 @@ def from_env(env: dict[str, str] | None = None) -> Config:
         database_url(database)
     except ValueError as error:
         detail = str(error) if "scheme" in str(error) else "it cannot be read as a URL"
-        raise ConfigError(f"CREWBOT_DATABASE_URL is not a usable database URL ({detail}): write "
-                          "postgresql://USER:PASSWORD@HOST:5432/DB or a SQLite file path"
-                          ) from None
+        problems.append(f"CREWBOT_DATABASE_URL is not a usable database URL ({detail}): write "
+                        "postgresql://USER:PASSWORD@HOST:5432/DB or a SQLite file path")
     level = (get("CREWBOT_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
-        raise ConfigError(f"CREWBOT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        problems.append(f"CREWBOT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     log_format = (get("CREWBOT_LOG_FORMAT") or "text").lower()
     if log_format not in LOG_FORMATS:
-        raise ConfigError("CREWBOT_LOG_FORMAT must be text or json")
-    try:
-        tick = float(get("CREWBOT_TICK_SECONDS") or "30")
-        if not 1 <= tick <= 3600:
-            raise ValueError
-    except ValueError:
-        raise ConfigError("CREWBOT_TICK_SECONDS must be a number of seconds from 1 to 3600"
-                          ) from None
+        problems.append("CREWBOT_LOG_FORMAT must be text or json")
+    tick = number(get("CREWBOT_TICK_SECONDS") or "30")
+    if tick is None or not 1 <= tick <= 3600:
+        problems.append("CREWBOT_TICK_SECONDS must be a number of seconds from 1 to 3600")
     pool_text = get("CREWBOT_DB_POOL_SIZE") or str(PG_POOL_SIZE)
     if not (pool_text.isascii() and pool_text.isdigit() and 1 <= int(pool_text) <= 100):
-        raise ConfigError("CREWBOT_DB_POOL_SIZE must be a number of connections from 1 to 100 "
-                          f"(default {PG_POOL_SIZE}); each process may open twice that")
+        problems.append("CREWBOT_DB_POOL_SIZE must be a number of connections from 1 to 100 "
+                        f"(default {PG_POOL_SIZE}); each process may open twice that")
     zone = get("CREWBOT_DEFAULT_TIMEZONE") or DEFAULT_TIMEZONE
-    try:
-        if len(zone) > 64:
-            raise ValueError
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ConfigError(f"CREWBOT_DEFAULT_TIMEZONE '{zone[:64]}' is not an IANA time zone: "
-                          "use a name such as Europe/Berlin, America/New_York or UTC") from None
+    if not is_zone(zone):
+        problems.append(f"CREWBOT_DEFAULT_TIMEZONE '{zone[:64]}' is not an IANA time zone: use "
+                        "a name such as Europe/Berlin, America/New_York or UTC")
     port_text = get("CREWBOT_HEALTH_PORT")
-    port: int | None = None
-    if port_text:
-        if not (port_text.isascii() and port_text.isdigit() and 1 <= int(port_text) <= 65535):
-            raise ConfigError("CREWBOT_HEALTH_PORT must be a port number from 1 to 65535, or "
-                              "unset for no health endpoint")
-        port = int(port_text)
+    if port_text and not (port_text.isascii() and port_text.isdigit()
+                          and 1 <= int(port_text) <= 65535):
+        problems.append("CREWBOT_HEALTH_PORT must be a port number from 1 to 65535, or unset "
+                        "for no health endpoint")
     host = get("CREWBOT_HEALTH_HOST") or "127.0.0.1"
     if not _is_host(host):
-        raise ConfigError("CREWBOT_HEALTH_HOST must be an IP address or host name, such as "
-                          "127.0.0.1 (this machine only) or 0.0.0.0 (every interface)")
+        problems.append("CREWBOT_HEALTH_HOST must be an IP address or host name, such as "
+                        "127.0.0.1 (this machine only) or 0.0.0.0 (every interface)")
+    telegram_token = get("CREWBOT_TELEGRAM_TOKEN")
+    if telegram_token and not TELEGRAM_TOKEN.fullmatch(telegram_token):
+        problems.append("CREWBOT_TELEGRAM_TOKEN is not shaped like a Telegram bot token (digits, "
+                        "a colon, then 30 or more letters, digits, - or _): copy it again from "
+                        "@BotFather, without quotes or spaces")
     api_url = get("CREWBOT_TELEGRAM_API_URL") or None
     if api_url and not api_url.startswith(("http://", "https://")):
-        raise ConfigError("CREWBOT_TELEGRAM_API_URL must be an http:// or https:// URL")
+        problems.append("CREWBOT_TELEGRAM_API_URL must be an http:// or https:// URL")
+    discord_token = get("CREWBOT_DISCORD_TOKEN")
+    if discord_token and not DISCORD_TOKEN.fullmatch(discord_token):
+        problems.append("CREWBOT_DISCORD_TOKEN is not shaped like a Discord bot token (three "
+                        "parts separated by dots): copy it again from the Bot page of your "
+                        "application in the Discord developer portal, without the word Bot")
     guilds = get("CREWBOT_DISCORD_GUILD_IDS").replace(",", " ").split()
     if not all(g.isascii() and g.isdigit() and len(g) <= 20 for g in guilds):
-        raise ConfigError("CREWBOT_DISCORD_GUILD_IDS must be server ids (numbers) separated by "
-                          "commas")
+        problems.append("CREWBOT_DISCORD_GUILD_IDS must be server ids (numbers) separated by "
+                        "commas")
     discord_url = get("CREWBOT_DISCORD_API_URL") or None
     if discord_url and not discord_url.startswith(("http://", "https://")):
-        raise ConfigError("CREWBOT_DISCORD_API_URL must be an http:// or https:// URL")
+        problems.append("CREWBOT_DISCORD_API_URL must be an http:// or https:// URL")
+    if problems:
+        raise ConfigError(*problems)
+    assert tick is not None
     return Config(database=database, discord_guild_ids=tuple(int(g) for g in guilds),
                   discord_api_url=discord_url,
-                  telegram_token=get("CREWBOT_TELEGRAM_TOKEN") or None,
-                  discord_token=get("CREWBOT_DISCORD_TOKEN") or None,
+                  telegram_token=telegram_token or None, discord_token=discord_token or None,
                   log_level=level, tick_seconds=tick, telegram_api_url=api_url,
                   db_pool_size=int(pool_text),
-                  default_timezone=zone, log_format=log_format, health_port=port,
+                  default_timezone=zone, log_format=log_format,
+                  health_port=int(port_text) if port_text else None,
                   health_host=host, env_file=env_file,
                   pictures_dir=get("CREWBOT_PICTURES_DIR") or None, unknown=unknown)
+
+
+def number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def is_zone(name: str) -> bool:
+    try:
+        return len(name) <= 64 and ZoneInfo(name) is not None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
 
 
 def _is_host(text: str) -> bool:
@@ -214,4 +251,5 @@ def _is_host(text: str) -> bool:
             for label in labels)
 
 
-__all__ = ["Config", "ConfigError", "Redact", "Variable", "from_env", "setup_logging"]
+__all__ = ["Config", "ConfigError", "Redact", "TokenRefused", "Variable", "from_env",
+           "setup_logging"]

@@ -18,8 +18,8 @@ from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.telegram_api import FakeTelegram
 from tests.processes import clean_env, crewbot
 
-TG_TOKEN = "7000000001:SECRET-telegram-token-7f3a9"
-DC_TOKEN = "SECRET.discord-token.b81c4e"
+TG_TOKEN = "7000000001:SECRET-telegram-token-7f3a9-c04d"
+DC_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMQ.SECRET.discord-token-b81c4e-5d2a"
 ADMIN_CHAT, MEMBER_CHAT, LEFT_CHAT = -1001000000001, -1001000000002, -1001000000003
 GUILD, GOOD, MUTED = 900000000000000001, 900000000000000101, 900000000000000102
 OWNER = 800000000000000001
@@ -121,7 +121,7 @@ async def test_check_exits_0_when_all_is_well(tg, tmp_path):
 async def test_a_refused_token_is_a_problem_and_is_not_printed(tg, tmp_path):
     db = str(tmp_path / "crew.sqlite3")
     await crews_in(db)
-    wrong = "7000000001:SECRET-but-wrong-token-11"
+    wrong = "7000000001:SECRET-but-wrong-token-11-8e6f"
     env = settings(tg, CREWBOT_DATABASE_URL=db) | {"CREWBOT_TELEGRAM_TOKEN": wrong}
     code, out, err = await crewbot("check", env=env, cwd=tmp_path)
     assert code == 1

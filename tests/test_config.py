@@ -28,6 +28,8 @@ from tests.processes import clean_env, crewbot
     ("CREWBOT_DB_POOL_SIZE", "0", "1 to 100"),
     ("CREWBOT_DB_POOL_SIZE", "lots", "1 to 100"),
     ("CREWBOT_DATABASE_URL", "postgresql://crewbot:SECRET-pw@db:port/crew", "postgresql://"),
+    ("CREWBOT_TELEGRAM_TOKEN", "SECRET-pasted-the-bot-name", "@BotFather"),
+    ("CREWBOT_DISCORD_TOKEN", "Bot SECRET.discord.token", "developer portal"),
 ])
 async def test_a_wrong_value_stops_run_with_one_line_and_exit_code_2(tmp_path, name, value, hint):
     code, out, err = await crewbot("run", env=clean_env(**{name: value}), cwd=tmp_path)
@@ -37,6 +39,67 @@ async def test_a_wrong_value_stops_run_with_one_line_and_exit_code_2(tmp_path, n
     [line] = err.splitlines()
     assert line.startswith(f"crewbot: {name} ") and hint in line, line
     assert "SECRET" not in err
+
+
+async def test_every_wrong_value_is_reported_at_once_one_line_each(tmp_path):
+    env = clean_env(CREWBOT_DEFAULT_TIMEZONE="Berlin", CREWBOT_LOG_LEVEL="LOUD",
+                    CREWBOT_TELEGRAM_TOKEN="123456:SECRET-too-short",
+                    CREWBOT_DISCORD_TOKEN="SECRET-one-part-only",
+                    CREWBOT_HEALTH_PORT="eighty")
+    code, out, err = await crewbot("run", env=env, cwd=tmp_path)
+    assert (code, out) == (2, ""), err
+    lines = err.splitlines()
+    named = [line.split()[1] for line in lines]
+    assert named == ["CREWBOT_LOG_LEVEL", "CREWBOT_DEFAULT_TIMEZONE", "CREWBOT_HEALTH_PORT",
+                     "CREWBOT_TELEGRAM_TOKEN", "CREWBOT_DISCORD_TOKEN"], err
+    assert all(line.startswith("crewbot: CREWBOT_") for line in lines), err
+    assert "SECRET" not in err
+    assert not (tmp_path / "crewbot.sqlite3").exists()  # nothing started
+
+
+@pytest.mark.parametrize("token", [
+    "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",  # the shape BotFather hands out
+    "7000000001:AAFake-token_for-the-loopback-Bot-API",
+])
+def test_a_telegram_token_of_the_right_shape_is_taken(token):
+    assert from_env({"CREWBOT_TELEGRAM_TOKEN": f" {token} "}).telegram_token == token
+
+
+@pytest.mark.parametrize("token", [
+    "110201543:AAHdqTcv",  # cut short while copying
+    "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",  # the part after the colon only
+    "110201543 AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+    "https://api.telegram.org/bot110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe",
+    "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GhIjKl.a-discord-token-in-the-wrong-variable",
+])
+def test_a_telegram_token_of_the_wrong_shape_is_refused_without_showing_it(token):
+    with pytest.raises(ConfigError) as refused:
+        from_env({"CREWBOT_TELEGRAM_TOKEN": token})
+    [problem] = refused.value.problems
+    assert problem.startswith("CREWBOT_TELEGRAM_TOKEN is not shaped like a Telegram bot token")
+    assert token not in problem and "AAHdqTcv" not in problem
+
+
+@pytest.mark.parametrize("token", [
+    "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GhIjKl.a-discord-token-signature-part_x",
+    "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GFake0.fake-signature-for-the-loopback-gateway",
+])
+def test_a_discord_token_of_the_right_shape_is_taken(token):
+    assert from_env({"CREWBOT_DISCORD_TOKEN": token}).discord_token == token
+
+
+@pytest.mark.parametrize("token", [
+    "Bot MTMwMDAwMDAwMDAwMDAwMDAwMQ.GhIjKl.a-discord-token-signature-part_x",
+    "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GhIjKl",  # two parts of three
+    "1300000000000000001",  # the application id, not the token
+    "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",  # a Telegram token in the wrong variable
+])
+def test_a_discord_token_of_the_wrong_shape_is_refused_without_showing_it(token):
+    with pytest.raises(ConfigError) as refused:
+        from_env({"CREWBOT_DISCORD_TOKEN": token})
+    [problem] = refused.value.problems
+    assert problem.startswith("CREWBOT_DISCORD_TOKEN is not shaped like a Discord bot token")
+    assert token not in problem and "MTMw" not in problem
 
 
 def test_every_setting_has_its_default_when_unset():
@@ -75,7 +138,7 @@ def bare_environment(monkeypatch, tmp_path):
 def test_a_dot_env_file_in_the_working_directory_is_read(bare_environment, monkeypatch):
     (bare_environment / ".env").write_text(
         "# the crew's bot\n"
-        "CREWBOT_TELEGRAM_TOKEN=123:from-the-file\n"
+        "CREWBOT_TELEGRAM_TOKEN=123:AA-from-the-file-0123456789abcdef\n"
         "export CREWBOT_LOG_FORMAT=json\n"
         "CREWBOT_DEFAULT_TIMEZONE='Europe/Berlin'  # quoted, with a comment\n"
         "CREWBOT_TICK_SECONDS=60\n")
@@ -83,7 +146,8 @@ def test_a_dot_env_file_in_the_working_directory_is_read(bare_environment, monke
     config = from_env()
     assert config.env_file == ".env"
     assert (config.telegram_token, config.log_format, config.default_timezone,
-            config.tick_seconds) == ("123:from-the-file", "json", "Europe/Berlin", 45.0)
+            config.tick_seconds) == ("123:AA-from-the-file-0123456789abcdef", "json",
+                                     "Europe/Berlin", 45.0)
 
 
 def test_crewbot_env_file_names_another_file(bare_environment, monkeypatch):
@@ -95,6 +159,16 @@ def test_crewbot_env_file_names_another_file(bare_environment, monkeypatch):
     monkeypatch.setenv("CREWBOT_ENV_FILE", str(bare_environment / "missing.env"))
     with pytest.raises(ConfigError, match=r"CREWBOT_ENV_FILE names .*missing\.env"):
         from_env()
+
+
+def test_a_missing_env_file_is_reported_with_the_other_wrong_values(bare_environment,
+                                                                    monkeypatch):
+    monkeypatch.setenv("CREWBOT_ENV_FILE", str(bare_environment / "missing.env"))
+    monkeypatch.setenv("CREWBOT_TICK_SECONDS", "never")
+    with pytest.raises(ConfigError) as refused:
+        from_env()
+    assert [p.split()[0] for p in refused.value.problems] == ["CREWBOT_ENV_FILE",
+                                                              "CREWBOT_TICK_SECONDS"]
 
 
 def test_without_a_file_only_the_environment_counts(bare_environment, monkeypatch):

@@ -20,7 +20,7 @@ from tests.processes import CREWBOT, clean_env, running
 CREW = -1001000000001
 ALICE = {"id": 101, "is_bot": False, "first_name": "Alice", "username": "alice"}
 BOB = {"id": 102, "is_bot": False, "first_name": "Bob", "username": "bob"}
-TOKEN = "7000000001:SECRET-log-test-token-a1b2"
+TOKEN = "7000000001:SECRET-log-test-token-a1b2-c3d4"
 PHRASE = "zebra-lantern-4417 my sister's diagnosis"  # a member's words: never in a log
 TEXT_LINE = re.compile(r"time=\S+ level=[A-Z]+ logger=\S+ (?:[a-z_]+=\S*(?: |$))+")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import itertools
@@ -529,7 +530,9 @@ class FakeDiscord:
     @property
     def token(self) -> str:
         """The token to give discord.py (any token is accepted unless one was passed in)."""
-        return self._token or f"FAKE.{self.bot.id}.TOKEN"
+        # Shaped like a real one (the bot's id in base64, a time stamp, a signature).
+        user_id = base64.urlsafe_b64encode(str(self.bot.id).encode()).decode().rstrip("=")
+        return self._token or f"{user_id}.GFake0.fake-signature-for-the-loopback-gateway"
 
     @property
     def api_base(self) -> str:

@@ -229,7 +229,7 @@ class FakeTelegram:
     @property
     def token(self) -> str:
         """The token to give PTB (any token is accepted unless one was passed in)."""
-        return self._token or f"{self.bot_user['id']}:FAKE-TOKEN"
+        return self._token or f"{self.bot_user['id']}:AAFake-token_for-the-loopback-Bot-API"
 
     @property
     def base_url(self) -> str:
