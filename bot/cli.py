@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import signal
 import sys
@@ -19,7 +20,7 @@ from bot.adapters.scheduler import Ticker
 from bot.app import freeze_startup_heap, open_app
 from bot.check import check
 from bot.clock import SimClock, utc_now
-from bot.config import VARIABLES, Config, ConfigError, from_env, setup_logging
+from bot.config import VARIABLES, Config, ConfigError, TokenRefused, from_env, setup_logging
 from bot.export import as_csv, as_json
 from bot.health import Health
 from storage.engine import database_url, redacted
@@ -45,6 +46,14 @@ def reads(*names: str) -> str:
     return "environment variables:\n" + "\n".join(lines) + "\n\n" + textwrap.fill(ENV_NOTE, 78)
 
 
+def version() -> str:
+    """The installed package's version, as pyproject.toml gives it."""
+    try:
+        return importlib.metadata.version("crewbot")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "(version unknown: not installed; run python3 dev.py once)"
+
+
 def parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     top = argparse.ArgumentParser(
@@ -52,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
         description=para("The Reciprocity Game for a crew's group chat on Discord, Telegram or a "
         "console. `crewbot COMMAND --help` tells more about each command."),
         epilog=reads(*(n for n in VARIABLES if n != "CREWBOT_ENV_FILE")))
+    top.add_argument("--version", action="version", version=f"crewbot {version()}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser(
         "run", formatter_class=formatter,
@@ -179,21 +189,24 @@ async def serve(config: Config, database: str, health: Health) -> int:
     ticker = Ticker(app.game, deliver, config.tick_seconds)
     health.watch(app.engine, list(zip(config.platforms, adapters, strict=True)))
     started = []
+    running = False
     try:
         for adapter in adapters:
+            started.append(adapter)  # before start: one that fails half-way is closed too
             await adapter.start()
-            started.append(adapter)
         await ticker.start()
         freeze_startup_heap()
         log.info("event=start outcome=running platforms=%s database=%s",
                  ",".join(config.platforms), redacted(database))
+        running = True
         await asyncio.Event().wait()
     finally:
         ticker.stop()
         for adapter in started:
             await adapter.stop()
         await app.close()
-        log.info("event=stop outcome=stopped")
+        if running:
+            log.info("event=stop outcome=stopped")
     return 0
 
 
@@ -235,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = from_env()
     except ConfigError as error:
-        print(f"crewbot: {error}", file=sys.stderr)
+        for problem in error.problems:
+            print(f"crewbot: {problem}", file=sys.stderr)
         return 2
     setup_logging(config.log_level if args.command == "run" else "WARNING",
                   [*config.secrets, *_password(getattr(args, "db", None))], config.log_format)
@@ -269,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"crewbot: cannot use the database {redacted(database)}: "
               f"{type(error).__name__}: {first}", file=sys.stderr)
         return 2
+    except TokenRefused as error:
+        print(f"crewbot: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # one line, secrets hidden; the traceback goes to the log

@@ -1,5 +1,6 @@
-"""The `crewbot` command line, run as a real process: help, the console on a pipe, bad input, and
-a whole game piped in and exported (on SQLite and PostgreSQL)."""
+"""The `crewbot` command line, run as a real process: help and version, the console on a pipe, bad
+input, a token the platform refuses, and a whole game piped in and exported (on SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +18,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_URL
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.telegram_api import FakeTelegram
+from tests.processes import clean_env, crewbot
 
 ROOT = Path(__file__).resolve().parent.parent
 CREWBOT = Path(sys.executable).parent / "crewbot"
@@ -56,6 +61,14 @@ def test_python_m_bot_is_the_same_command(tmp_path):
     via_module = run("--help", cwd=tmp_path, program=(sys.executable, "-m", "bot"))
     assert via_module.returncode == 0, via_module.stderr
     assert via_module.stdout == run("--help", cwd=tmp_path).stdout
+
+
+def test_version_prints_the_version_of_the_project(tmp_path):
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for program in ((str(CREWBOT),), (sys.executable, "-m", "bot")):
+        result = run("--version", cwd=tmp_path, program=program)
+        assert (result.returncode, result.stderr) == (0, ""), result
+        assert result.stdout == f"crewbot {project['version']}\n"
 
 
 def test_console_help_names_its_options(tmp_path):
@@ -142,6 +155,38 @@ def test_db_upgrade_names_the_database_without_its_password(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "s3cret-word" not in result.stdout + result.stderr
     assert "postgres:***@127.0.0.1" in result.stdout
+
+
+# a token the platform refuses
+
+RIGHT_TELEGRAM = "7000000001:AAthe-token-BotFather-gave-us-0123"
+WRONG_TELEGRAM = "7000000001:AAan-old-token-revoked-since-4567"
+RIGHT_DISCORD = "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GhIjKl.the-token-the-portal-gave-us"
+WRONG_DISCORD = "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GhIjKl.an-old-token-reset-since-0"
+
+
+@pytest.mark.parametrize(("platforms", "said"), [
+    (["telegram"], "crewbot: Telegram refused the token in CREWBOT_TELEGRAM_TOKEN: check it with "
+                   "@BotFather."),
+    (["discord"], "crewbot: Discord refused the token in CREWBOT_DISCORD_TOKEN: copy it again "
+                  "from the Bot page of the Discord developer portal."),
+    (["discord", "telegram"], "crewbot: Telegram refused the token in CREWBOT_TELEGRAM_TOKEN: "
+                              "check it with @BotFather."),
+], ids=["telegram", "discord", "both"])
+async def test_a_refused_token_stops_run_with_one_line_and_exit_code_1(tmp_path, platforms, said):
+    async with (FakeTelegram(token=RIGHT_TELEGRAM) as tg, FakeDiscord(token=RIGHT_DISCORD) as dc):
+        env = clean_env(CREWBOT_DATABASE_URL=str(tmp_path / "crew.sqlite3"))
+        if "telegram" in platforms:
+            env |= {"CREWBOT_TELEGRAM_TOKEN": WRONG_TELEGRAM,
+                    "CREWBOT_TELEGRAM_API_URL": tg.base_url.removesuffix("/bot")}
+        if "discord" in platforms:
+            env |= {"CREWBOT_DISCORD_TOKEN": WRONG_DISCORD,
+                    "CREWBOT_DISCORD_API_URL": f"http://127.0.0.1:{dc.port}"}
+        code, out, err = await crewbot("run", env=env, cwd=tmp_path)
+    # Only that line: no traceback, no "Unclosed client session", no "stopped" (it never ran).
+    assert (code, out, err) == (1, "", said + "\n")
+    if platforms == ["discord"]:
+        assert [(c.method, c.path, c.status) for c in dc.calls] == [("GET", "/users/@me", 401)]
 
 
 # a whole game, piped in and exported

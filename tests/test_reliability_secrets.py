@@ -16,7 +16,7 @@ from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 CREWBOT = Path(sys.executable).parent / "crewbot"
-TOKEN = "7000000001:SECRET-token-do-not-log-42"
+TOKEN = "7000000001:SECRET-token-do-not-log-42-0000"
 PASSWORD = "pa55-SECRET-w0rd"
 GROUP = -1001000000001
 
@@ -66,7 +66,7 @@ async def test_a_rejected_token_stops_start_up_without_showing_it(tmp_path):
                     CREWBOT_DATABASE_URL=str(tmp_path / "bot.sqlite3")))
         said = await run_until(proc, stop=False)
     assert proc.returncode == 1
-    assert "crewbot: stopped by an error: InvalidToken: The token `***` was rejected" in said
+    assert "crewbot: Telegram refused the token in CREWBOT_TELEGRAM_TOKEN" in said
     clean(said)
 
 

@@ -29,6 +29,7 @@ from bot.commands.events import (
 )
 from bot.commands.game import Game
 from bot.commands.registry import COMMANDS, Command, Option
+from bot.config import TokenRefused
 
 log = logging.getLogger("crewbot.discord")
 
@@ -168,6 +169,16 @@ def view_for(message: Message) -> discord.ui.View | None:
     return view
 
 
+
+class NoVoiceNotice(logging.Filter):
+    """Drops discord.py's warnings that voice is unsupported: this bot never uses voice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
+logging.getLogger("discord.client").addFilter(NoVoiceNotice())
+
 class CrewClient(discord.Client):
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS,
@@ -222,7 +233,11 @@ class DiscordAdapter:
     # lifecycle
 
     async def start(self) -> None:
-        await self.client.login(self.token)
+        try:
+            await self.client.login(self.token)
+        except discord.LoginFailure:
+            raise TokenRefused("Discord refused the token in CREWBOT_DISCORD_TOKEN: copy it again "
+                               "from the Bot page of the Discord developer portal.") from None
         self.task = asyncio.create_task(self.client.connect(reconnect=True))
 
     @property

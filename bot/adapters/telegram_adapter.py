@@ -27,7 +27,7 @@ from telegram import (
 )
 from telegram import Message as TgMessage
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -58,6 +58,7 @@ from bot.commands.events import (
 )
 from bot.commands.game import Game
 from bot.commands.registry import COMMANDS
+from bot.config import TokenRefused
 
 log = logging.getLogger("crewbot.telegram")
 
@@ -227,7 +228,11 @@ class TelegramAdapter:
     # lifecycle
 
     async def start(self) -> None:
-        await self.app.initialize()
+        try:
+            await self.app.initialize()
+        except InvalidToken:
+            raise TokenRefused("Telegram refused the token in CREWBOT_TELEGRAM_TOKEN: check it "
+                               "with @BotFather.") from None
         await self.publish_commands()
         await self.app.start()
         assert self.app.updater is not None
@@ -255,6 +260,7 @@ class TelegramAdapter:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+        await self.app.bot.shutdown()  # its connections, when start failed before the app's
 
     async def publish_commands(self) -> None:
         commands = [BotCommand(c.name, c.summary[:256]) for c in COMMANDS.values()]
