@@ -10,7 +10,9 @@ import os
 import re
 import shlex
 import signal
+import subprocess
 import sys
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -216,3 +218,20 @@ def test_env_example_as_a_settings_file_is_valid(monkeypatch, tmp_path):
     defaults = {n: v for n, v in example().items() if n in VARIABLES and v}
     assert defaults["CREWBOT_HEALTH_PORT"] == image_env(FINAL)["CREWBOT_HEALTH_PORT"]
     assert replace(from_env(defaults), health_port=None) == from_env({})
+
+
+def test_the_package_builds_without_warnings_and_carries_its_license(tmp_path):
+    """What `pip install .` (and the image's build stage) does: no deprecation warning about the
+    license, and the MIT license in the wheel's metadata with its text."""
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
+                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stderr
+    said = built.stdout + built.stderr
+    assert "deprecated" not in said.lower() and "license" not in said.lower(), said
+    [wheel] = tmp_path.glob("crewbot-*.whl")
+    with zipfile.ZipFile(wheel) as files:
+        names = files.namelist()
+        metadata = files.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
+    assert "License-Expression: MIT" in metadata.decode().splitlines()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
