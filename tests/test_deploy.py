@@ -235,3 +235,20 @@ def test_the_package_builds_without_warnings_and_carries_its_license(tmp_path):
         metadata = files.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
     assert "License-Expression: MIT" in metadata.decode().splitlines()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout: nothing to ignore")
+def test_git_ignores_what_playing_in_the_clone_leaves_behind():
+    """`python3 dev.py run` in the clone writes the database beside it, SQLite's journal files
+    while it runs, and the console's pictures: none of it shows up as a change to commit."""
+    left = ["crewbot.sqlite3", "crewbot.sqlite3-wal", "crewbot.sqlite3-shm",
+            "crewbot.sqlite3-journal", "crewbot-pictures/1-3-leaderboard.png", ".env"]
+    checked = subprocess.run(["git", "check-ignore", "--no-index", "--verbose", *left], cwd=ROOT,
+                             capture_output=True, text=True, timeout=30)
+    ignored = {line.split("\t")[-1] for line in checked.stdout.splitlines()}
+    assert ignored == set(left), checked.stdout + checked.stderr
+    kept = subprocess.run(["git", "check-ignore", "--no-index", "bot/cli.py",
+                           "docs/pictures/graph.png"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=30)
+    # The code and the README's sample pictures stay tracked.
+    assert (kept.returncode, kept.stdout) == (1, ""), kept.stderr
