@@ -169,7 +169,6 @@ def view_for(message: Message) -> discord.ui.View | None:
     return view
 
 
-
 class NoVoiceNotice(logging.Filter):
     """Drops discord.py's warnings that voice is unsupported: this bot never uses voice."""
 
@@ -178,6 +177,7 @@ class NoVoiceNotice(logging.Filter):
 
 
 logging.getLogger("discord.client").addFilter(NoVoiceNotice())
+
 
 class CrewClient(discord.Client):
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
