@@ -3,7 +3,7 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m venv /opt/crewbot
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY storage ./storage
 RUN /opt/crewbot/bin/pip install --no-cache-dir --disable-pip-version-check .
