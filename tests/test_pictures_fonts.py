@@ -8,10 +8,12 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from bot.pictures.board import Bar, Section, draw_board
-from bot.pictures.drawing import BACKGROUND, Canvas, font
+from bot.pictures.drawing import BACKGROUND, MAX_LABEL, Canvas, font
 from bot.pictures.network import Person, Tie, draw_network
 from bot.pictures.recap import draw_recap
 
@@ -120,3 +122,16 @@ def test_every_shipped_font_has_its_licence_and_is_package_data():
     assert "SIL OPEN FONT LICENSE Version 1.1" in (FONTS / "NotoColorEmoji-OFL.txt").read_text()
     pyproject = (FONTS.parent.parent.parent / "pyproject.toml").read_text()
     assert 'bot = ["pictures/fonts/*.ttf", "pictures/fonts/*.txt"]' in pyproject
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=60))
+def test_any_text_as_a_name_draws_and_is_never_longer_than_the_rule(name):
+    bar = Bar(name, 2, ((1, 1), (5, 1)), person=True)
+    drawn = draw_board("t", "h", [Section("Members", (bar,))])
+    (shown,) = drawn.names
+    assert len(shown) <= MAX_LABEL
+    assert not any(unicodedata.category(ch) == "Cc" for ch in shown)
+    Image.open(io.BytesIO(drawn.png)).verify()
+    recap = draw_recap("t", [name, name], 1, name, [(name, 1, 0)])
+    Image.open(io.BytesIO(recap.png)).verify()
