@@ -20,39 +20,43 @@ from bot.clock import SimClock  # noqa: E402
 SAVED = "# picture saved to "
 GAME = """
 :room Garden
-alice: /checkin excited about the garden
-bob: /checkin a bit tired
-carol: /checkin glad it is Monday
-bob reacts 👂 #1
-carol reacts 👂 #1
-alice reacts ❤️ #3
-carol reacts 🙏 #3
-alice reacts 👍 #5
-bob reacts 👍 #5
-dave: /join
-carol: /ask someone to look at my CV
-bob replies ^carol: /offer I can read it tonight
-carol presses "Thank you" ^bot
-dave: /ask a lift to the station on Friday
-alice replies ^dave: /offer I'll drive you
-dave presses "Thank you" ^bot
-alice: /ask help moving a sofa
-dave replies ^alice: /offer I'm strong
-alice presses "Thank you" ^bot
-bob: /checkin tired but happy
-dave: /checkin nervous about Friday
-bob reacts 🙏 ^dave
-carol: /coown Garden shed @alice @bob
-alice: /coown confirm
-bob: /coown confirm
-alice: /meeting now
-alice: /here
-bob: /here
-carol: /here
+Zoë: /checkin excited about the garden
+Юлия: /checkin a bit tired
+Αλέξης: /checkin glad it is Monday
+Юлия reacts 👂 #1
+Αλέξης reacts 👂 #1
+Zoë reacts ❤️ #3
+Αλέξης reacts 🙏 #3
+Zoë reacts 👍 #5
+Юлия reacts 👍 #5
+Ñandú: /join
+Sunny🌻: /join
+Αλέξης: /ask someone to look at my CV
+Юлия replies ^Αλέξης: /offer I can read it tonight
+Αλέξης presses "Thank you" ^bot
+Ñandú: /ask a lift to the station on Friday
+Zoë replies ^Ñandú: /offer I'll drive you
+Ñandú presses "Thank you" ^bot
+Zoë: /ask help moving a sofa
+Ñandú replies ^Zoë: /offer I'm strong
+Zoë presses "Thank you" ^bot
+Sunny🌻: /checkin first week here
+Zoë reacts 👂 ^Sunny🌻
+Юлия: /checkin tired but happy
+Ñandú: /checkin nervous about Friday
+Юлия reacts 🙏 ^Ñandú
+Αλέξης: /coown Garden shed @Zoë @Юлия
+Zoë: /coown confirm
+Юлия: /coown confirm
+Zoë: /meeting now
+Zoë: /here
+Юлия: /here
+Αλέξης: /here
+Sunny🌻: /here
 :advance 3h
-alice: /leaderboard picture
-carol: /score picture
-bob: /graph
+Zoë: /leaderboard picture
+Αλέξης: /score picture
+Юлия: /graph
 """
 PICTURES = {"leaderboard": "leaderboard.png", "score": "score.png", "graph": "graph.png",
             "meeting-recap": "meeting-recap.png"}

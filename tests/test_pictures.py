@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from bot.pictures.board import BAR_W, BAR_X, Bar, Section, draw_board
-from bot.pictures.drawing import BACKGROUND, LEVEL_COLOURS, MAX_LABEL, TRACK, Drawn
+from bot.pictures.board import Bar, Section, draw_board
+from bot.pictures.drawing import BACKGROUND, LEVEL_COLOURS, MAX_LABEL, MIN_BAR, TRACK, Drawn
 from bot.pictures.network import (
     HELP,
     LISTEN,
@@ -47,22 +47,65 @@ def test_bar_lengths_are_proportional_to_the_totals():
     drawn = draw_board("Garden \u00b7 all time", "Crew total: 70 points.", [section])
     image = opened(drawn)
     lengths = [inked(image, drawn.marks[f"bar:Members:{b.label}"]) for b in bars]
-    assert lengths[0] == BAR_W  # the longest fills the width
-    assert lengths == [BAR_W, BAR_W // 2, pytest.approx(BAR_W / 4, abs=1), 0]
+    track = drawn.marks["track:Members:alice"]
+    # the longest fills the track but for room for its number, printed right after it
+    assert track[2] - track[0] - 60 < lengths[0] < track[2] - track[0]
+    assert lengths == [lengths[0], pytest.approx(lengths[0] / 2, abs=1),
+                       pytest.approx(lengths[0] / 4, abs=1), 0]
     box = drawn.marks["bar:Members:bob"]
-    assert image.getpixel((BAR_X + 2, (box[1] + box[3]) // 2)) == LEVEL_COLOURS[2]
-    assert image.getpixel((BAR_X + BAR_W - 2, (box[1] + box[3]) // 2)) == TRACK
+    middle = (box[1] + box[3]) // 2
+    assert image.getpixel((track[0] + 2, middle)) == LEVEL_COLOURS[2]
+    assert image.getpixel((track[2] - 2, middle)) == TRACK
     assert {"alice", "bob", "carol", "dave", "40", "20", "10", "0"} <= set(drawn.texts)
+
+
+def ink_between(image: Image.Image, x0: int, x1: int, y: int) -> bool:
+    """Whether anything dark (text) is drawn on row `y` between x0 and x1."""
+    return any(sum(image.getpixel((x, y))) < 300 for x in range(x0, x1))
+
+
+def test_a_small_value_beside_a_huge_one_still_shows_with_its_number():
+    """A +100 venture next to a 3-point circle: the 3 keeps a visible bar, number beside it."""
+    bars = (Bar("Listening", 3, level=1), Bar("Co-owners", 100, level=5),
+            Bar("Money", 1, level=2))
+    drawn = draw_board("t", "h", [Section("The crew, by level", bars)])
+    image = opened(drawn)
+    for bar in bars:
+        box = drawn.marks[f"bar:The crew, by level:{bar.label}"]
+        assert inked(image, box) >= MIN_BAR, bar
+        # its number is right after the bar's end, not in a far column
+        assert ink_between(image, box[2] + 2, box[2] + 30, (box[1] + box[3]) // 2), bar
+    member = Bar("alice", 103, ((1, 3), (5, 100)), person=True)
+    drawn = draw_board("t", "h", [Section("Members", (member,))])
+    image = opened(drawn)
+    x0, y0, _, y1 = drawn.marks["bar:Members:alice"]
+    blue = [image.getpixel((x, (y0 + y1) // 2)) for x in range(x0, x0 + 12)]
+    assert blue.count(LEVEL_COLOURS[1]) >= MIN_BAR  # the 3 listening points show in blue
+
+
+def test_no_label_is_cut_and_the_columns_make_room():
+    labels = ("Listening circles completed", "Asks for help", "Ventures co-owned")
+    drawn = draw_board("t", "h", [Section("Together", tuple(Bar(t, 2) for t in labels))])
+    assert set(labels) <= set(drawn.texts)
+    assert drawn.size[0] == 640  # room enough in the usual width
+    name = "Maximilian-Alexander von Trapp 🌻"  # 32 characters: a name is not cut
+    drawn = draw_board("t", "h", [Section("Members", (Bar(f"12. {name}", 5, person=True),))])
+    assert drawn.names == (f"12. {name}",)
+    recap = draw_recap("t", [name, "Юлия"], 0, "What we did together in 2026-11",
+                       [("Listening circles completed", 4, 0), ("Ventures co-owned", 1, 0)])
+    assert {"Listening circles completed", "Ventures co-owned"} <= set(recap.texts)
+    assert recap.names == (name, "Юлия")
+    assert not any("\u2026" in text for text in (*recap.texts, *drawn.texts))
 
 
 def test_a_member_bar_is_split_by_level_in_proportion():
     bar = Bar("alice", 40, ((1, 10), (2, 30)), person=True)
     drawn = draw_board("t", "h", [Section("Members", (bar,))], legend=LEVELS)
     image = opened(drawn)
-    x0, y0, _, y1 = drawn.marks["bar:Members:alice"]
-    assert x0 == BAR_X
+    x0, y0, x1, y1 = drawn.marks["bar:Members:alice"]
+    assert x0 == drawn.marks["track:Members:alice"][0]
     middle = (y0 + y1) // 2
-    split = BAR_X + BAR_W // 4
+    split = x0 + round((x1 - x0 + 1) / 4)
     assert image.getpixel((split - 3, middle)) == LEVEL_COLOURS[1]
     assert image.getpixel((split + 3, middle)) == LEVEL_COLOURS[2]
     assert drawn.names == ("alice",)
@@ -150,5 +193,5 @@ def test_the_recap_names_who_came_and_only_counts_the_others():
     ring = drawn.marks["dot:3"]
     assert image.getpixel((ring[0] + 1, (ring[1] + ring[3]) // 2)) == ABSENT
     assert drawn.names == ("alice", "carol")
-    assert "Present (2): alice, carol \u00b7 2 could not make it" in drawn.texts
+    assert drawn.texts[1:5] == ("Present (2):", "alice,", "carol", "\u00b7 2 could not make it")
     assert inked(image, drawn.marks["bar:Money"]) == 2 * inked(image, drawn.marks["bar:Listening"])

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.pictures.drawing import LEVEL_COLOURS, MUTED, PLAIN_BAR, Canvas, Drawn, font
+from bot.pictures.drawing import (
+    LEVEL_COLOURS,
+    MAX_LABEL,
+    MUTED,
+    PLAIN_BAR,
+    Canvas,
+    Drawn,
+    fit,
+    text_width,
+)
 
-WIDTH = 640
+WIDTH = 640  # at least; wider only when a label needs it
 PAD = 24
-LABEL_W = 170
-BAR_X = PAD + LABEL_W + 10
-BAR_W = 330
+MIN_LABEL = 110
+GAP = 14  # between the label column and the bars
+MIN_BARS = 260  # the bar area is never narrower than this
 ROW = 30
 BAR_H = 18
+VALUE_GAP = 6  # between a bar's end and its number
+SIZE = 16
+RANK = re.compile(r"\d+\. ")
 
 
 @dataclass(frozen=True)
@@ -34,33 +47,70 @@ class Section:
     bars: tuple[Bar, ...]
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where the columns go: labels as wide as the widest one (never cut, but a name past
+    MAX_LABEL characters), then the bars, each number right after its bar."""
+
+    width: int
+    bar_x: int
+    bar_w: int  # the track
+    longest: int  # the longest bar: the track less room for its number
+
+    @classmethod
+    def of(cls, sections: Sequence[Section]) -> Layout:
+        bars = [bar for section in sections for bar in section.bars]
+        label_w = max([MIN_LABEL] + [
+            int(text_width(shown(bar), SIZE)) + 1 for bar in bars])
+        number_w = max([0] + [int(text_width(str(bar.value), SIZE)) + 1 for bar in bars])
+        bar_x = PAD + label_w + GAP
+        bar_w = max(MIN_BARS, WIDTH - PAD - bar_x)
+        return cls(bar_x + bar_w + PAD, bar_x, bar_w, bar_w - number_w - 2 * VALUE_GAP)
+
+
+def shown(bar: Bar) -> str:
+    """The label as drawn: a name is cut only past MAX_LABEL characters (its rank, "12. ",
+    aside)."""
+    rank = RANK.match(bar.label) if bar.person else None
+    limit = MAX_LABEL + len(rank.group()) if rank else MAX_LABEL if bar.person else 300
+    return fit(bar.label, SIZE, 10_000, limit)
+
+
 def bar_key(section: Section, bar: Bar) -> str:
     return f"bar:{section.heading}:{bar.label}"
 
 
 def draw_board(title: str, headline: str, sections: Sequence[Section],
                legend: dict[int, str] | None = None) -> Drawn:
-    """Bars in each section share one scale: the longest value fills the width."""
+    """Bars in each section share one scale: the longest value fills the track but for room
+    for its number; every positive value shows at least a sliver, its number beside it."""
+    layout = Layout.of(sections)
+    width = layout.width
     rows = sum(len(s.bars) + 1 for s in sections)
     height = PAD + 74 + rows * ROW + len(sections) * 8 + (34 if legend else 0) + PAD // 2
-    canvas = Canvas(WIDTH, height)
-    canvas.text((PAD, PAD), title, 24, width=WIDTH - 2 * PAD)
-    canvas.text((PAD, PAD + 36), headline, 18, width=WIDTH - 2 * PAD)
+    canvas = Canvas(width, height)
+    canvas.text((PAD, PAD), title, 24, width=width - 2 * PAD, bold=True)
+    canvas.text((PAD, PAD + 36), headline, 18, width=width - 2 * PAD)
     y = PAD + 34 + 32 + 8
     for section in sections:
-        canvas.text((PAD, y + 6), section.heading, 16, fill=MUTED, width=WIDTH - 2 * PAD)
+        canvas.text((PAD, y + 6), section.heading, SIZE, fill=MUTED, width=width - 2 * PAD)
         y += ROW
         top = max([b.value for b in section.bars] + [1])
         for bar in section.bars:
-            canvas.text((PAD, y + BAR_H // 2), bar.label, 16, width=LABEL_W, anchor="lm",
-                        name=bar.person)
-            length = round(BAR_W * max(bar.value, 0) / top)
+            label = shown(bar)
+            canvas.text((PAD, y + BAR_H // 2), label, SIZE, anchor="lm")
+            if bar.person:
+                canvas.names.append(label)
+            length = round(layout.longest * max(bar.value, 0) / top)
+            if bar.value > 0:
+                length = max(length, 1)  # Canvas.bar widens it to a visible sliver
             colour = LEVEL_COLOURS.get(bar.level, PLAIN_BAR)
             parts = [(LEVEL_COLOURS[lv], n) for lv, n in bar.parts] if bar.parts else [
                 (colour, 1)]
-            canvas.bar(bar_key(section, bar), BAR_X, y, length, BAR_H, parts, track=BAR_W)
-            canvas.text((BAR_X + BAR_W + 10, y + BAR_H // 2), str(bar.value), 16,
-                        width=WIDTH - BAR_X - BAR_W - 10 - PAD // 2, anchor="lm")
+            key = bar_key(section, bar)
+            canvas.bar(key, layout.bar_x, y, length, BAR_H, parts, track=layout.bar_w)
+            end = canvas.marks[key][2] if length > 0 and bar.value > 0 else layout.bar_x
+            canvas.text((end + VALUE_GAP, y + BAR_H // 2), str(bar.value), SIZE, anchor="lm")
             y += ROW
         y += 8
     if legend:
@@ -68,7 +118,6 @@ def draw_board(title: str, headline: str, sections: Sequence[Section],
         y += 6
         for level, name in legend.items():
             canvas.draw.rectangle((x, y + 3, x + 11, y + 14), fill=LEVEL_COLOURS[level])
-            shown = canvas.text((x + 16, y), name, 14, width=100)
-            x += 16 + int(canvas.draw.textlength(shown, font=font(14))) + 14
+            shown_name = canvas.text((x + 16, y), name, 14)
+            x += 16 + int(text_width(shown_name, 14)) + 14
     return canvas.finish()
-

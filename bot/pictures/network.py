@@ -6,9 +6,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.pictures.drawing import INK, RGB, Canvas, Drawn, font
+from bot.pictures.drawing import INK, MAX_LABEL, RGB, Canvas, Drawn, fit, text_width
 
-WIDTH = 720
+WIDTH = 720  # at least: wider when a name beside a node needs the room
+MAX_MARGIN = 220  # extra room per side, at most
 HEIGHT = 700
 CENTRE = (360, 360)
 RADIUS = 210
@@ -56,16 +57,38 @@ def node_size(count: int) -> int:
     return max(6, min(NODE, int(RADIUS * math.sin(math.pi / count)) - 6))
 
 
-def positions(keys: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Deterministic circle layout: the first person at the top, then clockwise."""
+def positions(keys: Sequence[str], margin: int = 0) -> dict[str, tuple[int, int]]:
+    """Deterministic circle layout: the first person at the top, then clockwise; `margin`
+    shifts it right, for a picture widened by twice that."""
+    centre = (CENTRE[0] + margin, CENTRE[1])
     if len(keys) == 1:
-        return {keys[0]: CENTRE}
+        return {keys[0]: centre}
     out = {}
     for i, key in enumerate(keys):
         angle = -math.pi / 2 + 2 * math.pi * i / len(keys)
-        out[key] = (round(CENTRE[0] + RADIUS * math.cos(angle)),
-                    round(CENTRE[1] + RADIUS * math.sin(angle)))
+        out[key] = (round(centre[0] + RADIUS * math.cos(angle)),
+                    round(centre[1] + RADIUS * math.sin(angle)))
     return out
+
+
+def side(x: int, y: int, centre: tuple[int, int]) -> str:
+    """Where a node's name goes: "right" or "left" of it on the sides, else "above"/"below"."""
+    dx, dy = x - centre[0], y - centre[1]
+    norm = math.hypot(dx, dy) or 1.0
+    if dx / norm > 0.35:
+        return "right"
+    if dx / norm < -0.35:
+        return "left"
+    return "above" if dy < 0 else "below"
+
+
+def margin_for(people: Sequence[Person], size: int) -> int:
+    """Extra room on each side so that no name beside a node is cut (up to MAX_MARGIN)."""
+    at = positions([p.key for p in people])
+    room = WIDTH - 8 - (CENTRE[0] + RADIUS + size + 8)
+    needed = [text_width(fit(p.name, 16, 10_000, MAX_LABEL), 16) for p in people
+              if side(*at[p.key], CENTRE) in ("left", "right")]
+    return min(MAX_MARGIN, max([0, *(math.ceil(n - room) for n in needed)]))
 
 
 def lines_of(people: Sequence[Person], ties: Sequence[Tie]) -> list[tuple[str, str, str, bool,
@@ -110,10 +133,12 @@ def describe(people: Sequence[Person], ties: Sequence[Tie], period: str) -> str:
 def draw_network(title: str, people: Sequence[Person], ties: Sequence[Tie]
                  ) -> tuple[Drawn, list[Line]]:
     """The picture and the lines drawn in it (their midpoints say where to look)."""
-    canvas = Canvas(WIDTH, HEIGHT)
-    canvas.text((24, 20), title, 22, width=WIDTH - 48)
-    at = positions([p.key for p in people])
     size = node_size(len(people))
+    margin = margin_for(people, size)
+    width = WIDTH + 2 * margin
+    canvas = Canvas(width, HEIGHT)
+    canvas.text((24, 20), title, 22, width=width - 48, bold=True)
+    at = positions([p.key for p in people], margin)
     drawn: list[Line] = []
     kinds_per_pair: dict[frozenset[str], int] = {}
     raw = lines_of(people, ties)
@@ -128,25 +153,26 @@ def draw_network(title: str, people: Sequence[Person], ties: Sequence[Tie]
         canvas.draw.ellipse((x - size, y - size, x + size, y + size), fill=NODE_COLOUR,
                             outline=(255, 255, 255), width=3 if size > 10 else 1)
         canvas.marks[f"node:{person.key}"] = (x - size, y - size, x + size, y + size)
-        _label(canvas, person.name, x, y, size)
+        _label(canvas, person.name, x, y, size, (CENTRE[0] + margin, CENTRE[1]))
     _legend(canvas)
     return canvas.finish(), drawn
 
 
-def _label(canvas: Canvas, name: str, x: int, y: int, size: int) -> None:
+def _label(canvas: Canvas, name: str, x: int, y: int, size: int,
+           centre: tuple[int, int]) -> None:
     """A name outside the circle: beside a node on the sides, above or below at the top and
     bottom, so it never covers a node."""
-    dx, dy = x - CENTRE[0], y - CENTRE[1]
-    norm = math.hypot(dx, dy) or 1.0
-    if dx / norm > 0.35:
-        canvas.text((x + size + 8, y), name, 16, width=WIDTH - 8 - (x + size + 8), anchor="lm",
+    width = canvas.image.width
+    where = side(x, y, centre)
+    if where == "right":
+        canvas.text((x + size + 8, y), name, 16, width=width - 8 - (x + size + 8), anchor="lm",
                     name=True)
-    elif dx / norm < -0.35:
+    elif where == "left":
         canvas.text((x - size - 8, y), name, 16, width=x - size - 16, anchor="rm", name=True)
-    elif dy < 0:
-        canvas.text((x, y - size - 6), name, 16, width=200, anchor="md", name=True)
+    elif where == "above":
+        canvas.text((x, y - size - 6), name, 16, width=320, anchor="md", name=True)
     else:
-        canvas.text((x, y + size + 6), name, 16, width=200, anchor="ma", name=True)
+        canvas.text((x, y + size + 6), name, 16, width=320, anchor="ma", name=True)
 
 
 def _draw_tie(canvas: Canvas, at: dict[str, tuple[int, int]], a: str, b: str, kind: str,
@@ -202,16 +228,20 @@ def _arrow(canvas: Canvas, tip: tuple[float, float], direction: tuple[float, flo
 
 
 def _legend(canvas: Canvas) -> None:
-    y = HEIGHT - 40
-    x = 24
+    """The three kinds of line, on one row, or two where they do not fit."""
     items = (("listened both ways", LISTEN, None), ("helped both ways", HELP, None),
              ("one way so far (arrow: to whom)", ONE_SIDED, DASHES["listen"]))
-    for label, colour, dash in items:
+    widths = [38 + int(text_width(label, 14)) + 24 for label, _, _ in items]
+    rows = 1 if sum(widths) - 24 <= canvas.image.width - 48 else 2
+    y = HEIGHT - 40 - 24 * (rows - 1)
+    x = 24
+    for (label, colour, dash), step in zip(items, widths, strict=True):
+        if x + step - 24 > canvas.image.width - 24:
+            x, y = 24, y + 24
         if dash:
             canvas.draw.line((x, y + 8, x + 12, y + 8), fill=colour, width=4)
             canvas.draw.line((x + 18, y + 8, x + 30, y + 8), fill=colour, width=4)
         else:
             canvas.draw.line((x, y + 8, x + 30, y + 8), fill=colour, width=4)
-        shown = canvas.text((x + 38, y), label, 14, fill=INK, width=210)
-        x += 38 + int(canvas.draw.textlength(shown, font=font(14))) + 24
-
+        canvas.text((x + 38, y), label, 14, fill=INK)
+        x += step

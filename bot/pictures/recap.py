@@ -13,31 +13,50 @@ from bot.pictures.drawing import (
     Canvas,
     Drawn,
     fit,
+    text_width,
+    wrap,
 )
 
-WIDTH = 480
+WIDTH = 480  # at least; wider only when a month label needs it
 PAD = 20
 DOT = 9
 PRESENT: RGB = (70, 168, 110)
 ABSENT: RGB = (190, 188, 180)
-LABEL_W = 130
-BAR_X = PAD + LABEL_W + 8
-BAR_W = 220
+MIN_LABEL = 90
+GAP = 10
+MIN_BARS = 200
 ROW = 24
 BAR_H = 14
+LINE = 21  # the "Present" lines
+VALUE_GAP = 6
 
 
 def draw_recap(title: str, present: Sequence[str], absent: int, month_heading: str,
                month_bars: Sequence[tuple[str, int, int]]) -> Drawn:
     """`present` are named; the absent are only counted (hollow dots). `month_bars` are
-    (label, value, level) rows, level 0 for a plain bar."""
-    height = PAD + 30 + 34 + 24 + 28 + ROW * len(month_bars) + PAD
-    canvas = Canvas(WIDTH, height)
-    canvas.text((PAD, PAD), title, 20, width=WIDTH - 2 * PAD)
+    (label, value, level) rows, level 0 for a plain bar. Nothing is cut: the names wrap onto
+    more lines, the label column is as wide as its longest label."""
+    label_w = max([MIN_LABEL] + [int(text_width(fit(label, 14, 10_000), 14)) + 1
+                                 for label, _, _ in month_bars])
+    number_w = max([0] + [int(text_width(str(value), 14)) + 1 for _, value, _ in month_bars])
+    bar_x = PAD + label_w + GAP
+    bar_w = max(MIN_BARS, WIDTH - PAD - bar_x)
+    width = bar_x + bar_w + PAD
+    longest = bar_w - number_w - 2 * VALUE_GAP
+    names = [fit(name, 15, 10_000, MAX_LABEL) for name in present]
+    # Wrapped between names, never inside one: "Present (3):" "Zoë," "Юлия," "Sunny🌻"
+    pieces = [f"Present ({len(names)}):", *(f"{name}," for name in names[:-1]), *names[-1:]
+              ] if names else ["Nobody marked presence"]
+    if absent:
+        pieces.append(f"\u00b7 {absent} could not make it")
+    lines = wrap(pieces, 15, width - 2 * PAD)
+    height = PAD + 34 + 30 + LINE * len(lines) + 7 + 26 + ROW * len(month_bars) + PAD
+    canvas = Canvas(width, height)
+    canvas.text((PAD, PAD), title, 20, width=width - 2 * PAD, bold=True)
     y = PAD + 34
     x = PAD + DOT
     for i in range(len(present) + absent):
-        if x > WIDTH - PAD - DOT:
+        if x > width - PAD - DOT:
             break
         box = (x - DOT, y - DOT + 10, x + DOT, y + DOT + 10)
         if i < len(present):
@@ -47,23 +66,20 @@ def draw_recap(title: str, present: Sequence[str], absent: int, month_heading: s
         canvas.marks[f"dot:{i}"] = box
         x += 2 * DOT + 6
     y += 30
-    present = [fit(name, 15, 140, MAX_LABEL) for name in present]
-    who = f"Present ({len(present)}): " + ", ".join(present) if present else (
-        "Nobody marked presence")
-    if absent:
-        who += f" \u00b7 {absent} could not make it"
-    canvas.text((PAD, y), who, 15, width=WIDTH - 2 * PAD)
-    canvas.names.extend(present)
-    y += 28
-    canvas.text((PAD, y), month_heading, 15, fill=MUTED, width=WIDTH - 2 * PAD)
+    for line in lines:
+        canvas.pieces((PAD, y), line, 15)
+        y += LINE
+    canvas.names.extend(names)
+    y += 7
+    canvas.text((PAD, y), month_heading, 15, fill=MUTED, width=width - 2 * PAD)
     y += 26
     top = max([v for _, v, _ in month_bars] + [1])
     for label, value, level in month_bars:
-        canvas.text((PAD, y + BAR_H // 2), label, 14, width=LABEL_W, anchor="lm")
+        canvas.text((PAD, y + BAR_H // 2), label, 14, anchor="lm")
         colour = LEVEL_COLOURS.get(level, PLAIN_BAR)
-        canvas.bar(f"bar:{label}", BAR_X, y, round(BAR_W * max(value, 0) / top), BAR_H,
-                   [(colour, 1)], track=BAR_W)
-        canvas.text((BAR_X + BAR_W + 8, y + BAR_H // 2), str(value), 14, anchor="lm",
-                    width=WIDTH - BAR_X - BAR_W - 8 - PAD // 2)
+        length = max(1, round(longest * value / top)) if value > 0 else 0
+        canvas.bar(f"bar:{label}", bar_x, y, length, BAR_H, [(colour, 1)], track=bar_w)
+        end = canvas.marks[f"bar:{label}"][2] if length else bar_x
+        canvas.text((end + VALUE_GAP, y + BAR_H // 2), str(value), 14, anchor="lm")
         y += ROW
     return canvas.finish()
