@@ -16,6 +16,7 @@ from bot.pictures.recap import draw_recap
 from bot.rules.model import LedgerEntry, Member
 from bot.rules.points import LEVEL_NAMES
 from bot.rules.text import plural
+from bot.rules.words import COUNTED
 
 LATEST = 5
 PICTURE = "picture"
@@ -128,12 +129,7 @@ async def leaderboard(ctx: Context) -> list[Message]:
     return [with_picture(text, "leaderboard.png", drawn, (m.name for m in shown))]
 
 
-ACTIVITY = (("listening_circle", "listening circle completed", "listening circles completed"),
-            ("ask", "ask for help", "asks for help"), ("offer", "offer", "offers"),
-            ("mutual_regard", "thank-you", "thank-yous"),
-            ("meeting_attended", "meeting held", "meetings held"),
-            ("conflict_resolved", "repair completed", "repairs completed"),
-            ("coowners", "venture co-owned", "ventures co-owned"))
+ACTIVITY = COUNTED  # from the one table of ledger words
 
 
 MEMBER_LABELS = {"meeting_attended": ("meeting attended", "meetings attended")}

@@ -10,19 +10,36 @@ from zoneinfo import ZoneInfo
 from bot.rules.model import LedgerEntry
 from bot.rules.points import REVOKED
 
-# {meeting} becomes the meeting's day ("Tue 5 Jan"); {original} the words of a corrected entry.
-REASON_WORDS = {
-    "listening_circle": "listened in a circle",
-    "ask": "asked for help",
-    "offer": "offered help",
-    "mutual_regard": "thanked for an offer",
-    "meeting_attended": "came to the meeting of {meeting}",
-    "meeting_missed": "missed the meeting of {meeting}",
-    "conflict_resolved": "repaired a conflict",
-    "conflict_unresolved": "left a conflict unresolved",
-    "coowners": "co-owned a venture",
-    REVOKED: "correction of \u201c{original}\u201d",
+
+@dataclass(frozen=True)
+class ReasonWords:
+    """How members read one ledger reason: `entry`, one entry in a member's own list ({meeting}
+    becomes the meeting's day, "Tue 5 Jan"; {original} the words of the corrected entry); `one`
+    and `many`, the things counted on a crew board without points ("3 asks for help"); empty for
+    what such a board never counts (penalties and corrections)."""
+
+    entry: str
+    one: str = ""
+    many: str = ""
+
+
+REASONS = {
+    "listening_circle": ReasonWords("listened in a circle", "listening circle completed",
+                                    "listening circles completed"),
+    "ask": ReasonWords("asked for help", "ask for help", "asks for help"),
+    "offer": ReasonWords("offered help", "offer", "offers"),
+    "mutual_regard": ReasonWords("thanked for an offer", "thank-you", "thank-yous"),
+    "meeting_attended": ReasonWords("came to the meeting of {meeting}", "meeting held",
+                                    "meetings held"),
+    "meeting_missed": ReasonWords("missed the meeting of {meeting}"),
+    "conflict_resolved": ReasonWords("repaired a conflict", "repair completed",
+                                     "repairs completed"),
+    "conflict_unresolved": ReasonWords("left a conflict unresolved"),
+    "coowners": ReasonWords("co-owned a venture", "venture co-owned", "ventures co-owned"),
+    REVOKED: ReasonWords("correction of \u201c{original}\u201d"),
 }
+# What a crew board without points counts, in this order: (reason, one, many).
+COUNTED = tuple((reason, w.one, w.many) for reason, w in REASONS.items() if w.one)
 UNKNOWN = "other entry"
 SOME_MEETING = "a meeting"
 
@@ -50,7 +67,8 @@ def meeting_day(start: datetime, tz: str) -> str:
 
 def entry_words(entry: LedgerEntry, lookup: Lookup, depth: int = 0) -> str:
     """An entry in plain words: "missed the meeting of Tue 5 Jan", "correction of ..."."""
-    template = REASON_WORDS.get(entry.reason, UNKNOWN)
+    known = REASONS.get(entry.reason)
+    template = known.entry if known else UNKNOWN
     meeting = original = ""
     if "{meeting}" in template:
         found = source_id(entry.source, "meeting")
