@@ -217,7 +217,7 @@ async def test_admin_revokes_an_entry_once_with_a_negative_correction(play_any):
         "An admin corrected an entry in the ledger.",
         "(privately to alice) Corrected: bob's entry \u201casked for help\u201d (+5, Mon 2 Nov "
         "2026 09:00 UTC) is cancelled: -5 recorded as a correction. bob now has 0 points; I'm "
-        "letting them know privately.",
+        "telling them privately, where I can reach them.",
         "(privately to bob) An admin corrected an entry of yours: \u201casked for help\u201d (+5, "
         "Mon 2 Nov 2026 09:00 UTC) is cancelled: -5 recorded as a correction. Your total is now "
         "0 points."]

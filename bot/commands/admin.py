@@ -80,7 +80,8 @@ async def revoke(ctx: Context) -> list[Message]:
                      f"{plural(total, 'point')}.",), dm_to=ctx.mention(ctx.member))]
     if not own:
         told = [Message((f"Corrected: {member.name}'s entry {what} {member.name} now has "
-                         f"{plural(total, 'point')}; I'm letting them know privately.",),
+                         f"{plural(total, 'point')}; I'm telling them privately, where I can reach "
+                         "them.",),
                         dm_to=ctx.mention(ctx.member)),
                 Message((f"An admin corrected an entry of yours: {what} Your total is now "
                          f"{plural(total, 'point')}.",), dm_to=ctx.mention(member))]
