@@ -93,6 +93,12 @@ async def test_telegram_score_without_a_private_chat_points_the_way_and_shows_no
     assert total.startswith("Bob: 0 points.")
     assert pointer == ("I can't message you privately yet: open a chat with me (@crewbot) and "
                        "press Start, then send /score again.")
+    # an admin asking for bob's entries without a private chat is told the same way
+    before = len(tg.sent)
+    await telegram.say(ALICE, "/score @bob")
+    assert telegram.group_texts(before)[1:] == [
+        "I can't message you privately yet: open a chat with me (@crewbot) and press Start, "
+        "then send /score @bob again."]
     assert itemized(telegram.group_texts()) == []
 
     # once bob has opened the chat, asking again works

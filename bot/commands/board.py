@@ -203,5 +203,6 @@ async def entries_privately(ctx: Context, member: Member, latest: list[LedgerEnt
     shown = await entry_lines(ctx.store, ctx.crew, latest, for_admin=ctx.is_admin)
     whose = "Your" if member.id == ctx.member.id else f"{member.name}'s"
     head = f"{whose} latest entries, for you alone:"
+    again = "/score" if member.id == ctx.member.id else f"/score @{member.handle or member.name}"
     return Message(("\n".join([head, *(f"- {line}" for line in shown)]),),
-                   dm_to=ctx.mention(ctx.member), again=f"/score {ctx.args}".strip())
+                   dm_to=ctx.mention(ctx.member), again=again)
