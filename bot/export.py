@@ -7,6 +7,8 @@ import io
 import json
 
 from bot.commands.game import CrewExport
+from bot.rules import settings as crew_settings
+from bot.rules.words import Lookup, entry_words
 
 
 def as_dict(crews: list[CrewExport]) -> dict:
@@ -36,19 +38,27 @@ def as_json(crews: list[CrewExport]) -> str:
     return json.dumps(as_dict(crews), indent=2, ensure_ascii=False)
 
 
+def entry_texts(item: CrewExport) -> list[str]:
+    """Each ledger entry of a crew in the words members read ("missed the meeting of ...")."""
+    tz = str(crew_settings.effective(item.crew.settings)["timezone"])
+    lookup = Lookup(item.meetings, {e.id: e for e in item.ledger}, tz)
+    return [entry_words(e, lookup) for e in item.ledger]
+
+
 def as_csv(crews: list[CrewExport]) -> str:
-    """One row per member (record=member) and per ledger entry (record=entry)."""
+    """One row per member (record=member) and per ledger entry (record=entry). `what` says an
+    entry in words for people; `reason` keeps its code for programs."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["record", "platform", "chat_id", "title", "user_id", "name", "points",
-                     "level", "reason", "ref", "at"])
-    for crew in as_dict(crews)["crews"]:
+                     "level", "what", "reason", "ref", "at"])
+    for item, crew in zip(crews, as_dict(crews)["crews"], strict=True):
         head = ["", crew["platform"], crew["chat_id"], crew["title"]]
         names = {m["user_id"]: m["name"] for m in crew["members"]}
         for m in crew["members"]:
             writer.writerow(["member", *head[1:], m["user_id"], m["name"], m["points"], "", "",
-                             "", ""])
-        for e in crew["ledger"]:
+                             "", "", ""])
+        for e, what in zip(crew["ledger"], entry_texts(item), strict=True):
             writer.writerow(["entry", *head[1:], e["user_id"], names.get(e["user_id"], ""),
-                             e["points"], e["level"], e["reason"], e["ref"], e["at"]])
+                             e["points"], e["level"], what, e["reason"], e["ref"], e["at"]])
     return buffer.getvalue()

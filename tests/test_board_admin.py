@@ -139,17 +139,63 @@ async def test_score_for_yourself_and_for_another_member(play):
         bob: /ask a loan
         bob: /coown Bakery @alice
         alice: /coown confirm
-        alice: /score @bob
+        bob: /score @alice
     """)
+    # another member's score is what the board shows: the total and the levels, no entries
+    assert bot_lines(lines)[-1].endswith(
+        "bot: alice: 100 points. Listening 0 · Money 0 · Consistency 0 · Conflict 0 · "
+        "Co-owners 100")
+    lines = await play("bob: /score")
     assert message(lines, "bob: 105 points") == [
-        "bob: 105 points. Listening 0 · Money 5 · Consistency 0 · Conflict 0 · Co-owners 100",
-        "Latest: entry 2 +100 coowners (Mon 2 Nov 2026 09:00 UTC); "
-        "entry 1 +5 ask (Mon 2 Nov 2026 09:00 UTC)",
+        "bob: 105 points. Listening 0 · Money 5 · Consistency 0 · Conflict 0 · Co-owners 100"]
+    # his own entries, in words, to him alone
+    assert message(lines, "(privately to bob)") == [
+        "(privately to bob) Your latest entries, for you alone:",
+        "- co-owned a venture: +100 (Mon 2 Nov 2026 09:00 UTC)",
+        "- asked for help: +5 (Mon 2 Nov 2026 09:00 UTC)",
     ]
-    lines = await play("alice: /score")
-    assert message(lines, "alice: 100 points")[0].startswith("alice: 100 points.")
     lines = await play("alice: /score @bob @alice")
     assert "Usage: /score [@member]" in last_bot(lines)
+
+
+MISSED = """
+    alice: /join
+    bob: /join
+    carol: /join
+    carol: /ask a loan
+    alice: /meeting now
+    alice: /here
+    :advance 3h
+"""
+
+
+async def test_nobody_sees_another_members_penalty_but_an_admin_privately(play_any):
+    play = play_any
+    await play(MISSED)
+    lines = await play("bob: /score @carol")
+    assert bot_lines(lines)[-1].endswith(
+        "bot: carol: 0 points. Listening 0 · Money 5 · Consistency -5 · Conflict 0 · Co-owners 0")
+    assert "missed" not in "\n".join(lines) and "privately" not in "\n".join(lines)
+
+    lines = await play("carol: /score")
+    assert message(lines, "carol: 0 points")[0].startswith("carol: 0 points.")
+    assert message(lines, "(privately to carol)") == [
+        "(privately to carol) Your latest entries, for you alone:",
+        "- missed the meeting of Mon 2 Nov: -5 (Mon 2 Nov 2026 12:00 UTC)",
+        "- asked for help: +5 (Mon 2 Nov 2026 09:00 UTC)",
+    ]
+
+    # an admin gets the entries with what corrects each, privately
+    missed, ask = sorted((await entry_ids(play, "carol")), reverse=True)
+    lines = await play("alice: /score @carol")
+    assert message(lines, "(privately to alice)") == [
+        "(privately to alice) carol's latest entries, for you alone:",
+        f"- missed the meeting of Mon 2 Nov: -5 (Mon 2 Nov 2026 12:00 UTC; /revoke {missed} "
+        "corrects it)",
+        f"- asked for help: +5 (Mon 2 Nov 2026 09:00 UTC; /revoke {ask} corrects it)",
+    ]
+    assert "missed" not in "\n".join(line for line in lines if "privately" not in line
+                                     and not line.startswith("   "))
 
 
 async def test_admin_revokes_an_entry_once_with_a_negative_correction(play_any):
@@ -166,8 +212,15 @@ async def test_admin_revokes_an_entry_once_with_a_negative_correction(play_any):
     assert await play.points() == {"alice": 5, "bob": 5}
 
     lines = await play(f"alice: /revoke {bobs_ask}")
-    assert last_bot(lines).endswith(f"Entry {bobs_ask} (ask, +5 for bob) is revoked: -5 recorded "
-                                    "as a correction.")
+    # the crew sees that a correction was made; the admin and bob, what it was
+    assert [line.split(" bot: ", 1)[1] for line in bot_lines(lines)] == [
+        "An admin corrected an entry in the ledger.",
+        "(privately to alice) Corrected: bob's entry \u201casked for help\u201d (+5, Mon 2 Nov "
+        "2026 09:00 UTC) is cancelled: -5 recorded as a correction. bob now has 0 points; I'm "
+        "telling them privately, where I can reach them.",
+        "(privately to bob) An admin corrected an entry of yours: \u201casked for help\u201d (+5, "
+        "Mon 2 Nov 2026 09:00 UTC) is cancelled: -5 recorded as a correction. Your total is now "
+        "0 points."]
     assert await play.points() == {"alice": 5, "bob": 0}
     ask, correction = await entry_ids(play, "bob")
     assert ask == bobs_ask
@@ -182,15 +235,40 @@ async def test_admin_revokes_an_entry_once_with_a_negative_correction(play_any):
     assert f"Entry {bobs_ask} was already revoked." in said[0]
     assert f"Entry {correction} is itself a correction and cannot be revoked." in said[1]
     assert "There is no ledger entry 999 in this crew." in said[2]
-    assert "Usage: /revoke <entry id>" in said[3]
-    assert "Usage: /revoke <entry id>" in said[4]
+    assert "Usage: /revoke <entry number>" in said[3]
+    assert "Usage: /revoke <entry number>" in said[4]
     assert await play.points() == {"alice": 5, "bob": 0}
     lines = await play("bob: /score")
     assert message(lines, "bob: 0 points") == [
-        "bob: 0 points. Listening 0 · Money 0 · Consistency 0 · Conflict 0 · Co-owners 0",
-        f"Latest: entry {correction} -5 revoked (Mon 2 Nov 2026 09:00 UTC); "
-        f"entry {bobs_ask} +5 ask (Mon 2 Nov 2026 09:00 UTC)",
+        "bob: 0 points. Listening 0 · Money 0 · Consistency 0 · Conflict 0 · Co-owners 0"]
+    assert message(lines, "(privately to bob)") == [
+        "(privately to bob) Your latest entries, for you alone:",
+        "- correction of \u201casked for help\u201d: -5 (Mon 2 Nov 2026 09:00 UTC)",
+        "- asked for help: +5 (Mon 2 Nov 2026 09:00 UTC; corrected since)",
     ]
+
+
+async def test_revoking_a_missed_meeting_tells_the_member_alone(play_any):
+    play = play_any
+    await play(MISSED)
+    missed = max(await entry_ids(play, "carol"))
+    lines = await play(f"alice: /revoke {missed}")
+    public = [line for line in bot_lines(lines) if "privately" not in line]
+    assert [line.split(" bot: ", 1)[1] for line in public] == [
+        "An admin corrected an entry in the ledger."]
+    assert message(lines, "(privately to carol)") == [
+        "(privately to carol) An admin corrected an entry of yours: \u201cmissed the meeting of "
+        "Mon 2 Nov\u201d (-5, Mon 2 Nov 2026 12:00 UTC) is cancelled: +5 recorded as a "
+        "correction. Your total is now 5 points."]
+    assert (await play.points())["carol"] == 5
+    # an admin correcting their own entry hears it once
+    alices = max(await entry_ids(play, "alice"))
+    lines = await play(f"alice: /revoke {alices}")
+    assert [line.split(" bot: ", 1)[1] for line in bot_lines(lines)] == [
+        "An admin corrected an entry in the ledger.",
+        "(privately to alice) Corrected: your entry \u201ccame to the meeting of Mon 2 Nov\u201d "
+        "(+1, Mon 2 Nov 2026 12:00 UTC) is cancelled: -1 recorded as a correction. Your total "
+        "is now 0 points."]
 
 
 async def test_revoke_cannot_reach_into_another_crew(play):

@@ -224,7 +224,9 @@ async def test_switching_mode_mid_game_never_rewrites_earlier_entries(play_any):
     # an admin's correction cancels exactly what the entry was worth, whatever the mode now
     offer_entry = next(entry_id for entry_id, who, why, _ in before if why == "offer")
     lines = await play(f"alice: /revoke {offer_entry}")
-    assert f"Entry {offer_entry} (offer, +5 for bob) is revoked" in last_bot(lines)
+    assert said(lines)[0] == "An admin corrected an entry in the ledger."
+    assert private_to(lines) == ["alice", "bob"]
+    assert "Corrected: bob's entry \u201coffered help\u201d (+5, " in lines[2]
     assert (await ledger(play))[-1][1:] == ("bob", "revoked", -5)
 
     lines = await play("""

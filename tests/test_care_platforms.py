@@ -194,8 +194,8 @@ async def test_telegram_own_note_without_a_private_chat_leaves_only_a_pointer(te
     public, pointer = telegram.group_texts(before)
     assert public.startswith("A repair (conflict 1) was declared unresolved.")
     # the one acting learns there is something for them; the group learns nothing of what
-    assert pointer.startswith("I have a private note for you but can't message you yet: open "
-                              "a chat with @crewbot")
+    assert pointer == ("I have a private note for you but can't message you yet: open a chat "
+                       "with me (@crewbot) and press Start; private notes will reach you there.")
     assert "20" not in pointer and "conflict" not in pointer
     assert len(tg.sent) == before + 2
 
@@ -234,7 +234,7 @@ class Discord:
     async def slash(self, who: int, command: str, **options: Any) -> dict:
         """Invokes a slash command, waits until it is handled, returns the first answer."""
         before, done = len(self.dc.calls_of("callback")), self.adapter.handled
-        types = {"member": 6, "conflict": 4}
+        types = {"member": 6, "conflict": 4, "entry": 4}
         payload = self.dc.interaction_command(GUILD, GENERAL, who, command, [
             {"name": k, "type": types.get(k, 3), "value": str(v)} for k, v in options.items()])
         await self.dc.dispatch("INTERACTION_CREATE", payload)

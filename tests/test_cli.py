@@ -277,7 +277,10 @@ def check_transcript(lines: list[str]) -> None:
                      "Present: alice (+1), bob (+1). 1 member could not make it this time.",
                      "Conflict 1 is resolved", "A repair (conflict 2) was declared unresolved",
                      "is co-owned by carol and alice: +100 each",
-                     "Entry 5 (offer, +5 for bob) is revoked", "Welcome, dave,jr!"):
+                     "An admin corrected an entry in the ledger.",
+                     "(privately to bob) An admin corrected an entry of yours: \u201coffered "
+                     "help\u201d (+5, Mon 2 Nov 2026 09:00 UTC) is cancelled",
+                     "Welcome, dave,jr!"):
         assert expected in said, expected
 
 
@@ -319,7 +322,7 @@ def check_csv(text: str, data: dict) -> None:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     header, body = rows[0], rows[1:]
     assert header == ["record", "platform", "chat_id", "title", "user_id", "name", "points",
-                      "level", "reason", "ref", "at"]
+                      "level", "what", "reason", "ref", "at"]
     assert all(len(row) == len(header) for row in body), body
     records = [dict(zip(header, row, strict=True)) for row in body]
     [crew] = data["crews"]
@@ -334,6 +337,16 @@ def check_csv(text: str, data: dict) -> None:
         for e in crew["ledger"]]
     assert {(r["platform"], r["chat_id"], r["title"]) for r in records} == {
         ("console", "crew", "crew")}
+    # each entry in words for people, the meeting named by its day, a correction by what it
+    # cancels; the reason column keeps the codes for programs
+    assert sorted({(r["what"], r["reason"]) for r in entries}) == [
+        ("asked for help", "ask"), ("came to the meeting of Mon 2 Nov", "meeting_attended"),
+        ("co-owned a venture", "coowners"),
+        ("correction of \u201coffered help\u201d", "revoked"),
+        ("left a conflict unresolved", "conflict_unresolved"),
+        ("listened in a circle", "listening_circle"),
+        ("missed the meeting of Mon 2 Nov", "meeting_missed"), ("offered help", "offer"),
+        ("repaired a conflict", "conflict_resolved"), ("thanked for an offer", "mutual_regard")]
     assert any(r["name"] == "dave,jr" for r in members)  # the comma came through quoted
 
 
@@ -346,4 +359,4 @@ def test_export_of_an_empty_database(tmp_path):
     assert result.returncode == 0, result.stderr
     assert list(csv.reader(io.StringIO(result.stdout))) == [
         ["record", "platform", "chat_id", "title", "user_id", "name", "points", "level",
-         "reason", "ref", "at"]]
+         "what", "reason", "ref", "at"]]

@@ -45,8 +45,9 @@ async def dc() -> AsyncIterator[FakeDiscord]:
 
 
 @asynccontextmanager
-async def running(dc: FakeDiscord, app: Any) -> AsyncIterator[DiscordAdapter]:
-    adapter = DiscordAdapter(app.game, dc.token, guild_ids=[GUILD], guild_ready_timeout=0.05)
+async def running(dc: FakeDiscord, app: Any, **options: Any) -> AsyncIterator[DiscordAdapter]:
+    adapter = DiscordAdapter(app.game, dc.token, guild_ids=[GUILD], guild_ready_timeout=0.05,
+                             **options)
     BOTS.append(adapter)
     with patched(dc):
         await adapter.start()
@@ -212,11 +213,9 @@ async def test_both_platforms_and_the_scheduler_in_one_process(dc, app, clock):
     assert crews == {"discord", "telegram"}
 
 
-async def test_slow_work_is_deferred_then_answered(bot, dc, monkeypatch):
-    import bot.adapters.discord_adapter as adapter_module
-
-    monkeypatch.setattr(adapter_module, "ANSWER_WITHIN", 0)  # as if the database were slow
-    await slash(dc, ALICE, "ask", text="a ride")
+async def test_slow_work_is_deferred_then_answered(dc, app):
+    async with running(dc, app, answer_within=0):  # as if the database were slow
+        await slash(dc, ALICE, "ask", text="a ride")
     first = dc.calls_of("callback")[-1].body
     assert first["type"] == 5  # deferred ("thinking") within Discord's 3 seconds
     assert "alice asks" in str(dc.calls_of("followup")[-1].body)

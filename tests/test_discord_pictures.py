@@ -8,6 +8,7 @@ import io
 from PIL import Image
 
 from bot.commands.events import Attachment, Chat, Message
+from tests.fakes.discord_api import EPHEMERAL
 from tests.test_discord import ALICE, BOB, GENERAL, GUILD, bot, dc, slash  # noqa: F401
 
 
@@ -39,7 +40,8 @@ async def test_export_is_a_csv_file_for_admins_only(bot, dc):  # noqa: F811
     refused = await slash(dc, BOB, "export")
     assert refused["data"]["content"] == "Only a crew admin can use /export."
     assert dc.uploads() == []
-    await slash(dc, ALICE, "export")
+    answer = await slash(dc, ALICE, "export")
+    assert answer["data"]["flags"] & EPHEMERAL  # to the admin alone
     upload = dc.uploads()[-1]
     assert upload["filename"] == "crewbot-ledger-2026-11-02.csv"
     rows = list(csv.DictReader(io.StringIO(upload["content"].decode("utf-8"))))

@@ -111,8 +111,10 @@ async def test_export_sends_the_ledger_as_csv_to_admins_only(play: Transcript):
     refused = await play("bob: /export")
     assert said(refused) == ["Only a crew admin can use /export."]
     lines = await play("alice: /export")
-    assert said(lines) == ["The crew's ledger as CSV: 3 members and 6 ledger entries, one row "
-                           "each (record=member or record=entry)."]
+    assert said(lines) == ["(privately to alice) For you alone: the crew's ledger as CSV, 3 "
+                           "members and 6 ledger entries, one row each (record=member or "
+                           "record=entry). It shows every member's entries, missed meetings "
+                           "included, so please keep it to yourself."]
     path = saved(lines, "# file saved to ")
     assert path.name.endswith("-crewbot-ledger-2026-11-02.csv")
     rows = list(csv.DictReader(io.StringIO(path.read_text(), newline="")))
@@ -122,6 +124,11 @@ async def test_export_sends_the_ledger_as_csv_to_admins_only(play: Transcript):
     names = {m.id: m.name for m in crew.members}
     assert sorted((r["name"], int(r["points"]), r["reason"]) for r in entries) == sorted(
         (names[e.member_id], e.points, e.reason) for e in crew.ledger)
+    # people read `what`; programs read `reason`
+    assert sorted((r["what"], r["reason"]) for r in entries) == [
+        ("asked for help", "ask"), ("listened in a circle", "listening_circle"),
+        ("listened in a circle", "listening_circle"), ("offered help", "offer"),
+        ("thanked for an offer", "mutual_regard"), ("thanked for an offer", "mutual_regard")]
     members = {r["name"]: int(r["points"]) for r in rows if r["record"] == "member"}
     assert members == await play.points()
     assert said(await play("alice: /export now")) == [
@@ -189,8 +196,12 @@ async def test_crew_modes_in_pictures(play: Transcript, app, mode):
 
 
 async def labels_of(app, who: str, text: str) -> tuple[str, ...]:
-    (reply,) = await app.game.handle(CommandReceived(Chat("console", "crew", "crew"),
-                                                     Actor(who, who), text))
+    """The labels of the picture a command answers with (the public reply; a /score for
+    yourself also sends your entries privately, as words)."""
+    replies = await app.game.handle(CommandReceived(Chat("console", "crew", "crew"),
+                                                    Actor(who, who), text))
+    (reply,) = [r for r in replies if r.dm_to is None]
+    assert all(r.attachment is None for r in replies if r.dm_to is not None)
     assert reply.attachment is not None and reply.attachment.kind == "photo"
     Image.open(io.BytesIO(reply.attachment.data)).verify()
     return reply.attachment.labels

@@ -332,7 +332,8 @@ async def test_cached_totals_equal_the_ledger_sums_after_a_mixed_game(play_any):
         crew = await store.crew("console", "crew")
         offer = next(e for e in await store.ledger(crew.id) if e.reason == "offer")
     lines = await play_any(f"alice: /revoke {offer.id}\ndave: /join")
-    assert any(f"Entry {offer.id} (offer, +5 for bob) is revoked" in line for line in lines), lines
+    assert any("Corrected: bob's entry \u201coffered help\u201d (+5, " in line
+               for line in lines), lines
 
     sums, cached = await ledger_and_cache(play_any.app, "crew")
     assert cached == sums

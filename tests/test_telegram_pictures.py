@@ -36,13 +36,18 @@ async def test_export_is_a_csv_document_for_admins_only(bot, tg):  # noqa: F811
     await bot.say(BOB, "/export")
     assert tg.sent[-1]["text"] == "Only a crew admin can use /export."
     assert tg.uploads == []
+    tg.push(tg.private_message(ALICE, "/start"))  # the admin opens a private chat first
+    await bot.settle()
     await bot.say(ALICE, "/export")
     document = tg.uploads[-1]
-    assert document["method"] == "sendDocument" and document["chat_id"] == CREW
+    # to the admin alone: it lists everyone's entries
+    assert document["method"] == "sendDocument" and document["chat_id"] == ALICE["id"]
     assert document["filename"] == "crewbot-ledger-2026-11-02.csv"
     rows = list(csv.DictReader(io.StringIO(document["content"].decode("utf-8"))))
     assert [(r["record"], r["name"]) for r in rows] == [("member", "Alice"), ("member", "Bob")]
-    assert document["params"]["caption"].startswith("The crew's ledger as CSV: 2 members")
+    assert document["params"]["caption"].startswith(
+        "For you alone: the crew's ledger as CSV, 2 members")
+    assert all(u["chat_id"] != CREW for u in tg.uploads)
 
 
 async def test_a_caption_too_long_for_telegram_follows_the_photo(bot, tg):  # noqa: F811

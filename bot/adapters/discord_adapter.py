@@ -160,6 +160,25 @@ class GameButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_ID):
         await adapter.on_button(interaction, self.action)
 
 
+ANSWERED_PRIVATELY = "I answered you privately (only you can see it)."
+
+
+def answers_for(replies: list[Message], user_id: str, deferred: bool
+                ) -> tuple[list[Message], list[Message]]:
+    """The replies to an interaction, and the direct messages for other people. Anything for
+    the one who acted alone (private, or dm_to them) is an ephemeral answer. After a "thinking"
+    defer, the first answer fills the public thinking message whatever its flags say, so it is
+    never a private one: a public reply goes first, or a neutral line."""
+    answers = [replace(r, private=True) if r.dm_to else r for r in replies
+               if r.dm_to is None or r.dm_to.user_id == user_id]
+    elsewhere = [r for r in replies if r.dm_to is not None and r.dm_to.user_id != user_id]
+    if deferred and answers and answers[0].private:
+        public = next((r for r in answers if not r.private), None)
+        answers = ([public, *(r for r in answers if r is not public)] if public is not None
+                   else [Message((ANSWERED_PRIVATELY,)), *answers])
+    return answers, elsewhere
+
+
 def view_for(message: Message) -> discord.ui.View | None:
     if not message.buttons:
         return None
@@ -205,10 +224,12 @@ class DiscordAdapter:
     """Serves every text channel or thread as a crew, from the bot's own loop."""
 
     def __init__(self, game: Game, token: str, guild_ids: list[int] | None = None,
-                 api_url: str | None = None, **client_options: Any) -> None:
+                 api_url: str | None = None, answer_within: float = ANSWER_WITHIN,
+                 **client_options: Any) -> None:
         if api_url:
             point_at(api_url)
         self.game = game
+        self.answer_within = answer_within  # seconds before an answer is deferred
         self.token = token
         self.guild_ids = guild_ids or []
         self.client = CrewClient(self, **client_options)
@@ -310,10 +331,11 @@ class DiscordAdapter:
         try:
             replies = await self.game.handle(ReactionChanged(
                 chat, who, str(payload.message_id), str(payload.emoji), added))
-            if channel is not None:
-                for reply in replies:
-                    if not reply.private:
-                        await self.send(channel, reply)
+            for reply in replies:  # a reaction has no private answer: DMs, or the channel
+                if reply.dm_to is not None:
+                    await self.send_dm(reply)
+                elif not reply.private and channel is not None:
+                    await self.send(channel, reply)
         finally:
             await self._done()
 
@@ -326,25 +348,23 @@ class DiscordAdapter:
 
     async def _answer(self, interaction: discord.Interaction, event: Event) -> None:
         work = asyncio.ensure_future(self.game.handle(event))
+        deferred = False
         try:
-            replies = await asyncio.wait_for(asyncio.shield(work), ANSWER_WITHIN)
+            replies = await asyncio.wait_for(asyncio.shield(work), self.answer_within)
         except TimeoutError:
             await interaction.response.defer(thinking=True)
+            deferred = True
             replies = await work
-        if not replies:
-            if not interaction.response.is_done():
-                try:
-                    await interaction.response.defer()
-                except discord.HTTPException:  # handed over again: already acknowledged
-                    log.info("platform=discord outcome=duplicate_interaction")
-            return
-        for reply in replies:
-            if reply.dm_to and reply.dm_to.user_id != str(interaction.user.id):
-                await self.send_dm(reply)
-                continue
-            if reply.dm_to:  # for the member acting: only they see it
-                reply = replace(reply, private=True)
+        answers, elsewhere = answers_for(replies, str(interaction.user.id), deferred)
+        if not answers and not interaction.response.is_done():
+            try:
+                await interaction.response.defer()
+            except discord.HTTPException:  # handed over again: already acknowledged
+                log.info("platform=discord outcome=duplicate_interaction")
+        for reply in answers:
             await self.respond(interaction, event.chat, reply)
+        for reply in elsewhere:  # after answering: Discord wants the answer within 3 s
+            await self.send_dm(reply)
 
     async def respond(self, interaction: discord.Interaction, chat: Chat,
                       reply: Message) -> None:

@@ -80,10 +80,21 @@ PRIVATE_START = (
     "to your crew's group (group info > Add members), then make me an admin there so I can see "
     "reactions. Everyone then plays with /checkin, /ask, /offer and friends; /help lists them."
 )
-NO_DM = ("I have a private note for you but can't message you yet: open a chat with @{bot} and "
-         "press Start, and private notes will reach you there (send /mydata again then).")
+# What the group sees when something for the asker alone cannot reach them: how to make it
+# possible, never the content.
+NO_DM = ("I can't message you privately yet: open a chat with me (@{bot}) and press Start, then "
+         "send {again} again.")
+NO_DM_NOTE = ("I have a private note for you but can't message you yet: open a chat with me "
+              "(@{bot}) and press Start; private notes will reach you there.")
 PRIVATE_POINTER = ("Game commands work in your crew's group, not here. Add me to the group and "
                    "send them there; /start explains how.")
+
+
+def no_dm_pointer(message: Message, bot_username: str) -> Message:
+    """The group's line when `message`, for the member who acted, cannot reach them privately."""
+    text = NO_DM.format(bot=bot_username, again=message.again) if message.again else (
+        NO_DM_NOTE.format(bot=bot_username))
+    return Message((text,))
 
 
 def actor(user: Any, is_admin: bool | None = None) -> Actor:
@@ -322,13 +333,16 @@ class TelegramAdapter:
         event = ButtonPressed(chat_of(message.chat), actor(query.from_user),
                               action=query.data or "", event_id=f"tg:{update.update_id}")
         replies = await self.game.handle(event)
-        notes = [r for r in replies if r.private]
+        # short private answers (refusals) as the presser's alert; anything for one person's
+        # eyes (dm_to) goes by direct message, like a command's
+        notes = [r for r in replies if r.private and r.dm_to is None]
         try:
             await query.answer("\n".join(r.plain() for r in notes)[:200] or None,
                                show_alert=bool(notes))
         except BadRequest:  # redelivered after a restart, the query has expired: still post
             log.info("platform=telegram outcome=answer_expired")
-        await self.send_all(event.chat, [r for r in replies if not r.private])
+        await self.send_all(event.chat, [r for r in replies if r not in notes],
+                            actor_id=event.actor.user_id)
 
     async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.message_reaction
@@ -383,6 +397,10 @@ class TelegramAdapter:
 
     async def send_all(self, chat: Chat, replies: list[Message], reply_to: int | None = None,
                        actor_id: str | None = None) -> None:
+        """Replies to an event: public ones in the group, each dm_to one by direct message only.
+        Telegram has no answer only one member sees, so when something for the member who acted
+        cannot reach them, the group gets one line saying how to make it possible."""
+        pointed = False
         for reply in replies:
             if reply.dm_to is None:
                 try:
@@ -393,8 +411,10 @@ class TelegramAdapter:
                     log.warning("platform=telegram outcome=reply_queued error=%s",
                                 type(error).__name__)
                     await self.game.say_in(chat, reply)
-            elif not await self.send_dm(reply) and reply.dm_to.user_id == actor_id:
-                await self.send(chat, Message((NO_DM.format(bot=self.app.bot.username),)),
+            elif (not await self.send_dm(reply) and reply.dm_to.user_id == actor_id
+                  and not pointed):
+                pointed = True
+                await self.send(chat, no_dm_pointer(reply, self.app.bot.username or "the bot"),
                                 reply_to)
 
     async def send_dm(self, message: Message) -> bool:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from bot.commands.care import INVITATION, PEER_SUPPORT, agreement_of
 from bot.commands.context import Context, Refusal
+from bot.commands.entries import lookup_for
 from bot.commands.events import Message, say
 from bot.commands.ledger import give
 from bot.commands.meetings import plan_next
 from bot.commands.registry import COMMANDS, Option, command
 from bot.rules import settings as crew_settings
 from bot.rules.points import LEVEL_NAMES, REVOKED, Award
-from bot.rules.text import signed
+from bot.rules.text import local_time, plural, signed
+from bot.rules.words import entry_words
 
 REPLANS = {"timezone", "reflect_days", "attendance_hours"}
 
@@ -45,14 +47,18 @@ async def settings(ctx: Context) -> list[Message]:
     return [say(f"{key} is now {crew_settings.show(value)}.{note}")]
 
 
-@command("revoke", level=0, usage="/revoke <entry id>",
+@command("revoke", level=0, usage="/revoke <entry number>",
          summary="an admin's correction: cancels one ledger entry with a new one", admin=True,
-         options=(Option("entry", "id", "the ledger entry's id (see /score)", True),))
+         options=(Option("entry", "id", "the entry's number (/score @member shows it to admins)",
+                         True),))
 async def revoke(ctx: Context) -> list[Message]:
+    """The crew sees only that a correction was made; the admin and the member concerned each
+    hear what it was, privately."""
     ctx.require_admin()
     words = ctx.args.split()
     if len(words) != 1:
-        raise ctx.usage("Give the id of one ledger entry (shown by /score).")
+        raise ctx.usage("Give the number of one ledger entry (/score @member shows an admin "
+                        "the numbers, privately).")
     entry = await ctx.store.entry(ctx.item_id(words[0], "ledger entry"))
     if entry is None or entry.crew_id != ctx.crew.id:
         raise Refusal(f"There is no ledger entry {words[0][:20]} in this crew.")
@@ -64,8 +70,22 @@ async def revoke(ctx: Context) -> list[Message]:
                       ctx.now, month_of=entry.at, exact=True):
         raise Refusal(f"Entry {entry.id} was already revoked.")
     member = await ctx.store.member_by_id(entry.member_id)
-    return [say(f"Entry {entry.id} ({entry.reason}, {signed(entry.points)} for {member.name}) "
-                f"is revoked: {signed(-entry.points)} recorded as a correction.")]
+    lookup = await lookup_for(ctx.store, ctx.crew, [entry])
+    what = (f"\u201c{entry_words(entry, lookup)}\u201d ({signed(entry.points)}, "
+            f"{local_time(entry.at, lookup.tz)}) is cancelled: {signed(-entry.points)} recorded "
+            "as a correction.")
+    total = sum((await ctx.store.member_totals(ctx.crew.id, member.id, "all")).values())
+    own = member.id == ctx.member.id
+    told = [Message((f"Corrected: your entry {what} Your total is now "
+                     f"{plural(total, 'point')}.",), dm_to=ctx.mention(ctx.member))]
+    if not own:
+        told = [Message((f"Corrected: {member.name}'s entry {what} {member.name} now has "
+                         f"{plural(total, 'point')}; I'm telling them privately, where I can reach "
+                         "them.",),
+                        dm_to=ctx.mention(ctx.member)),
+                Message((f"An admin corrected an entry of yours: {what} Your total is now "
+                         f"{plural(total, 'point')}.",), dm_to=ctx.mention(member))]
+    return [say("An admin corrected an entry in the ledger."), *told]
 
 
 MODE_LINES = {

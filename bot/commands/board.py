@@ -6,15 +6,17 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from bot.commands.context import Context
+from bot.commands.entries import entry_lines
 from bot.commands.events import Attachment, Message, say
 from bot.commands.ledger import no_points
 from bot.commands.registry import Option, command
 from bot.pictures.board import Bar, Section, draw_board
 from bot.pictures.drawing import Drawn
 from bot.pictures.recap import draw_recap
-from bot.rules.model import Member
+from bot.rules.model import LedgerEntry, Member
 from bot.rules.points import LEVEL_NAMES
-from bot.rules.text import local_time, plural, signed
+from bot.rules.text import plural
+from bot.rules.words import COUNTED
 
 LATEST = 5
 PICTURE = "picture"
@@ -127,12 +129,7 @@ async def leaderboard(ctx: Context) -> list[Message]:
     return [with_picture(text, "leaderboard.png", drawn, (m.name for m in shown))]
 
 
-ACTIVITY = (("listening_circle", "listening circle completed", "listening circles completed"),
-            ("ask", "ask for help", "asks for help"), ("offer", "offer", "offers"),
-            ("mutual_regard", "thank-you", "thank-yous"),
-            ("meeting_attended", "meeting held", "meetings held"),
-            ("conflict_resolved", "repair completed", "repairs completed"),
-            ("coowners", "venture co-owned", "ventures co-owned"))
+ACTIVITY = COUNTED  # from the one table of ledger words
 
 
 MEMBER_LABELS = {"meeting_attended": ("meeting attended", "meetings attended")}
@@ -161,9 +158,12 @@ async def what_they_did(ctx: Context, member: Member) -> dict[str, int]:
 
 
 @command("score", level=0, usage="/score [@member] [picture]",
-         summary="a member's total, per level, and latest entries",
+         summary="a member's total and points per level; your own latest entries, to you alone",
          options=(Option("member", "member", "whose score (default: yours)"), PICTURE_OPTION))
 async def score(ctx: Context) -> list[Message]:
+    """Totals and per-level totals are public, as the board shows them; entries are not: a
+    member gets their own privately, and an admin gets anyone's, with the numbers /revoke
+    takes, privately too. Nothing here itemizes anyone's penalty in front of the crew."""
     who, rest = ctx.split_mentions(ctx.args)
     wanted, words = picture_word(rest.lower().split())
     if words or len(who) > 1:
@@ -181,22 +181,28 @@ async def score(ctx: Context) -> list[Message]:
         return [with_picture(text, "score.png", drawn, (member.name,))]
     levels = await ctx.store.member_totals(ctx.crew.id, member.id, "all")
     latest = await ctx.store.latest_entries(ctx.crew.id, member.id, LATEST)
-    tz = ctx.settings["timezone"]
     total = sum(levels.values())
     lines = [f"{member.name}: {plural(total, 'point')}. "
              + " \u00b7 ".join(f"{name} {levels.get(level, 0)}"
                               for level, name in LEVEL_NAMES.items())]
-    if latest:
-        lines.append("Latest: " + "; ".join(
-            f"entry {e.id} {signed(e.points)} {e.reason} ({local_time(e.at, tz)})"
-            for e in latest))
-    else:
+    if not latest:
         lines.append("No points yet: /checkin is a good start.")
     text = say("\n".join(lines))
-    if not wanted:
+    if wanted:
+        drawn = draw_board(title, f"{member.name}: {plural(total, 'point')}.",
+                           [Section("By level", level_bars(levels))])
+        text = with_picture(text, "score.png", drawn, (member.name,))
+    mine = member.id == ctx.member.id
+    if not latest or not (mine or ctx.is_admin):
         return [text]
-    drawn = draw_board(title, f"{member.name}: {plural(total, 'point')}.",
-                       [Section("By level", level_bars(levels))])
-    return [with_picture(text, "score.png", drawn, (member.name,))]
+    return [text, await entries_privately(ctx, member, latest)]
 
 
+async def entries_privately(ctx: Context, member: Member, latest: list[LedgerEntry]) -> Message:
+    """A member's latest entries in words, for the one who asked alone."""
+    shown = await entry_lines(ctx.store, ctx.crew, latest, for_admin=ctx.is_admin)
+    whose = "Your" if member.id == ctx.member.id else f"{member.name}'s"
+    head = f"{whose} latest entries, for you alone:"
+    again = "/score" if member.id == ctx.member.id else f"/score @{member.handle or member.name}"
+    return Message(("\n".join([head, *(f"- {line}" for line in shown)]),),
+                   dm_to=ctx.mention(ctx.member), again=again)

@@ -151,8 +151,11 @@ class Attachment:
 @dataclass(frozen=True)
 class Message:
     """What the bot says. `private` ones (refusals, usage) go to the actor alone where the
-    platform allows (else in the chat); `dm_to` ones (penalties, someone's data) go only to that
-    person, by direct message, and never into the group."""
+    platform allows (else in the chat); `dm_to` ones (penalties, someone's entries, the export)
+    go only to that person, privately (a direct message, or an answer only they see), and never
+    into the group. When that person is the one who asked and no private way exists yet (a
+    Telegram member who never opened a chat with the bot), the group gets only how to open one,
+    then `again`: the command that asks for this again (empty: nothing to ask again)."""
 
     parts: tuple[Part, ...]
     buttons: tuple[Button, ...] = ()
@@ -160,6 +163,7 @@ class Message:
     private: bool = False
     dm_to: Mention | None = None
     attachment: Attachment | None = None
+    again: str = ""
 
     def plain(self, mention_prefix: str = "@") -> str:
         return "".join(p if isinstance(p, str) else f"{mention_prefix}{p.name}" for p in self.parts)
@@ -172,6 +176,7 @@ class Message:
             "ref": [self.ref.kind, self.ref.id] if self.ref else None,
             "dm_to": [self.dm_to.user_id, self.dm_to.name] if self.dm_to else None,
             **({"attachment": self.attachment.to_json()} if self.attachment else {}),
+            **({"again": self.again} if self.again else {}),
         }
 
     @classmethod
@@ -184,6 +189,7 @@ class Message:
             dm_to=Mention(*data["dm_to"]) if data.get("dm_to") else None,
             attachment=Attachment.from_json(data["attachment"]) if data.get("attachment")
             else None,
+            again=data.get("again", ""),
         )
 
 

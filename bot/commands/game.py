@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +59,7 @@ class CrewExport:
     members: list[Member]
     totals: dict[int, dict[int, int]]
     ledger: list[LedgerEntry]
+    meetings: dict[int, datetime] = field(default_factory=dict)  # tallied: id -> start, for words
 
 
 class Game:
@@ -409,8 +410,14 @@ class Game:
     async def export(self) -> list[CrewExport]:
         async with self.uow() as store:
             return [CrewExport(crew, await store.all_members(crew.id),
-                               await store.totals(crew.id, "all"), await store.ledger(crew.id))
+                               await store.totals(crew.id, "all"), await store.ledger(crew.id),
+                               await tallied_meetings(store, crew))
                     for crew in await store.all_crews()]
+
+
+async def tallied_meetings(store: Store, crew: Crew) -> dict[int, datetime]:
+    """When each of the crew's tallied meetings started: the export's words name them by day."""
+    return {m.id: m.starts_at for m in await store.meetings_with_status(crew.id, "tallied")}
 
 
 def log_event(event: Event, outcome: str, started: float, commands: dict[str, Any],

@@ -8,10 +8,11 @@ from typing import Any
 
 from bot.commands import listening
 from bot.commands.context import Context
+from bot.commands.entries import entry_lines
 from bot.commands.events import Message, say
 from bot.commands.registry import Option, command
 from bot.rules.model import Member
-from bot.rules.text import local_time, signed
+from bot.rules.text import local_time
 
 FORMER = "former member"  # the name a forgotten member's anonymous ledger rows keep
 CONFIRM = "confirm"
@@ -95,8 +96,7 @@ async def mydata(ctx: Context) -> list[Message]:
             "co-owners: " + ", ".join(f"{name(m)} ({'confirmed' if ok else 'not confirmed'})"
                                       for m, ok in v.confirmations.items())
             for v in ventures]),
-        ("Ledger entries", [f"entry {e.id}: {signed(e.points)} {e.reason}, {when(e.at)}"
-                            for e in entries]),
+        ("Ledger entries", await entry_lines(store, ctx.crew, entries)),
     ]
     handle = f"@{me.handle}" if me.handle else "none"
     lines = [f"Everything stored about you in this crew, for you alone. Name: {me.name}; "
@@ -110,7 +110,7 @@ async def mydata(ctx: Context) -> list[Message]:
     lines.append("To erase your words and your name from this crew: /forgetme.")
     # To them alone: by direct message where the platform has one (Telegram would otherwise post
     # a private reply to a command in the group), privately in the chat otherwise.
-    return [Message(("\n".join(lines),), private=True, dm_to=ctx.mention(me))]
+    return [Message(("\n".join(lines),), private=True, dm_to=ctx.mention(me), again="/mydata")]
 
 
 @command("forgetme", level=0, usage="/forgetme [confirm]",
