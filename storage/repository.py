@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,11 +18,11 @@ from sqlalchemy import (
     delete,
     false,
     func,
-    insert,
     literal,
     null,
     select,
     text,
+    true,
     type_coerce,
     union_all,
     update,
@@ -74,7 +74,9 @@ from storage.models import (
 LEASE = timedelta(seconds=60)
 MEETING_TIMERS = ("meeting_prompt", "meeting_reminder", "meeting_start", "meeting_tally")
 FAVOUR_KINDS = ("ask", "money", "offer")  # message links whose item is a favour
+FAVOUR_NUMBER = ["crew_id", "kind", "number"]  # the unique index of the numbers members type
 NUMBERS = range(1, 2**31)  # an item's number is an INTEGER: a larger one typed names nothing
+NUMBER_TRIES = 100  # inserts that lost the race for a number, before giving up
 MAX_ATTEMPTS = 50  # then the post is given up (a chat that is gone), not retried forever
 
 
@@ -132,11 +134,26 @@ _MEETING_COLS = (_MEETINGS.c.id, _MEETINGS.c.crew_id, _MEETINGS.c.month, _MEETIN
 
 def next_number(table: Any, **within: Any) -> Any:
     """The next number in `table` within these columns' values (the crew, and the kind), as a
-    subquery of the insert itself: one statement, no extra round trip. Two transactions that
-    race for the same number meet the unique index; the loser's work is retried."""
+    subquery of the insert itself: one statement, no extra round trip. The insert goes with
+    ON CONFLICT DO NOTHING on the numbers' unique index (`numbered` runs it)."""
     return (select(func.coalesce(func.max(table.c.number), 0) + 1)
             .where(*(table.c[name] == value for name, value in within.items()))
             .scalar_subquery())
+
+
+async def numbered(insert_once: Callable[[], Awaitable[Any]]) -> Any:
+    """The row an insert taking the `next_number` returned, trying again while it returns none.
+
+    Two PostgreSQL transactions inserting at once read the same greatest number. The second
+    insert waits on the unique index until the first commits, then does nothing (ON CONFLICT
+    DO NOTHING), and the same insert again, a new statement with a new snapshot, reads the
+    first one's number and takes the next: no error, no repeated unit of work (which a burst
+    of asks in one crew would exhaust). SQLite's writers take turns, so its first try wins."""
+    for _ in range(NUMBER_TRIES):
+        row = await insert_once()
+        if row is not None:
+            return row
+    raise RuntimeError(f"no free item number after {NUMBER_TRIES} tries")
 
 
 def _circle_state_with_roster(by_id: bool) -> Executable:
@@ -259,6 +276,7 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
             recipient_id=p("recipient_id"), text=p("text"), scored=p("scored"),
             thanked=False, created_at=p("at"),
             number=next_number(_FAVOURS, crew_id=p("crew_id"), kind=p("kind")))
+        .on_conflict_do_nothing(index_elements=FAVOUR_NUMBER)
         .returning(_FAVOURS.c.id, _FAVOURS.c.number),
         # The daily cap decided in the insert itself: scored while fewer than `cap` of the
         # member's favours of this kind scored in [since, until).
@@ -275,7 +293,9 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                        _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
                        _FAVOURS.c.created_at < p("until")).scalar_subquery() < p("cap"),
                    false(), p("at", type_=_FAVOURS.c.created_at.type),
-                   next_number(_FAVOURS, crew_id=p("crew_id"), kind=p("kind"))))
+                   next_number(_FAVOURS, crew_id=p("crew_id"), kind=p("kind")))
+            .where(true()))  # SQLite reads an INSERT ... SELECT's ON CONFLICT after a WHERE
+        .on_conflict_do_nothing(index_elements=FAVOUR_NUMBER)
         .returning(_FAVOURS.c.id, _FAVOURS.c.number, _FAVOURS.c.scored),
         "scored_favours": select(func.count()).select_from(_FAVOURS).where(
             _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
@@ -478,6 +498,13 @@ class SqlStore:
         if self._asyncpg is None:
             self._asyncpg = (await self._conn.get_raw_connection()).dbapi_connection
         return self._asyncpg
+
+    async def _first(self, name: str, **params: Any) -> Any:
+        """The first row a prebuilt statement returned, or None."""
+        return (await self._run(name, **params)).first()
+
+    async def _first_of(self, statement: Executable) -> Any:
+        return (await self.session.execute(statement)).first()
 
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self._dialect == "postgresql" else sqlite_insert)(table)
@@ -692,9 +719,9 @@ class SqlStore:
     async def add_favour(self, crew_id: int, kind: str, member_id: int,
                          recipient_id: int | None, text: str, scored: bool, now: datetime
                          ) -> Favour:
-        favour_id, number = (await self._run(
+        favour_id, number = await numbered(lambda: self._first(
             "add_favour", crew_id=crew_id, kind=kind, member_id=member_id,
-            recipient_id=recipient_id, text=text, scored=scored, at=now)).one()
+            recipient_id=recipient_id, text=text, scored=scored, at=now))
         return Favour(favour_id, crew_id, number, kind, member_id, recipient_id, text, scored,
                       False, now)
 
@@ -704,10 +731,9 @@ class SqlStore:
                                 until: datetime, now: datetime) -> Favour:
         """`add_favour`, scored while fewer than `cap` of the member's favours of this kind
         scored in [since, until) (`scored_favours`), counted and inserted in one statement."""
-        favour_id, number, scored = (await self._run(
+        favour_id, number, scored = await numbered(lambda: self._first(
             "add_favour_capped", crew_id=crew_id, kind=kind, member_id=member_id,
-            recipient_id=recipient_id, text=text, cap=cap, since=since, until=until,
-            at=now)).one()
+            recipient_id=recipient_id, text=text, cap=cap, since=since, until=until, at=now))
         return Favour(favour_id, crew_id, number, kind, member_id, recipient_id, text,
                       bool(scored), False, now)
 
@@ -865,11 +891,12 @@ class SqlStore:
     async def add_conflict(self, crew_id: int, proposer_id: int, other_id: int,
                            now: datetime) -> Conflict:
         conflicts = ConflictRow.__table__
-        conflict_id, number = (await self.session.execute(
-            insert(conflicts).values(
-                crew_id=crew_id, proposer_id=proposer_id, other_id=other_id, status="proposed",
-                proposed_at=now, apology="", number=next_number(conflicts, crew_id=crew_id))
-            .returning(conflicts.c.id, conflicts.c.number))).one()
+        statement = (self._insert(conflicts).values(
+            crew_id=crew_id, proposer_id=proposer_id, other_id=other_id, status="proposed",
+            proposed_at=now, apology="", number=next_number(conflicts, crew_id=crew_id))
+            .on_conflict_do_nothing(index_elements=["crew_id", "number"])
+            .returning(conflicts.c.id, conflicts.c.number))
+        conflict_id, number = await numbered(lambda: self._first_of(statement))
         return Conflict(conflict_id, crew_id, number, proposer_id, other_id, "proposed", now,
                         None, None)
 
@@ -935,12 +962,12 @@ class SqlStore:
     async def add_venture(self, crew_id: int, name: str, key: str, proposer_id: int,
                           owners: list[int], now: datetime) -> Venture:
         ventures = VentureRow.__table__
-        venture_id = (await self.session.execute(
-            insert(ventures).values(
-                crew_id=crew_id, name=name, key=key, proposer_id=proposer_id,
-                status="proposed", created_at=now,
-                number=next_number(ventures, crew_id=crew_id))
-            .returning(ventures.c.id))).scalar_one()
+        statement = (self._insert(ventures).values(
+            crew_id=crew_id, name=name, key=key, proposer_id=proposer_id, status="proposed",
+            created_at=now, number=next_number(ventures, crew_id=crew_id))
+            .on_conflict_do_nothing(index_elements=["crew_id", "number"])
+            .returning(ventures.c.id))
+        venture_id, = await numbered(lambda: self._first_of(statement))
         for member_id in owners:
             self.session.add(VentureMemberRow(
                 venture_id=venture_id, member_id=member_id,
