@@ -119,6 +119,7 @@ class FavourRow(Base):
     __table_args__ = (
         Index("ix_favours_member_kind", "member_id", "kind", "created_at"),
         Index("ix_favours_recipient", "recipient_id", "thanked"),
+        # Unique indexes rather than constraints: migration 0003 adds them to SQLite in place.
         Index("uq_favours_number", "crew_id", "kind", "number", unique=True),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -967,7 +967,7 @@ class SqlStore:
             created_at=now, number=next_number(ventures, crew_id=crew_id))
             .on_conflict_do_nothing(index_elements=["crew_id", "number"])
             .returning(ventures.c.id))
-        venture_id, = await numbered(lambda: self._first_of(statement))
+        (venture_id,) = await numbered(lambda: self._first_of(statement))
         for member_id in owners:
             self.session.add(VentureMemberRow(
                 venture_id=venture_id, member_id=member_id,
