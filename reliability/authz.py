@@ -39,7 +39,7 @@ REFUSED, ALLOWED, IGNORED = "refused", "allowed", "ignored"
 class Trial:
     action: str
     who_may: str
-    make: str  # a command text with {ids}, or "button X:{id}", or "react {id}"
+    make: str  # a command text with {numbers}, or "button {action}", or "react {message}"
     actors: tuple[str | None, str | None, str | None, str]  # by role; None: no such role
     expect: tuple[str, str, str, str] = (REFUSED, REFUSED, REFUSED, ALLOWED)
     meeting: bool = False
@@ -57,7 +57,7 @@ TRIALS = (
           ("zed", "carol", None, "alice")),
     Trial("/conflict accept", "the invited party", "/conflict accept {proposed}",
           ("zed", "carol", "alice", "bob")),
-    Trial("Accept button", "the invited party", "button a:{proposed}",
+    Trial("Accept button", "the invited party", "button {proposed_button}",
           ("zed", "carol", "alice", "bob")),
     Trial("/apologise", "either party", "/apologise {accepted} sorry",
           ("zed", "carol", None, "bob")),
@@ -67,10 +67,10 @@ TRIALS = (
           ("zed", "carol", None, "bob")),
     Trial("/coown confirm", "a named co-owner yet to confirm", "/coown confirm {venture}",
           ("zed", "carol", "alice", "bob")),
-    Trial("Confirm button", "a named co-owner yet to confirm", "button c:{venture}",
+    Trial("Confirm button", "a named co-owner yet to confirm", "button {venture_button}",
           ("zed", "carol", "alice", "bob")),
     Trial("/thanks", "the offer's recipient", "/thanks {offer}", ("zed", "carol", "bob", "alice")),
-    Trial("Thank you button", "the offer's recipient", "button t:{offer}",
+    Trial("Thank you button", "the offer's recipient", "button {offer_button}",
           ("zed", "carol", "bob", "alice")),
     Trial("I listened button", "anyone but the author (a press joins the presser)",
           "button l:{checkin}", ("zed", "carol", "bob", "alice"),
@@ -104,6 +104,13 @@ async def setup(app: App, clock: SimClock, room: str, meeting: bool) -> dict[str
             else:
                 ids.setdefault(kind, number)
     ids["proposed"], ids["apologised"], ids["accepted"] = conflicts[:3]
+    # Buttons carry the item's id in the whole database, not the number members type: the
+    # first of each kind here (the first Accept is the first conflict's, the proposed one).
+    for shown in console.shown.values():
+        for action in shown.buttons:
+            kind = {"a": "proposed", "c": "venture", "t": "offer"}.get(action.split(":")[0])
+            if kind:
+                ids.setdefault(f"{kind}_button", action)
     number = next(int(line[1:].split(" ", 1)[0]) for line in out.getvalue().splitlines()
                   if line.endswith(" bob: /checkin hi"))
     ids["checkin_message"] = console.shown[number].message_id

@@ -184,7 +184,8 @@ class CrashRun:
         await self.play(step)
 
     async def was_done(self, step: Step) -> int | None:
-        """The id of what the step made, if the database has it."""
+        """Whether the step's work is in the database: the number of the favour it made (what
+        a member types), or the id of the listening confirmation."""
         engine = make_engine(self.url)
         try:
             async with engine.connect() as conn:
@@ -199,7 +200,7 @@ class CrashRun:
                         .limit(1))
                 text = fill(step.text, self.ids).split(maxsplit=1)[1]
                 words = text.split(" ", 1)[1] if step.effect[0] == "offer" else text
-                return await conn.scalar(select(FavourRow.id).where(
+                return await conn.scalar(select(FavourRow.number).where(
                     FavourRow.kind == step.effect[0], FavourRow.text == words))
         finally:
             await engine.dispose()

@@ -119,9 +119,13 @@ class FavourRow(Base):
     __table_args__ = (
         Index("ix_favours_member_kind", "member_id", "kind", "created_at"),
         Index("ix_favours_recipient", "recipient_id", "thanked"),
+        # Unique indexes rather than constraints: migration 0003 adds them to SQLite in place.
+        Index("uq_favours_number", "crew_id", "kind", "number", unique=True),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    # What members read and type: the crew's first ask is ask 1, its first offer offer 1.
+    number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -169,9 +173,11 @@ class ReflectionRow(Base):
 
 class ConflictRow(Base):
     __tablename__ = "conflicts"
-    __table_args__ = (Index("ix_conflicts_crew_status", "crew_id", "status"),)
+    __table_args__ = (Index("ix_conflicts_crew_status", "crew_id", "status"),
+                      Index("uq_conflicts_number", "crew_id", "number", unique=True))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    number: Mapped[int] = mapped_column(Integer)  # conflict 1, 2, ... in each crew
     proposer_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     other_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     status: Mapped[str] = mapped_column(String(16), default="proposed")
@@ -184,9 +190,11 @@ class ConflictRow(Base):
 
 class VentureRow(Base):
     __tablename__ = "ventures"
-    __table_args__ = (UniqueConstraint("crew_id", "key"),)
+    __table_args__ = (UniqueConstraint("crew_id", "key"),
+                      Index("uq_ventures_number", "crew_id", "number", unique=True))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    number: Mapped[int] = mapped_column(Integer)  # venture 1, 2, ... in each crew
     name: Mapped[str] = mapped_column(String(200))
     key: Mapped[str] = mapped_column(String(200))
     proposer_id: Mapped[int] = mapped_column(ForeignKey("members.id"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy import (
     null,
     select,
     text,
+    true,
     type_coerce,
     union_all,
     update,
@@ -73,6 +74,9 @@ from storage.models import (
 LEASE = timedelta(seconds=60)
 MEETING_TIMERS = ("meeting_prompt", "meeting_reminder", "meeting_start", "meeting_tally")
 FAVOUR_KINDS = ("ask", "money", "offer")  # message links whose item is a favour
+FAVOUR_NUMBER = ["crew_id", "kind", "number"]  # the unique index of the numbers members type
+NUMBERS = range(1, 2**31)  # an item's number is an INTEGER: a larger one typed names nothing
+NUMBER_TRIES = 100  # inserts that lost the race for a number, before giving up
 MAX_ATTEMPTS = 50  # then the post is given up (a chat that is gone), not retried forever
 
 
@@ -90,8 +94,8 @@ def _circle(r: CircleRow) -> Circle:
 
 
 def _favour(r: FavourRow) -> Favour:
-    return Favour(r.id, r.crew_id, r.kind, r.member_id, r.recipient_id, r.text, r.scored,
-                  r.thanked, r.created_at)
+    return Favour(r.id, r.crew_id, r.number, r.kind, r.member_id, r.recipient_id, r.text,
+                  r.scored, r.thanked, r.created_at)
 
 
 def _meeting(r: MeetingRow) -> Meeting:
@@ -99,8 +103,8 @@ def _meeting(r: MeetingRow) -> Meeting:
 
 
 def _conflict(r: ConflictRow) -> Conflict:
-    return Conflict(r.id, r.crew_id, r.proposer_id, r.other_id, r.status, r.proposed_at,
-                    r.accepted_at, r.apologiser_id)
+    return Conflict(r.id, r.crew_id, r.number, r.proposer_id, r.other_id, r.status,
+                    r.proposed_at, r.accepted_at, r.apologiser_id)
 
 
 def _entry(r: LedgerRow) -> LedgerEntry:
@@ -120,11 +124,36 @@ _MEMBER_COLS = (_MEMBERS.c.id, _MEMBERS.c.crew_id, _MEMBERS.c.user_id, _MEMBERS.
                 _MEMBERS.c.active, _MEMBERS.c.hidden, _MEMBERS.c.handle)
 _CIRCLE_COLS = (_CIRCLES.c.id, _CIRCLES.c.crew_id, _CIRCLES.c.opened_at, _CIRCLES.c.closes_at,
                 _CIRCLES.c.status)
-_FAVOUR_COLS = (_FAVOURS.c.id, _FAVOURS.c.crew_id, _FAVOURS.c.kind, _FAVOURS.c.member_id,
-                _FAVOURS.c.recipient_id, _FAVOURS.c.text, _FAVOURS.c.scored,
-                _FAVOURS.c.thanked, _FAVOURS.c.created_at)
+_FAVOUR_COLS = (_FAVOURS.c.id, _FAVOURS.c.crew_id, _FAVOURS.c.number, _FAVOURS.c.kind,
+                _FAVOURS.c.member_id, _FAVOURS.c.recipient_id, _FAVOURS.c.text,
+                _FAVOURS.c.scored, _FAVOURS.c.thanked, _FAVOURS.c.created_at)
+_FAVOUR_FIELDS = len(_FAVOUR_COLS)
 _MEETING_COLS = (_MEETINGS.c.id, _MEETINGS.c.crew_id, _MEETINGS.c.month, _MEETINGS.c.starts_at,
                  _MEETINGS.c.ends_at, _MEETINGS.c.scheduled, _MEETINGS.c.status)
+
+
+def next_number(table: Any, **within: Any) -> Any:
+    """The next number in `table` within these columns' values (the crew, and the kind), as a
+    subquery of the insert itself: one statement, no extra round trip. The insert goes with
+    ON CONFLICT DO NOTHING on the numbers' unique index (`numbered` runs it)."""
+    return (select(func.coalesce(func.max(table.c.number), 0) + 1)
+            .where(*(table.c[name] == value for name, value in within.items()))
+            .scalar_subquery())
+
+
+async def numbered(insert_once: Callable[[], Awaitable[Any]]) -> Any:
+    """The row an insert taking the `next_number` returned, trying again while it returns none.
+
+    Two PostgreSQL transactions inserting at once read the same greatest number. The second
+    insert waits on the unique index until the first commits, then does nothing (ON CONFLICT
+    DO NOTHING), and the same insert again, a new statement with a new snapshot, reads the
+    first one's number and takes the next: no error, no repeated unit of work (which a burst
+    of asks in one crew would exhaust). SQLite's writers take turns, so its first try wins."""
+    for _ in range(NUMBER_TRIES):
+        row = await insert_once()
+        if row is not None:
+            return row
+    raise RuntimeError(f"no free item number after {NUMBER_TRIES} tries")
 
 
 def _circle_state_with_roster(by_id: bool) -> Executable:
@@ -238,15 +267,22 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "favour": select(*_FAVOUR_COLS).where(_FAVOURS.c.id == p("id")),
         "favour_author": select(*_FAVOUR_COLS, *_MEMBER_COLS)
         .join(_MEMBERS, _MEMBERS.c.id == _FAVOURS.c.member_id).where(_FAVOURS.c.id == p("id")),
+        "numbered_favour_author": select(*_FAVOUR_COLS, *_MEMBER_COLS)
+        .join(_MEMBERS, _MEMBERS.c.id == _FAVOURS.c.member_id)
+        .where(_FAVOURS.c.crew_id == p("crew_id"), _FAVOURS.c.kind == p("kind"),
+               _FAVOURS.c.number == p("number")),
         "add_favour": insert(_FAVOURS).values(
             crew_id=p("crew_id"), kind=p("kind"), member_id=p("member_id"),
             recipient_id=p("recipient_id"), text=p("text"), scored=p("scored"),
-            thanked=False, created_at=p("at")).returning(_FAVOURS.c.id),
+            thanked=False, created_at=p("at"),
+            number=next_number(_FAVOURS, crew_id=p("crew_id"), kind=p("kind")))
+        .on_conflict_do_nothing(index_elements=FAVOUR_NUMBER)
+        .returning(_FAVOURS.c.id, _FAVOURS.c.number),
         # The daily cap decided in the insert itself: scored while fewer than `cap` of the
         # member's favours of this kind scored in [since, until).
         "add_favour_capped": insert(_FAVOURS).from_select(
             ["crew_id", "kind", "member_id", "recipient_id", "text", "scored", "thanked",
-             "created_at"],
+             "created_at", "number"],
             select(p("crew_id", type_=_FAVOURS.c.crew_id.type),
                    p("kind", type_=_FAVOURS.c.kind.type),
                    p("member_id", type_=_FAVOURS.c.member_id.type),
@@ -256,8 +292,11 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                        _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
                        _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
                        _FAVOURS.c.created_at < p("until")).scalar_subquery() < p("cap"),
-                   false(), p("at", type_=_FAVOURS.c.created_at.type)))
-        .returning(_FAVOURS.c.id, _FAVOURS.c.scored),
+                   false(), p("at", type_=_FAVOURS.c.created_at.type),
+                   next_number(_FAVOURS, crew_id=p("crew_id"), kind=p("kind")))
+            .where(true()))  # SQLite reads an INSERT ... SELECT's ON CONFLICT after a WHERE
+        .on_conflict_do_nothing(index_elements=FAVOUR_NUMBER)
+        .returning(_FAVOURS.c.id, _FAVOURS.c.number, _FAVOURS.c.scored),
         "scored_favours": select(func.count()).select_from(_FAVOURS).where(
             _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
             _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
@@ -377,6 +416,13 @@ def _roster_and_circle(rows: Iterable[Any]) -> tuple[
     return roster, circle, dict(sorted(checkins)), heard
 
 
+def _favour_and_member(row: Any) -> tuple[Favour, Member] | None:
+    """A row of _FAVOUR_COLS then _MEMBER_COLS."""
+    if row is None:
+        return None
+    return Favour(*row[:_FAVOUR_FIELDS]), Member(*row[_FAVOUR_FIELDS:])
+
+
 def _crew_and_member(row: Any) -> tuple[Crew | None, Member | None]:
     """A row of _CREW_COLS then _MEMBER_COLS (the member's all None when not a member)."""
     if row is None or row[0] is None:
@@ -452,6 +498,13 @@ class SqlStore:
         if self._asyncpg is None:
             self._asyncpg = (await self._conn.get_raw_connection()).dbapi_connection
         return self._asyncpg
+
+    async def _first(self, name: str, **params: Any) -> Any:
+        """The first row a prebuilt statement returned, or None."""
+        return (await self._run(name, **params)).first()
+
+    async def _first_of(self, statement: Executable) -> Any:
+        return (await self.session.execute(statement)).first()
 
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self._dialect == "postgresql" else sqlite_insert)(table)
@@ -666,10 +719,11 @@ class SqlStore:
     async def add_favour(self, crew_id: int, kind: str, member_id: int,
                          recipient_id: int | None, text: str, scored: bool, now: datetime
                          ) -> Favour:
-        favour_id = (await self._run(
+        favour_id, number = await numbered(lambda: self._first(
             "add_favour", crew_id=crew_id, kind=kind, member_id=member_id,
-            recipient_id=recipient_id, text=text, scored=scored, at=now)).scalar_one()
-        return Favour(favour_id, crew_id, kind, member_id, recipient_id, text, scored, False, now)
+            recipient_id=recipient_id, text=text, scored=scored, at=now))
+        return Favour(favour_id, crew_id, number, kind, member_id, recipient_id, text, scored,
+                      False, now)
 
     async def add_favour_capped(self, crew_id: int, kind: str, member_id: int,
                                 recipient_id: int | None, text: str, cap: int,
@@ -677,12 +731,11 @@ class SqlStore:
                                 until: datetime, now: datetime) -> Favour:
         """`add_favour`, scored while fewer than `cap` of the member's favours of this kind
         scored in [since, until) (`scored_favours`), counted and inserted in one statement."""
-        favour_id, scored = (await self._run(
+        favour_id, number, scored = await numbered(lambda: self._first(
             "add_favour_capped", crew_id=crew_id, kind=kind, member_id=member_id,
-            recipient_id=recipient_id, text=text, cap=cap, since=since, until=until,
-            at=now)).one()
-        return Favour(favour_id, crew_id, kind, member_id, recipient_id, text, bool(scored),
-                      False, now)
+            recipient_id=recipient_id, text=text, cap=cap, since=since, until=until, at=now))
+        return Favour(favour_id, crew_id, number, kind, member_id, recipient_id, text,
+                      bool(scored), False, now)
 
     async def favour(self, favour_id: int) -> Favour | None:
         row = (await self._run("favour", id=favour_id)).first()
@@ -691,7 +744,16 @@ class SqlStore:
     async def favour_author(self, favour_id: int) -> tuple[Favour, Member] | None:
         """A favour and the member who made it (the asker, the giver), in one query."""
         row = (await self._run("favour_author", id=favour_id)).first()
-        return (Favour(*row[:9]), Member(*row[9:])) if row else None
+        return _favour_and_member(row)
+
+    async def numbered_favour_author(self, crew_id: int, kind: str, number: int
+                                     ) -> tuple[Favour, Member] | None:
+        """`favour_author` of the crew's favour a member names: its kind and number."""
+        if number not in NUMBERS:
+            return None
+        row = (await self._run("numbered_favour_author", crew_id=crew_id, kind=kind,
+                               number=number)).first()
+        return _favour_and_member(row)
 
     async def scored_favours(self, member_id: int, kind: str, since: datetime,
                              until: datetime) -> int:
@@ -828,14 +890,27 @@ class SqlStore:
 
     async def add_conflict(self, crew_id: int, proposer_id: int, other_id: int,
                            now: datetime) -> Conflict:
-        row = ConflictRow(crew_id=crew_id, proposer_id=proposer_id, other_id=other_id,
-                          status="proposed", proposed_at=now, apology="")
-        self.session.add(row)
-        await self.session.flush()
-        return _conflict(row)
+        conflicts = ConflictRow.__table__
+        statement = (self._insert(conflicts).values(
+            crew_id=crew_id, proposer_id=proposer_id, other_id=other_id, status="proposed",
+            proposed_at=now, apology="", number=next_number(conflicts, crew_id=crew_id))
+            .on_conflict_do_nothing(index_elements=["crew_id", "number"])
+            .returning(conflicts.c.id, conflicts.c.number))
+        conflict_id, number = await numbered(lambda: self._first_of(statement))
+        return Conflict(conflict_id, crew_id, number, proposer_id, other_id, "proposed", now,
+                        None, None)
 
     async def conflict(self, conflict_id: int) -> Conflict | None:
         row = await self.session.get(ConflictRow, conflict_id)
+        return _conflict(row) if row else None
+
+    async def numbered_conflict(self, crew_id: int, number: int) -> Conflict | None:
+        """The crew's conflict a member names by its number."""
+        if number not in NUMBERS:
+            return None
+        row = await self.session.scalar(
+            select(ConflictRow).where(ConflictRow.crew_id == crew_id,
+                                      ConflictRow.number == number))
         return _conflict(row) if row else None
 
     async def open_conflicts(self, crew_id: int, member_id: int) -> list[Conflict]:
@@ -872,21 +947,33 @@ class SqlStore:
         owners = await self.session.execute(
             select(VentureMemberRow.member_id, VentureMemberRow.confirmed_at)
             .where(VentureMemberRow.venture_id == venture_id).order_by(VentureMemberRow.id))
-        return Venture(row.id, row.crew_id, row.name, row.proposer_id, row.status,
+        return Venture(row.id, row.crew_id, row.number, row.name, row.proposer_id, row.status,
                        {m: c is not None for m, c in owners})
+
+    async def numbered_venture(self, crew_id: int, number: int) -> Venture | None:
+        """The crew's venture a member names by its number."""
+        if number not in NUMBERS:
+            return None
+        venture_id = await self.session.scalar(
+            select(VentureRow.id).where(VentureRow.crew_id == crew_id,
+                                        VentureRow.number == number))
+        return await self.venture(venture_id) if venture_id is not None else None
 
     async def add_venture(self, crew_id: int, name: str, key: str, proposer_id: int,
                           owners: list[int], now: datetime) -> Venture:
-        row = VentureRow(crew_id=crew_id, name=name, key=key, proposer_id=proposer_id,
-                         status="proposed", created_at=now)
-        self.session.add(row)
-        await self.session.flush()
+        ventures = VentureRow.__table__
+        statement = (self._insert(ventures).values(
+            crew_id=crew_id, name=name, key=key, proposer_id=proposer_id, status="proposed",
+            created_at=now, number=next_number(ventures, crew_id=crew_id))
+            .on_conflict_do_nothing(index_elements=["crew_id", "number"])
+            .returning(ventures.c.id))
+        (venture_id,) = await numbered(lambda: self._first_of(statement))
         for member_id in owners:
             self.session.add(VentureMemberRow(
-                venture_id=row.id, member_id=member_id,
+                venture_id=venture_id, member_id=member_id,
                 confirmed_at=now if member_id == proposer_id else None))
         await self.session.flush()
-        venture = await self.venture(row.id)
+        venture = await self.venture(venture_id)
         assert venture is not None
         return venture
 
@@ -1113,8 +1200,7 @@ class SqlStore:
         row = (await self._run("linked_favour", crew_id=crew_id, message_id=message_id)).first()
         if row is None:
             return None, None
-        found = (Favour(*row[3:12]), Member(*row[12:])) if row[12] is not None else None
-        return Link(*row[:3]), found
+        return Link(*row[:3]), (_favour_and_member(row[3:]) if row[3] is not None else None)
 
     async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
         result = await self._run("first_seen", platform=platform, event_id=event_id[:96],
@@ -1149,7 +1235,7 @@ class SqlStore:
             select(FavourRow).where((FavourRow.member_id == member_id)
                                     | (FavourRow.recipient_id == member_id))
             .order_by(FavourRow.member_id != member_id, FavourRow.id))
-        return [Favour(r.id, r.crew_id, r.kind, r.member_id, r.recipient_id,
+        return [Favour(r.id, r.crew_id, r.number, r.kind, r.member_id, r.recipient_id,
                        r.text if r.member_id == member_id else "", r.scored, r.thanked,
                        r.created_at) for r in rows]
 

@@ -273,7 +273,7 @@ def check_transcript(lines: list[str]) -> None:
     said = "\n".join(lines)
     assert not any(line.startswith("!") for line in lines), said
     for expected in ("The circle is complete", "asks (ask 1). +5 points",
-                     "offers something to @alice", "thanks bob for offer 2",
+                     "offers something to @alice", "thanks bob for offer 1",
                      "Present: alice (+1), bob (+1). 1 member could not make it this time.",
                      "Conflict 1 is resolved", "A repair (conflict 2) was declared unresolved",
                      "is co-owned by carol and alice: +100 each",

@@ -43,12 +43,12 @@ async def test_caret_name_is_that_members_latest_message_in_the_room(play):
         bob replies ^alice: /offer a lift
     """)
     # ^alice was #5, alice's ask, so the offer goes to her
-    assert lines[7].startswith("#8 bot: bob offers something to @alice (offer 2)")
+    assert lines[7].startswith("#8 bot: bob offers something to @alice (offer 1)")
     assert await play.points() == {"alice": 5, "bob": 5}
 
     # ^bob is now #7, bob's /offer: pressing its button through the link thanks the offer
     lines = await play('alice presses "Thank you" ^bob')
-    assert lines == ["#9 bot: alice thanks bob for offer 2: +1 each for talking and listening "
+    assert lines == ["#9 bot: alice thanks bob for offer 1: +1 each for talking and listening "
                      "with mutual regard."]
     assert await play.points() == {"alice": 6, "bob": 6}
 

@@ -70,8 +70,9 @@ async def test_offer_as_a_reply_to_an_ask_goes_to_the_asker(play):
         carol replies #4: /offer my van on Saturday
         alice replies #3: /offer two strong arms
     """)
-    assert lines[5].startswith("#6 bot: carol offers something to @bob (offer 2). +5 points")
-    assert lines[7].startswith("#8 bot: alice offers something to @bob (offer 3). +5 points")
+    # offers are numbered apart from asks: the crew's first offer is offer 1
+    assert lines[5].startswith("#6 bot: carol offers something to @bob (offer 1). +5 points")
+    assert lines[7].startswith("#8 bot: alice offers something to @bob (offer 2). +5 points")
     assert await play.points() == {"alice": 5, "bob": 5, "carol": 5}
 
 
@@ -80,7 +81,7 @@ async def test_offer_as_a_reply_to_a_money_talk_goes_to_its_author(play):
         alice: /money I code for money and paint for meaning
         bob replies #2: /offer an intro to a gallery
     """)
-    assert lines[3].startswith("#4 bot: bob offers something to @alice (offer 2). +5 points")
+    assert lines[3].startswith("#4 bot: bob offers something to @alice (offer 1). +5 points")
     assert await play.points() == {"alice": 0, "bob": 5}
 
 
@@ -288,7 +289,7 @@ async def test_a_fourth_ask_of_the_local_day_is_recorded_without_score(play):
         alice replies #10: /offer a hand with four
         bob presses "Thank you" ^bot
     """)
-    assert "bob thanks alice for offer 7" in last_bot(lines)
+    assert "bob thanks alice for offer 1" in last_bot(lines)
     assert await play.points() == {"alice": 6, "bob": 21}
     async with play.app.game.uow() as store:
         asks = [await store.favour(i) for i in range(1, 7)]
@@ -381,7 +382,7 @@ async def test_the_caps_follow_the_crew_settings(play):
                         "only 1 ask a day scores. Tomorrow's will. Anyone can reply to this "
                         "with /offer.")
     # with a cap of 0 no day scores, so the reply must not promise one
-    assert lines[9].startswith("#10 bot: alice offers something to @bob (offer 3). Recorded, "
+    assert lines[9].startswith("#10 bot: alice offers something to @bob (offer 1). Recorded, "
                                "thank you; it did not score, as offers do not score in this "
                                "crew (offer_cap is 0).")
     assert await play.points() == {"alice": 0, "bob": 5}

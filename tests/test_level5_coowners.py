@@ -115,7 +115,7 @@ async def test_venture_names_are_unique_per_crew_ignoring_case(play):
         frank: /join
         erin: /coown Bread Coop @frank
     """)
-    assert "(venture 3)" in last_bot(lines)
+    assert "(venture 1)" in last_bot(lines)  # numbered within that crew
 
 
 async def test_malformed_proposals_get_usage_and_change_nothing(play):

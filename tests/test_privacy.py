@@ -20,7 +20,7 @@ PLAYED = """
     bob: /ask bob-ask
     alice: /offer @bob alice-offer
     bob: /offer @alice bob-offer
-    bob: /thanks 3
+    bob: /thanks 1
     alice: /reflect alice-reflection
     bob: /reflect bob-reflection
     alice: /conflict @bob
@@ -73,8 +73,8 @@ async def test_mydata_shows_your_own_words_and_entries_to_you_alone(play):
     for line in ("- circle 1, Mon 2 Nov 2026 09:00 UTC: alice-checkin-one",
                  "- circle 2, Tue 3 Nov 2026 10:00 UTC: alice-checkin-two",
                  "- ask 1, Tue 3 Nov 2026 10:00 UTC, scored: alice-ask",
-                 "- offer 3 to bob, Tue 3 Nov 2026 10:00 UTC, scored, thanked: alice-offer",
-                 "- offer 4 from bob, Tue 3 Nov 2026 10:00 UTC",
+                 "- offer 1 to bob, Tue 3 Nov 2026 10:00 UTC, scored, thanked: alice-offer",
+                 "- offer 2 from bob, Tue 3 Nov 2026 10:00 UTC",
                  "- Tue 3 Nov 2026 10:00 UTC: alice-reflection",
                  "- conflict 1 with bob, resolved; you apologised: \u201calice-apology\u201d",
                  "- venture 1 \u201cBakery\u201d, owned, proposed by you; co-owners: you "

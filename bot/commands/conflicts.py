@@ -41,13 +41,13 @@ async def conflict(ctx: Context) -> list[Message]:
         raise Refusal("A conflict repair is between you and another member.")
     for c in await ctx.store.open_conflicts(ctx.crew.id, ctx.member.id):
         if other.id in (c.proposer_id, c.other_id):
-            raise Refusal(f"A repair with {other.name} is already under way (conflict {c.id}).")
+            raise Refusal(f"A repair with {other.name} is already under way (conflict {c.number}).")
     item = await ctx.store.add_conflict(ctx.crew.id, ctx.member.id, other.id, ctx.now)
     await ctx.store.add_due(ctx.crew.id, "conflict_lapse", item.id,
                             ctx.now + timedelta(days=ACCEPT_DAYS))
     return [say(f"{ctx.member.name} proposes a repair with ", ctx.mention(other),
-                f" (conflict {item.id}). {other.name}, press {ACCEPT} or send /conflict accept "
-                f"{item.id} within {ACCEPT_DAYS} days; otherwise it lapses"
+                f" (conflict {item.number}). {other.name}, press {ACCEPT} or send /conflict accept "
+                f"{item.number} within {ACCEPT_DAYS} days; otherwise it lapses"
                 f"{'' if no_points(ctx.crew) else ' with no points'}. "
                 f"{PEER_SUPPORT}",
                 buttons=(Button(ACCEPT, f"a:{item.id}"),), ref=ItemRef("conflict", item.id))]
@@ -63,38 +63,40 @@ async def pick(ctx: Context, words: list[str], verb: str) -> Conflict:
                     if c.status == "proposed" and c.other_id == ctx.member.id]
         return [c for c in open_ones if c.status == "accepted"]
 
-    return await ctx.choose(words, "conflict", ctx.store.conflict, mine,
+    return await ctx.choose(words, "conflict", ctx.store.numbered_conflict, ctx.store.conflict,
+                            mine,
                             f"You have no conflict to {verb}.",
                             "You have several conflicts ({ids}); say which by its id.")
 
 
 def party(ctx: Context, item: Conflict) -> None:
     if ctx.member.id not in (item.proposer_id, item.other_id):
-        raise Refusal(f"Only the two people in conflict {item.id} can do that.")
+        raise Refusal(f"Only the two people in conflict {item.number} can do that.")
 
 
 async def accept(ctx: Context, item: Conflict) -> list[Message]:
     if item.other_id != ctx.member.id:
-        raise Refusal(f"Only the member invited to conflict {item.id} can accept it.")
+        raise Refusal(f"Only the member invited to conflict {item.number} can accept it.")
     if not await ctx.store.move_conflict(item.id, "proposed", status="accepted",
                                          accepted_at=ctx.now):
-        raise Refusal(f"Conflict {item.id} is {item.status}; only a proposed one can be accepted.")
+        raise Refusal(f"Conflict {item.number} is {item.status}; only a proposed one can be "
+                      "accepted.")
     days = ctx.settings["conflict_days"]
     await ctx.store.add_due(ctx.crew.id, "conflict_half", item.id,
                             ctx.now + timedelta(days=days) / 2)
     await ctx.store.add_due(ctx.crew.id, "conflict_deadline", item.id,
                             ctx.now + timedelta(days=days))
-    return [say(f"{ctx.member.name} accepted the repair (conflict {item.id}). A repair is under "
-                f"way: one of you apologises with /apologise {item.id}, the other forgives with "
-                f"/forgive {item.id}, within {days} days."
+    return [say(f"{ctx.member.name} accepted the repair (conflict {item.number}). A repair is "
+                f"under way: one of you apologises with /apologise {item.number}, the other "
+                f"forgives with /forgive {item.number}, within {days} days."
                 + ("" if no_points(ctx.crew) else " Both done: +10 each."))]
 
 
 async def unresolved(ctx: Context, item: Conflict) -> list[Message]:
     party(ctx, item)
     if item.status != "accepted":
-        raise Refusal(f"Conflict {item.id} is {item.status}; only an accepted one can be declared "
-                      "unresolved.")
+        raise Refusal(f"Conflict {item.number} is {item.status}; only an accepted one can be "
+                      "declared unresolved.")
     return await end_unresolved(ctx.store, ctx.crew, item, ctx.now, declared=True)
 
 
@@ -109,12 +111,12 @@ async def end_unresolved(store: Store, crew: Crew, item: Conflict, now: datetime
         await give(store, crew, member_id, CONFLICT_UNRESOLVED, f"conflict:{item.id}", now)
         if cost:
             member = await store.member_by_id(member_id)
-            told.append(Message((f"Conflict {item.id} {how}. As this crew plays it, that costs "
+            told.append(Message((f"Conflict {item.number} {how}. As this crew plays it, that costs "
                                  f"each of you {-cost} points. It still matters: you can always "
                                  "talk again, and outside help (a mediator, a counsellor) can "
                                  "make that easier.",), dm_to=Mention(member.user_id, member.name)))
     # The crew sees that the repair ended, not who lost what.
-    return [say(f"A repair (conflict {item.id}) {how}. It still matters; you can always talk "
+    return [say(f"A repair (conflict {item.number}) {how}. It still matters; you can always talk "
                 "again."), *told]
 
 
@@ -135,16 +137,18 @@ async def apologise(ctx: Context) -> list[Message]:
     item = await pick(ctx, ids, "apologise")
     party(ctx, item)
     if item.status != "accepted":
-        raise Refusal(f"Conflict {item.id} is {item.status}; apologies are for an accepted repair.")
+        raise Refusal(f"Conflict {item.number} is {item.status}; apologies are for an accepted "
+                      "repair.")
     if item.apologiser_id is not None:
         who = "You" if item.apologiser_id == ctx.member.id else "The other party"
-        raise Refusal(f"{who} already apologised in conflict {item.id}; now it's time to forgive.")
+        raise Refusal(f"{who} already apologised in conflict {item.number}; now it's time to "
+                      "forgive.")
     await ctx.store.move_conflict(item.id, "accepted", apologiser_id=ctx.member.id, apology=text)
     other_id = item.other_id if ctx.member.id == item.proposer_id else item.proposer_id
     other = await ctx.store.member_by_id(other_id)
     said = f" They said: \u201c{text}\u201d." if share and text else ""
-    return [say(f"{ctx.member.name} apologised in conflict {item.id}.{said} {other.name}, when you "
-                f"are ready, /forgive {item.id}.")]
+    return [say(f"{ctx.member.name} apologised in conflict {item.number}.{said} {other.name}, "
+                f"when you are ready, /forgive {item.number}.")]
 
 
 @command("forgive", level=4, usage="/forgive [id]", summary="forgive an apology: +10 each",
@@ -153,21 +157,21 @@ async def forgive(ctx: Context) -> list[Message]:
     item = await pick(ctx, ctx.args.split()[:1], "forgive")
     party(ctx, item)
     if item.status != "accepted":
-        raise Refusal(f"Conflict {item.id} is {item.status}; there is nothing to forgive now.")
+        raise Refusal(f"Conflict {item.number} is {item.status}; there is nothing to forgive now.")
     if item.apologiser_id is None:
-        raise Refusal(f"Nobody has apologised in conflict {item.id} yet; forgiving comes after "
-                      f"an apology (/apologise {item.id}).")
+        raise Refusal(f"Nobody has apologised in conflict {item.number} yet; forgiving comes after "
+                      f"an apology (/apologise {item.number}).")
     if item.apologiser_id == ctx.member.id:
         raise Refusal("You apologised; the other party is the one to forgive.")
     if not await ctx.store.move_conflict(item.id, "accepted", status="resolved",
                                          ended_at=ctx.now):
-        raise Refusal(f"Conflict {item.id} has already ended.")
+        raise Refusal(f"Conflict {item.number} has already ended.")
     for member_id in (item.proposer_id, item.other_id):
         await give(ctx.store, ctx.crew, member_id, CONFLICT_RESOLVED, f"conflict:{item.id}",
                    ctx.now)
     a, b = [await ctx.store.member_by_id(i) for i in (item.proposer_id, item.other_id)]
     bonus = "" if no_points(ctx.crew) else " +10 each!"
-    return [say(f"Conflict {item.id} is resolved: {a.name} and {b.name} turned it into greater "
+    return [say(f"Conflict {item.number} is resolved: {a.name} and {b.name} turned it into greater "
                 f"connection.{bonus}")]
 
 
@@ -177,8 +181,9 @@ async def forgive(ctx: Context) -> list[Message]:
 async def lapse_due(store: Store, crew: Crew, conflict_id: int, now: datetime) -> None:
     item = await store.conflict(conflict_id)
     if item and await store.move_conflict(item.id, "proposed", status="lapsed", ended_at=now):
-        await post(store, crew, say(f"The repair proposed in conflict {item.id} was not accepted "
-                                    f"within {ACCEPT_DAYS} days and has lapsed, with no points."),
+        await post(store, crew, say(f"The repair proposed in conflict {item.number} was not "
+                                    f"accepted within {ACCEPT_DAYS} days and has lapsed, with "
+                                    "no points."),
                    now)
 
 
@@ -192,10 +197,10 @@ async def half_due(store: Store, crew: Crew, conflict_id: int, now: datetime) ->
     left = item.accepted_at + timedelta(days=days) - now
     await post(store, crew, say(
         Mention(a.user_id, a.name), " and ", Mention(b.user_id, b.name),
-        f": half the time for conflict {item.id} has passed ({max(left.days, 0)} days left). "
-        + (f"An apology was made; /forgive {item.id} resolves it"
+        f": half the time for conflict {item.number} has passed ({max(left.days, 0)} days left). "
+        + (f"An apology was made; /forgive {item.number} resolves it"
            if item.apologiser_id else
-           f"/apologise {item.id} and /forgive {item.id} resolve it")
+           f"/apologise {item.number} and /forgive {item.number} resolve it")
         + ("." if no_points(crew) else ": +10 each.")), now)
 
 

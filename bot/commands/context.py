@@ -101,14 +101,17 @@ class Context:
         return names, " ".join(rest.split())
 
     async def choose(self, words: list[str], kind: str,
+                     numbered: Callable[[int, int], Awaitable[T | None]],
                      fetch: Callable[[int], Awaitable[T | None]],
                      candidates: Callable[[], Awaitable[list[T]]],
                      nothing: str, several: str) -> T:
-        """The item a command acts on (GAME.md): by its id, by the message replied to, or the
-        only candidate; `several` gets the candidates' ids in place of {ids}."""
+        """The item a command acts on (GAME.md): by the number a member types (`numbered`, with
+        the crew's id and that number), by the message replied to (`fetch`, with the id the
+        message link keeps), or the only candidate; `several` gets the candidates' numbers in
+        place of {ids}."""
         if words:
-            found = await fetch(self.item_id(words[0], kind))
-            if found is None or getattr(found, "crew_id", None) != self.crew.id:
+            found = await numbered(self.crew.id, self.item_id(words[0], kind))
+            if found is None:
                 raise Refusal(f"There is no {kind} {words[0][:20]} in this crew.")
             return found
         if self.reply_to and self.reply_to.kind == kind:
@@ -120,7 +123,8 @@ class Context:
             return mine[0]
         if not mine:
             raise Refusal(nothing)
-        raise self.usage(several.format(ids=", ".join(str(getattr(c, "id", "")) for c in mine)))
+        raise self.usage(several.format(
+            ids=", ".join(str(getattr(c, "number", "")) for c in mine)))
 
     def item_id(self, word: str, what: str) -> int:
         word = word.lstrip("#")

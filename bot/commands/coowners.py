@@ -40,15 +40,15 @@ async def coown(ctx: Context) -> list[Message]:
     existing = await ctx.store.venture_by_key(ctx.crew.id, key)
     if existing:
         raise Refusal(f"This crew already has a venture called \u201c{existing.name}\u201d "
-                      f"(venture {existing.id}); pick another name.")
+                      f"(venture {existing.number}); pick another name.")
     venture = await ctx.store.add_venture(ctx.crew.id, name, key, ctx.member.id,
                                           [o.id for o in owners], ctx.now)
     others = owners[1:]
     parts: list = [f"{ctx.member.name} proposes to co-own \u201c{name}\u201d (venture "
-                   f"{venture.id}) with "]
+                   f"{venture.number}) with "]
     for i, member in enumerate(others):
         parts += [", " if i else "", ctx.mention(member)]
-    parts.append(f". Each of you: press {CONFIRM} or send /coown confirm {venture.id}"
+    parts.append(f". Each of you: press {CONFIRM} or send /coown confirm {venture.number}"
                  + ("." if no_points(ctx.crew) else ". When all have confirmed: +100 each.")
                  + f" {NOT_MONEY}")
     return [say(*parts, buttons=(Button(CONFIRM, f"c:{venture.id}"),),
@@ -58,7 +58,7 @@ async def coown(ctx: Context) -> list[Message]:
 async def pick(ctx: Context, words: list[str]) -> Venture:
     """The venture a command acts on: by id, by the message replied to, or the only one."""
     return await ctx.choose(
-        words, "venture", ctx.store.venture,
+        words, "venture", ctx.store.numbered_venture, ctx.store.venture,
         lambda: ctx.store.ventures_awaiting(ctx.crew.id, ctx.member.id),
         "No venture is waiting for your confirmation.",
         "Several ventures wait for you ({ids}); say which by its id.")
@@ -66,9 +66,9 @@ async def pick(ctx: Context, words: list[str]) -> Venture:
 
 async def confirm(ctx: Context, venture: Venture) -> list[Message]:
     if ctx.member.id not in venture.confirmations:
-        raise Refusal(f"Only the members named in venture {venture.id} can confirm it.")
+        raise Refusal(f"Only the members named in venture {venture.number} can confirm it.")
     if not await ctx.store.confirm_owner(venture.id, ctx.member.id, ctx.now):
-        raise Refusal(f"You already confirmed venture {venture.id}.")
+        raise Refusal(f"You already confirmed venture {venture.number}.")
     refreshed = await ctx.store.venture(venture.id)
     assert refreshed is not None
     waiting = [m for m, done in refreshed.confirmations.items() if not done]

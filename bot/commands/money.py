@@ -80,7 +80,7 @@ async def ask(ctx: Context) -> list[Message]:
                 "+5 points for asking for what you need.")
     else:
         tail = _unscored("ask", cap)
-    return [say(f"{ctx.member.name} asks (ask {item.id}). {tail} "
+    return [say(f"{ctx.member.name} asks (ask {item.number}). {tail} "
                 "Anyone can reply to this with /offer.", ref=ItemRef("ask", item.id))]
 
 
@@ -116,7 +116,7 @@ async def offer(ctx: Context) -> list[Message]:
     else:
         tail = _unscored("offer", cap)
     return [say(f"{ctx.member.name} offers something to ", ctx.mention(recipient),
-                f" (offer {item.id}). {tail} {recipient.name}, press {THANK_YOU} or reply "
+                f" (offer {item.number}). {tail} {recipient.name}, press {THANK_YOU} or reply "
                 "/thanks to acknowledge it" + ("." if no_points(ctx.crew) else ": +1 each."),
                 buttons=(Button(THANK_YOU, f"t:{item.id}"),), ref=ItemRef("offer", item.id))]
 
@@ -126,15 +126,14 @@ async def offer(ctx: Context) -> list[Message]:
          options=(Option("offer", "id", "the offer's id"),))
 async def thanks(ctx: Context) -> list[Message]:
     words = ctx.args.split()
-    offer_id: int | None = None
-    if words:
-        offer_id = ctx.item_id(words[0], "offer")
-    elif ctx.reply_to and ctx.reply_to.kind == "offer":
-        offer_id = ctx.reply_to.item_id
-    if offer_id is not None:
+    if words:  # the offer's number in this crew
+        found = await ctx.store.numbered_favour_author(ctx.crew.id, "offer",
+                                                       ctx.item_id(words[0], "offer"))
+        return await thank(ctx, *(found or (None, None)))
+    if ctx.reply_to and ctx.reply_to.kind == "offer":
         found = ctx.reply_favour  # the giver too, for the reply
-        if found is None or found[0].id != offer_id:
-            found = await ctx.store.favour_author(offer_id)
+        if found is None or found[0].id != ctx.reply_to.item_id:
+            found = await ctx.store.favour_author(ctx.reply_to.item_id)
         return await thank(ctx, *(found or (None, None)))
     waiting = await ctx.store.offers_awaiting_thanks(ctx.member.id)
     waiting = [f for f in waiting if f.crew_id == ctx.crew.id]
@@ -142,7 +141,7 @@ async def thanks(ctx: Context) -> list[Message]:
         raise Refusal("No offer to you is waiting for thanks. /thanks acknowledges an offer "
                       "someone made to you.")
     if len(waiting) > 1:
-        listed = ", ".join(str(f.id) for f in waiting)
+        listed = ", ".join(str(f.number) for f in waiting)
         raise ctx.usage(f"Several offers are waiting for your thanks ({listed}); say which.")
     return await thank(ctx, waiting[0])
 
@@ -154,9 +153,10 @@ async def thank(ctx: Context, favour: Favour | None, giver: Member | None = None
                       "made to you.")
     if favour.recipient_id != ctx.member.id:
         recipient = await ctx.store.member_by_id(favour.recipient_id or 0)
-        raise Refusal(f"Only {recipient.name}, who received offer {favour.id}, can thank it.")
+        raise Refusal(f"Only {recipient.name}, who received offer {favour.number}, can thank "
+                      "it.")
     if not await ctx.store.mark_thanked(favour.id):
-        raise Refusal(f"You already thanked offer {favour.id}.")
+        raise Refusal(f"You already thanked offer {favour.number}.")
     if giver is None:
         giver = await ctx.store.member_by_id(favour.member_id)
     assert favour.recipient_id is not None
@@ -164,5 +164,5 @@ async def thank(ctx: Context, favour: Favour | None, giver: Member | None = None
                                           (favour.recipient_id, MUTUAL_REGARD)],
                     f"favour:{favour.id}", ctx.now)
     regard = "" if no_points(ctx.crew) else " +1 each"
-    return [say(f"{ctx.member.name} thanks {giver.name} for offer {favour.id}:{regard} for "
+    return [say(f"{ctx.member.name} thanks {giver.name} for offer {favour.number}:{regard} for "
                 "talking and listening with mutual regard.")]

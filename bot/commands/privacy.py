@@ -73,26 +73,28 @@ async def mydata(ctx: Context) -> list[Message]:
         ("Check-ins you confirmed listening to",
          [f"{name(author)}'s in circle {c}" for c, author in listens]),
         ("Your asks, offers and money talks", [
-            f"{KINDS.get(f.kind, f.kind)} {f.id}"
+            f"{KINDS.get(f.kind, f.kind)} {f.number}"
             + (f" to {name(f.recipient_id)}" if f.recipient_id is not None else "")
             + f", {when(f.created_at)}" + (", scored" if f.scored else "")
             + (", thanked" if f.thanked else "") + said(f.text) for f in mine]),
         ("Offers made to you", [
-            f"offer {f.id} from {name(f.member_id)}, {when(f.created_at)}"
+            f"offer {f.number} from {name(f.member_id)}, {when(f.created_at)}"
             + (", you thanked it" if f.thanked else "") for f in received]),
         ("Reflections", [f"{when(at)}{said(text)}" for at, text in reflections]),
         ("Meetings", [f"meeting {m.id}, {when(m.starts_at)}: "
                       + ("present" if present else "not marked present")
                       for m, present in meetings]),
         ("Conflicts", [
-            f"conflict {c.id} with {name(c.other_id if c.proposer_id == me.id else c.proposer_id)}"
+            f"conflict {c.number} with "
+            f"{name(c.other_id if c.proposer_id == me.id else c.proposer_id)}"
             f", {c.status}" + (
                 (f"; you apologised: \u201c{apology}\u201d" if apology else "; you apologised")
                 if c.apologiser_id == me.id else
                 f"; {name(c.apologiser_id)} apologised" if c.apologiser_id is not None else "")
             for c, apology in conflicts]),
         ("Ventures", [
-            f"venture {v.id} \u201c{v.name}\u201d, {v.status}, proposed by {name(v.proposer_id)}; "
+            f"venture {v.number} \u201c{v.name}\u201d, {v.status}, proposed by "
+            f"{name(v.proposer_id)}; "
             "co-owners: " + ", ".join(f"{name(m)} ({'confirmed' if ok else 'not confirmed'})"
                                       for m, ok in v.confirmations.items())
             for v in ventures]),

@@ -48,8 +48,9 @@ class Checkin:
 
 @dataclass(frozen=True)
 class Favour:
-    id: int
+    id: int  # in the whole database: buttons and message links carry it
     crew_id: int
+    number: int  # what members read and type, counted within the crew (and kind)
     kind: str  # ask | offer | money
     member_id: int
     recipient_id: int | None
@@ -74,6 +75,7 @@ class Meeting:
 class Conflict:
     id: int
     crew_id: int
+    number: int
     proposer_id: int
     other_id: int
     status: str  # proposed | accepted | lapsed | resolved | unresolved
@@ -86,6 +88,7 @@ class Conflict:
 class Venture:
     id: int
     crew_id: int
+    number: int
     name: str
     proposer_id: int
     status: str  # proposed | owned
