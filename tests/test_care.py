@@ -242,10 +242,10 @@ async def test_only_an_admin_changes_the_mode(play):
         alice: /settings mode playful
         alice: /settings
     """)
-    assert "Only a crew admin can use /settings" in said(lines)[3]
+    assert "Only a crew admin can change a setting" in said(lines)[3]
     assert "mode is one of: points, gentle, rhythm." in said(lines)[4]
-    assert "mode = points (" in said(lines)[5]  # GAME.md as written is the default
-    assert "excused_absence = off (" in said(lines)[5]
+    assert "\nmode: points \u2014 " in said(lines)[5]  # GAME.md as written is the default
+    assert "\nexcused_absence: off \u2014 " in said(lines)[5]
 
 
 async def test_a_meeting_missed_while_the_bot_was_down_costs_nobody_in_any_mode(play, clock):
@@ -543,8 +543,10 @@ async def test_agreement_recorded_by_an_admin_only_and_repeated_at_each_meeting(
         bob: /join
         bob: /agreement
     """)
+    # the invitation comes once, with the crew's first member
     assert "Before sharing, agree together on confidentiality, e.g. /agreement What is shared "\
-           "here stays here." in said(lines)[1]
+           "here stays here." in said(lines)[0]
+    assert "confidentiality" not in said(lines)[1]
     assert said(lines)[2].startswith("No confidentiality agreement yet.")
     lines = await play("bob: /agreement What is said here stays here")
     assert "Only a crew admin can use /agreement" in last_bot(lines)

@@ -158,8 +158,8 @@ async def test_rooms_are_separate_crews(play):
         bob: /checkin in the other room
         carol: /checkin same
     """)
-    assert lines[5].startswith("#6 bot: bob checked in (1 of 1 in this circle")
-    assert lines[7].startswith("#8 bot: carol checked in (2 of 2 in this circle")
+    assert lines[5].startswith("#6 bot: bob checked in (1 of 1 member in this circle")
+    assert lines[7].startswith("#8 bot: carol checked in (2 of 2 members in this circle")
 
     # reacting from room other to a message of room crew confirms nothing in either
     lines = await play("""
@@ -192,13 +192,14 @@ async def test_each_room_has_its_own_admin_and_settings(play):
         alice: /settings circle_hours 2
         bob: /settings circle_hours 2
     """)
-    assert lines[5] == "#6 bot: Only a crew admin can use /settings."
+    assert lines[5] == ("#6 bot: Only a crew admin can change a setting: ask one to send "
+                        "/settings circle_hours 2. Anyone can read the settings with /settings.")
     assert lines[7] == "#8 bot: circle_hours is now 2."
     lines = await play("""
         :room crew
         alice: /settings
     """)
-    assert "circle_hours = 24" in last_bot(lines)
+    assert "   circle_hours: 24 \u2014 hours a check-in circle stays open (1 to 168)" in lines
 
 
 async def test_a_scheduled_post_for_another_room_says_which_room(play):

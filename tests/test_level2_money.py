@@ -131,8 +131,9 @@ async def test_offer_to_a_member_who_left_is_refused(play):
         alice: /offer @bob my ladder
         alice replies #4: /offer my ladder
     """)
-    assert lines[5] == "#6 bot: bob has left this crew."
-    assert lines[7] == "#8 bot: bob has left this crew."
+    left = "bob has left this crew. Name someone still in it, or ask bob to come back with /join."
+    assert lines[5] == f"#6 bot: {left}"
+    assert lines[7] == f"#8 bot: {left}"
     assert await play.points() == {"alice": 0, "bob": 5}
 
 

@@ -50,8 +50,8 @@ async def test_an_admin_sets_the_limit_and_0_turns_it_off(play):
     lines = await play("alice: /settings rate_limit 601")
     assert "rate_limit must be from 0 to 600, not 601" in last_bot(lines)
     lines = await play("alice: /settings")
-    assert ("rate_limit = 20 (commands a member may send a minute (0-600; 0: no limit))"
-            in last_bot(lines))
+    assert ("   rate_limit: 20 \u2014 commands a member may send a minute (0 to 600; 0 is no "
+            "limit)") in lines
     assert last_bot(await play("alice: /settings rate_limit 3")).endswith("rate_limit is now 3.")
     await play("alice: /score")
     assert "Slow down" in last_bot(await play("alice: /score"))

@@ -180,7 +180,7 @@ async def test_scheduled_attendance_post_and_tally_reach_the_group(bot, tg, cloc
 
 async def test_admin_only_command_refused_to_a_non_admin(bot, tg):
     await bot.say(BOB, "/settings circle_hours 2")
-    assert "Only a crew admin can use /settings" in tg.sent[-1]["text"]
+    assert "Only a crew admin can change a setting" in tg.sent[-1]["text"]
     await bot.say(ALICE, "/settings circle_hours 2")
     assert tg.sent[-1]["text"] == "circle_hours is now 2."
 
@@ -190,7 +190,7 @@ async def test_admin_rights_cost_one_call_per_group_and_follow_a_promotion(bot, 
         await bot.say(who, "/join")
     assert tg.calls["getChatAdministrators"] == 1 and tg.calls["getChatMember"] == 0
     await bot.say(BOB, "/settings circle_hours 3")
-    assert "Only a crew admin can use /settings" in tg.sent[-1]["text"]
+    assert "Only a crew admin can change a setting" in tg.sent[-1]["text"]
     tg.push(tg.chat_member(CREW, BOB, "member", "administrator", by_user=ALICE))
     await bot.say(BOB, "/settings circle_hours 3")
     assert tg.sent[-1]["text"] == "circle_hours is now 3."

@@ -135,11 +135,15 @@ async def confirm(ctx: Context, venture: Venture) -> list[Message]:
     if ctx.member.id not in venture.confirmations:
         raise Refusal(f"Only the members named in venture {venture.id} can confirm it. "
                       "/coown status shows the ventures you are in.")
-    if venture.status != "proposed":
+    open_ = venture.status == "proposed"
+    again = (f"You already confirmed venture {venture.id}."
+             + (" /coown status shows who it still waits for." if open_ else ""))
+    if venture.confirmations[ctx.member.id]:
+        raise Refusal(again)
+    if not open_:
         raise Refusal(ended(venture))
     if not await ctx.store.confirm_owner(venture.id, ctx.member.id, ctx.now):
-        raise Refusal(f"You already confirmed venture {venture.id}. /coown status shows who it "
-                      "still waits for.")
+        raise Refusal(again)
     refreshed = await ctx.store.venture(venture.id)
     assert refreshed is not None
     members = await ctx.store.members_by_id(refreshed.confirmations)

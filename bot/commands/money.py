@@ -100,7 +100,8 @@ async def offer(ctx: Context) -> list[Message]:
         assert found is not None
         recipient = found[1]
         if not recipient.active:
-            raise Refusal(f"{recipient.name} has left this crew.")
+            raise Refusal(f"{recipient.name} has left this crew. Name someone still in it, or "
+                          f"ask {recipient.name} to come back with /join.")
     else:
         raise ctx.usage("Say who the offer is for: /offer @name <what you offer>, or reply to "
                         "their ask.")
