@@ -292,7 +292,8 @@ async def test_away_with_excused_absence_off_still_costs_and_says_so(play_any):
         "Thanks for telling us, bob: you'll be away on Tue 3 Nov 2026 19:00 UTC; in this crew an "
         "absence still costs 5 points (an admin can set /settings excused_absence on).")
     lines = await play("bob: /away")
-    assert last_bot(lines).endswith("You already said you'll be away on Tue 3 Nov 2026 19:00 UTC.")
+    assert last_bot(lines).endswith("You already said you'll be away on Tue 3 Nov 2026 19:00 UTC; "
+                                    "the crew knows, nothing more to do.")
     lines = await play("""
         :at 2026-11-03T19:00
         alice: /here
@@ -345,7 +346,7 @@ async def test_away_in_gentle_mode_costs_nothing_whatever_the_setting(play):
 async def test_away_only_before_the_start(play):
     lines = await play(CREW + "bob: /away")
     assert last_bot(lines).endswith("There is no upcoming meeting to be away from; /away works "
-                                    "before a meeting starts.")
+                                    "before a meeting starts. /meeting shows the schedule.")
     lines = await play("""
         alice: /meeting schedule first tuesday 19:00
         :at 2026-11-03T19:01

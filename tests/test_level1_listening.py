@@ -166,7 +166,8 @@ async def test_the_authors_own_reaction_and_button_do_not_count(play):
         bob reacts 👍 #3
         alice presses "I listened" #2
     """)
-    assert lines[-1] == ("#5 bot: That is your own check-in; listening counts from the others.")
+    assert lines[-1] == ("#5 bot: That is your own check-in; listening counts from the others. "
+                         "Press I listened on theirs.")
     assert not completions(lines)
 
     lines = await play(":advance 25h")

@@ -235,12 +235,14 @@ class Game:
 
             item = await store.conflict(ref.id)
             if item is None or item.crew_id != crew.id:
-                raise Refusal("That conflict is not in this crew.")
+                raise Refusal("That conflict is not in this crew. Use the buttons on this "
+                              "chat's own messages.")
             result = await accept(ctx, item)
         else:
             venture = await store.venture(ref.id)
             if venture is None or venture.crew_id != crew.id:
-                raise Refusal("That venture is not in this crew.")
+                raise Refusal("That venture is not in this crew. Use the buttons on this "
+                              "chat's own messages.")
             result = await coowners.confirm(ctx, venture)
         return result + notes
 
@@ -249,11 +251,14 @@ class Game:
             code, _, number = event.action.partition(":")
             if code in BUTTON_CODES and is_number(number):
                 return ItemRef(BUTTON_CODES[code], int(number))
-            raise Refusal("That button is not one of mine.")
+            raise Refusal("That button is not one of mine. Use the buttons on my messages, or "
+                          "type the command instead (/help lists them).")
         link = await store.linked(crew.id, event.message_id or "")
         label = (event.label or "").strip().lower()
         if link is None or BUTTON_LABELS.get(link.kind, "").lower() != label:
-            raise Refusal(f"That message has no \u201c{event.label}\u201d button.")
+            raise Refusal(f"That message has no \u201c{event.label}\u201d button. Press a "
+                          "button on my messages, or type the command instead (/help lists "
+                          "them).")
         return ItemRef(link.kind, link.item_id)
 
     async def _left(self, store: Store, crew: Crew, member: Member | None, event: MemberLeft,

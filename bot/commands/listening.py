@@ -106,13 +106,15 @@ async def confirm_found(ctx: Context, found: tuple[Checkin, Circle] | None, via:
                         added: bool) -> list[Message]:
     """`confirm`, with the check-in and its circle already read (None: it no longer exists)."""
     if found is None:
-        raise Refusal("That check-in no longer exists.")
+        raise Refusal("That check-in no longer exists. /circle shows the open circle.")
     entry, circle = found
     if circle.crew_id != ctx.crew.id:
-        raise Refusal("That check-in belongs to another crew.")
+        raise Refusal("That check-in belongs to another crew; confirm listening in the chat "
+                      "where it was shared.")
     if entry.member_id == ctx.member.id:
         if via == "button":
-            raise Refusal("That is your own check-in; listening counts from the others.")
+            raise Refusal(f"That is your own check-in; listening counts from the others. Press "
+                          f"{LISTENED} on theirs.")
         return []
     if circle.status != "open":
         if via == "button":

@@ -155,9 +155,11 @@ async def thank(ctx: Context, favour: Favour | None, giver: Member | None = None
                       "made to you.")
     if favour.recipient_id != ctx.member.id:
         recipient = await ctx.store.member_by_id(favour.recipient_id or 0)
-        raise Refusal(f"Only {recipient.name}, who received offer {favour.id}, can thank it.")
+        raise Refusal(f"Only {recipient.name}, who received offer {favour.id}, can thank it. "
+                      "/thanks is for offers made to you.")
     if not await ctx.store.mark_thanked(favour.id):
-        raise Refusal(f"You already thanked offer {favour.id}.")
+        raise Refusal(f"You already thanked offer {favour.id}; a thank-you counts once, so "
+                      "nothing more is needed.")
     if giver is None:
         giver = await ctx.store.member_by_id(favour.member_id)
     assert favour.recipient_id is not None

@@ -34,7 +34,7 @@ class Throttle:
         if limit and len(times) >= limit:
             wait = max(1, math.ceil((times[0][0] + WINDOW - now).total_seconds()))
             raise Refusal(f"Slow down: you sent {len(times)} commands in the last minute and this "
-                          f"crew allows {limit} (rate_limit). Try again in {wait} s; nothing "
+                          f"crew allows {limit} a minute. Try again in {wait} s; nothing "
                           "was changed.")
         times.append((now, event))
         if len(self.sent) > 10_000:  # forget members who went quiet
