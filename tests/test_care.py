@@ -550,7 +550,9 @@ async def test_agreement_recorded_by_an_admin_only_and_repeated_at_each_meeting(
     assert "confidentiality" not in said(lines)[1]
     assert said(lines)[2].startswith("No confidentiality agreement yet.")
     lines = await play("bob: /agreement What is said here stays here")
-    assert "Only a crew admin can use /agreement" in last_bot(lines)
+    assert last_bot(lines).endswith("Only a crew admin can record the crew's agreement. Ask an "
+                                    "admin of this chat to do it; anyone can read it with "
+                                    "/agreement.")
     lines = await play("bob: /agreement")
     assert last_bot(lines).endswith("No confidentiality agreement yet. Talk it over, then an "
                                     "admin records it: /agreement What is shared here stays here.")

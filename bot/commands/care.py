@@ -29,7 +29,7 @@ async def agreement(ctx: Context) -> list[Message]:
         return [say(f"Our confidentiality agreement: {current}" if current else
                     "No confidentiality agreement yet. Talk it over, then an admin records it: "
                     "/agreement What is shared here stays here.")]
-    ctx.require_admin("anyone can read it with /agreement")
+    ctx.require_admin("record the crew's agreement", "anyone can read it with /agreement")
     await ctx.store.update_crew(ctx.crew.id, settings={**ctx.crew.settings, "agreement": text})
     return [say(f"Recorded our confidentiality agreement: {quoted(text)} I'll repeat it at "
                 "the start of each meeting.")]

@@ -66,11 +66,13 @@ class Context:
         problem = problem.rstrip()
         return Refusal(problem + ("" if problem.endswith((".", "?", "!")) else ".") + hint)
 
-    def require_admin(self, instead: str = "") -> None:
-        """Refuses a non-admin; `instead` says what they can do themselves."""
+    def require_admin(self, action: str = "", instead: str = "") -> None:
+        """Refuses a non-admin: only an admin can `action` (by default, use the command);
+        `instead` says what they can do themselves."""
         if not self.is_admin:
-            raise Refusal(f"Only a crew admin can use /{self.command}. Ask an admin of this "
-                          "chat to do it" + (f"; {instead}" if instead else "") + ".")
+            raise Refusal(f"Only a crew admin can {action or 'use /' + self.command}. Ask an "
+                          "admin of this chat to do it" + (f"; {instead}" if instead else "")
+                          + ".")
 
     def text(self, text: str, what: str = "text") -> str:
         text = text.strip()

@@ -20,8 +20,7 @@ ACTIONS = ("confirm", "drop", "withdraw", "status")
          usage="/coown <venture> @member [@member ...] | /coown confirm|withdraw|status [id] "
                "| /coown drop @member [id]",
          summary="propose co-owning a venture; every named member confirms: +100 each",
-         options=(Option("action", "choice", "confirm, drop a member who left, withdraw or "
-                         "see status", choices=ACTIONS),
+         options=(Option("action", "choice", "what to do", choices=ACTIONS),
                   Option("venture", "text", "the venture's name and @members (or its id)")))
 async def coown(ctx: Context) -> list[Message]:
     words = ctx.args.split()

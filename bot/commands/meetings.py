@@ -62,7 +62,7 @@ async def meeting(ctx: Context) -> list[Message]:
 
 
 async def schedule(ctx: Context, text: str) -> list[Message]:
-    ctx.require_admin("anyone can see the schedule with /meeting")
+    ctx.require_admin("schedule meetings", "anyone can see the schedule with /meeting")
     try:
         rule = parse_rule(text)
     except RuleError as error:
@@ -99,7 +99,8 @@ async def plan_next(store: Store, crew: Crew, after: datetime) -> Meeting:
 
 
 async def meeting_now(ctx: Context) -> list[Message]:
-    ctx.require_admin("anyone can see the schedule with /meeting")
+    ctx.require_admin("hold a meeting now, as it can cost absent members points",
+                      "anyone can see the schedule with /meeting")
     tz = ctx.settings["timezone"]
     existing = await ctx.store.meeting_in_month(ctx.crew.id, ctx.month)
     if existing and existing.status == "planned":
