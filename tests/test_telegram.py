@@ -298,3 +298,12 @@ async def test_crewbot_run_serves_telegram_from_the_environment_and_stops_on_sig
         assert proc.returncode == 0, err
         assert tg.token not in err and tg.token not in out
         assert "outcome=stopped" in err
+
+
+async def test_a_misspelt_command_gets_the_nearest_one(bot, tg):
+    # Telegram passes any /word on, so the core answers what it does not know.
+    await bot.say(ALICE, "/chekin tired")
+    assert tg.sent[-1]["text"] == ("I don't know /chekin. Did you mean /checkin? /help lists "
+                                   "every command.")
+    await bot.say(ALICE, "/help checkin")
+    assert tg.sent[-1]["text"].startswith("/checkin <something true for you right now>\n")
