@@ -317,3 +317,21 @@ async def test_no_codes_no_counts_past_their_total_no_doubled_full_stops(play):
            "I'll repeat it" in text
     assert last_bot(lines).endswith("You are not in this crew, so there is nothing to leave. "
                                     "/join when you want to play.")
+
+
+async def test_counts_of_one_read_in_the_singular(play):
+    lines = await play("""
+        alice: /settings reflect_days 1
+        alice: /meeting schedule first tuesday 19:00
+        alice: /settings reflect_days 0
+        alice: /meeting schedule first tuesday 19:00
+        alice: /settings rate_limit 1
+        :advance 1m
+        alice: /leaderboard
+        alice: /leaderboard
+    """)
+    one_day, on_the_day, slow = said(lines)[1], said(lines)[3], said(lines)[-1]
+    assert one_day.endswith("Reflection prompts come 1 day before, a reminder 1 hour before.")
+    assert on_the_day.endswith("Reflection prompts come on the day, a reminder 1 hour before.")
+    assert slow.startswith("Slow down: you sent 1 command in the last minute and this crew "
+                           "allows 1 a minute. Try again in 60 s")

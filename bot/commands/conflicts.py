@@ -14,7 +14,7 @@ from bot.rules import settings as crew_settings
 from bot.rules.model import Conflict, Crew
 from bot.rules.numbers import is_number
 from bot.rules.points import CONFLICT_RESOLVED, CONFLICT_UNRESOLVED
-from bot.rules.text import quoted
+from bot.rules.text import plural, quoted
 
 ACCEPT = "Accept"
 ACCEPT_DAYS = 7
@@ -206,7 +206,8 @@ async def half_due(store: Store, crew: Crew, conflict_id: int, now: datetime) ->
     left = item.accepted_at + timedelta(days=days) - now
     await post(store, crew, say(
         Mention(a.user_id, a.name), " and ", Mention(b.user_id, b.name),
-        f": half the time for conflict {item.id} has passed ({max(left.days, 0)} days left). "
+        f": half the time for conflict {item.id} has passed "
+        f"({plural(max(left.days, 0), 'day')} left). "
         + (f"An apology was made; /forgive {item.id} resolves it"
            if item.apologiser_id else
            f"/apologise {item.id} and /forgive {item.id} resolve it")

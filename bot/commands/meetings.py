@@ -72,9 +72,11 @@ async def schedule(ctx: Context, text: str) -> list[Message]:
     await ctx.store.update_crew(ctx.crew.id, schedule=str(rule))
     crew = await ctx.store.crew_by_id(ctx.crew.id)
     nxt = await plan_next(ctx.store, crew, ctx.now)
+    days = ctx.settings["reflect_days"]
     return [say(f"The crew now meets {rule} ({ctx.settings['timezone']}). Next meeting: "
                 f"{local_time(nxt.starts_at, ctx.settings['timezone'])}. Reflection prompts come "
-                f"{ctx.settings['reflect_days']} days before, a reminder 1 hour before.")]
+                f"{plural(days, 'day') + ' before' if days else 'on the day'}, a reminder 1 hour "
+                "before.")]
 
 
 async def plan_next(store: Store, crew: Crew, after: datetime) -> Meeting:
