@@ -907,6 +907,12 @@ class SqlStore:
                                            VentureMemberRow.confirmed_at.is_(None)))
         return bool(result.rowcount)
 
+    async def withdraw_venture(self, venture_id: int) -> None:
+        """Withdraws a venture and frees its name, so it can be proposed again."""
+        await self.session.execute(
+            update(VentureRow).where(VentureRow.id == venture_id)
+            .values(status="withdrawn", key=f"withdrawn:{venture_id}"))
+
     async def set_venture_status(self, venture_id: int, status: str) -> None:
         await self.session.execute(
             update(VentureRow).where(VentureRow.id == venture_id).values(status=status))

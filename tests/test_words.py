@@ -249,6 +249,12 @@ async def test_a_withdrawn_venture_scores_nothing_and_cannot_be_confirmed(play):
                        "Tool Library @member.")
     assert nothing.startswith("You have no venture waiting for confirmations.")
     assert await play.points() == {"alice": 0, "bob": 0, "carol": 0, "dave": 0}
+    lines = await play("""
+        alice: /coown Tool Library @bob
+        bob: /coown confirm
+    """)
+    assert "co-own \u201cTool Library\u201d (venture 2)" in said(lines)[0]  # the name is free
+    assert await play.points() == {"alice": 100, "bob": 100, "carol": 0, "dave": 0}
 
 
 # what every message reads like

@@ -195,7 +195,7 @@ async def drop(ctx: Context, token: str, words: list[str]) -> list[Message]:
 
 async def withdraw(ctx: Context, words: list[str]) -> list[Message]:
     venture = await pick_mine(ctx, words)
-    await ctx.store.set_venture_status(venture.id, "withdrawn")
+    await ctx.store.withdraw_venture(venture.id)
     return [say(f"{ctx.member.name} withdrew \u201c{venture.name}\u201d (venture {venture.id}); "
                 "nobody scores for it. A new venture can be proposed any time with /coown.")]
 
