@@ -205,8 +205,10 @@ async def test_a_venture_waiting_on_a_member_who_left_can_drop_them_and_complete
         bob: /coown
         bob: /coown drop @dave 1
         alice: /coown drop @bob 1
+        alice: /coown drop
     """)
-    status, not_proposer, still_in = said(lines)
+    status, not_proposer, still_in, nobody = said(lines)
+    assert nobody.startswith("Name the member who left, e.g. /coown drop @sam 1. Usage: /coown")
     assert status.startswith("\u201cBread Coop\u201d (venture 1): confirmed by alice, bob and "
                              "carol; waiting for dave, who left the crew.")
     assert not_proposer == "Only alice, who proposed venture 1, can change it; ask them."

@@ -30,6 +30,8 @@ async def coown(ctx: Context) -> list[Message]:
         return await confirm(ctx, await pick(ctx, rest))
     if action == "drop" and rest and rest[0].startswith("@") and len(rest) <= 2:
         return await drop(ctx, rest[0], rest[1:])
+    if action == "drop" and not any(w.startswith("@") for w in rest):
+        raise ctx.usage("Name the member who left, e.g. /coown drop @sam 1.")
     if action == "withdraw" and len(rest) <= 1:
         return await withdraw(ctx, rest)
     if action == "status" and len(rest) <= 1:
