@@ -985,6 +985,21 @@ class SqlStore:
             .values(confirmed_at=now))
         return bool(result.rowcount)
 
+    async def drop_owner(self, venture_id: int, member_id: int) -> bool:
+        """Takes a named member who has not confirmed out of a venture; False if they could not
+        be (not named, or already confirmed)."""
+        result = await self.session.execute(
+            delete(VentureMemberRow).where(VentureMemberRow.venture_id == venture_id,
+                                           VentureMemberRow.member_id == member_id,
+                                           VentureMemberRow.confirmed_at.is_(None)))
+        return bool(result.rowcount)
+
+    async def withdraw_venture(self, venture_id: int) -> None:
+        """Withdraws a venture and frees its name, so it can be proposed again."""
+        await self.session.execute(
+            update(VentureRow).where(VentureRow.id == venture_id)
+            .values(status="withdrawn", key=f"withdrawn:{venture_id}"))
+
     async def set_venture_status(self, venture_id: int, status: str) -> None:
         await self.session.execute(
             update(VentureRow).where(VentureRow.id == venture_id).values(status=status))

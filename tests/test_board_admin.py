@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.commands.registry import COMMANDS
+from bot.rules.settings import SETTINGS
 from tests.conftest import last_bot
 
 
@@ -288,32 +289,41 @@ async def test_settings_show_and_change_and_bad_values_are_refused(play):
         bob: /join
         bob: /settings
     """)
-    shown = last_bot(lines)
-    assert "timezone = UTC (IANA time zone of the crew)" in shown
-    assert "circle_hours = 24 (hours a check-in circle stays open (1-168))" in shown
-    assert "conflict_days = 30" in shown and "listening_emoji = any" in shown
+    shown = message(lines, "Crew settings:")
+    assert "timezone: UTC \u2014 the crew's time zone, e.g. Europe/Berlin" in shown
+    assert "circle_hours: 24 \u2014 hours a check-in circle stays open (1 to 168)" in shown
+    assert "conflict_days: 30 \u2014 days an accepted conflict has to be resolved (2 to 365)" in (
+        shown)
+    assert "listening_emoji: any \u2014 emoji that confirm listening: any, or a list" in shown
+    assert len(shown) == 2 + len(SETTINGS)  # a title, one setting a line, how to change one
 
     lines = await play("bob: /settings circle_hours 12")
-    assert "Only a crew admin can use /settings." in last_bot(lines)
+    assert last_bot(lines).endswith("Only a crew admin can change a setting: ask one to send "
+                                    "/settings circle_hours 12. Anyone can read the settings "
+                                    "with /settings.")
 
     bad = {
-        "circle_hours 0": "circle_hours must be from 1 to 168, not 0.",
+        "circle_hours 0": "circle_hours must be from 1 to 168, not 0. Try /settings "
+                          "circle_hours 24.",
         "circle_hours 169": "circle_hours must be from 1 to 168, not 169.",
-        "circle_hours soon": "circle_hours takes a whole number from 1 to 168.",
-        "ask_cap 51": "ask_cap must be from 0 to 50, not 51.",
+        "circle_hours soon": "circle_hours takes a whole number from 1 to 168. Try /settings "
+                             "circle_hours 24.",
+        "ask_cap 51": "ask_cap must be from 0 to 50, not 51. Try /settings ask_cap 3.",
         "reflect_days 15": "reflect_days must be from 0 to 14, not 15.",
         "attendance_hours 25": "attendance_hours must be from 1 to 24, not 25.",
         "conflict_days 1": "conflict_days must be from 2 to 365, not 1.",
-        "timezone Mars/Olympus": "is not a time zone I know",
-        "practice yoga": "practice is one of: none, feelz, carepod, stewardship, elephants.",
-        "colour blue": "There is no setting 'colour'.",
-        "circle_hours": "Give a value for circle_hours.",
+        "timezone Mars/Olympus": "is not a time zone I know. Use a name such as Europe/Berlin",
+        "practice yoga": "practice is one of: none, feelz, carepod, stewardship, elephants. "
+                         "Try /settings practice feelz.",
+        "colour blue": "There is no setting 'colour'. The settings are: timezone, circle_hours,",
+        "circle_hour 2": "There is no setting 'circle_hour'. Did you mean circle_hours?",
+        "circle_hours": "Give a value for circle_hours, e.g. /settings circle_hours 12;",
     }
     for command, rule in bad.items():
         lines = await play(f"alice: /settings {command}")
         assert rule in last_bot(lines), command
     lines = await play("alice: /settings")
-    assert last_bot(lines).split(" bot: ", 1)[1] == shown.split(" bot: ", 1)[1]  # unchanged
+    assert message(lines, "Crew settings:") == shown  # unchanged
 
     lines = await play("""
         alice: /settings circle_hours 12
@@ -325,8 +335,10 @@ async def test_settings_show_and_change_and_bad_values_are_refused(play):
     assert said[0].endswith("circle_hours is now 12.")
     assert said[1].endswith("timezone is now Europe/Berlin.")
     assert said[2].endswith("practice is now feelz.")
-    assert "timezone = Europe/Berlin" in said[3] and "circle_hours = 12" in said[3]
-    assert "practice = feelz" in said[3]
+    now = message(lines, "Crew settings:")
+    assert "timezone: Europe/Berlin \u2014 the crew's time zone, e.g. Europe/Berlin" in now
+    assert any(line.startswith("circle_hours: 12 ") for line in now)
+    assert any(line.startswith("practice: feelz ") for line in now)
 
 
 async def test_help_lists_every_registered_command(play):
@@ -346,7 +358,7 @@ async def test_unknown_command_is_answered(play):
         alice: /HELP
     """)
     said = bot_lines(lines)
-    assert "I don't know /frobnicate. /help lists the commands." in said[1]
+    assert said[1].endswith("I don't know /frobnicate. /help lists every command.")
     assert "The Reciprocity Game" in said[2]
 
 

@@ -244,10 +244,10 @@ async def test_only_an_admin_changes_the_mode(play):
         alice: /settings mode playful
         alice: /settings
     """)
-    assert "Only a crew admin can use /settings" in said(lines)[3]
+    assert "Only a crew admin can change a setting" in said(lines)[3]
     assert "mode is one of: points, gentle, rhythm." in said(lines)[4]
-    assert "mode = points (" in said(lines)[5]  # GAME.md as written is the default
-    assert "excused_absence = off (" in said(lines)[5]
+    assert "\nmode: points \u2014 " in said(lines)[5]  # GAME.md as written is the default
+    assert "\nexcused_absence: off \u2014 " in said(lines)[5]
 
 
 async def test_a_meeting_missed_while_the_bot_was_down_costs_nobody_in_any_mode(play, clock):
@@ -294,7 +294,8 @@ async def test_away_with_excused_absence_off_still_costs_and_says_so(play_any):
         "Thanks for telling us, bob: you'll be away on Tue 3 Nov 2026 19:00 UTC; in this crew an "
         "absence still costs 5 points (an admin can set /settings excused_absence on).")
     lines = await play("bob: /away")
-    assert last_bot(lines).endswith("You already said you'll be away on Tue 3 Nov 2026 19:00 UTC.")
+    assert last_bot(lines).endswith("You already said you'll be away on Tue 3 Nov 2026 19:00 UTC; "
+                                    "the crew knows, nothing more to do.")
     lines = await play("""
         :at 2026-11-03T19:00
         alice: /here
@@ -347,7 +348,7 @@ async def test_away_in_gentle_mode_costs_nothing_whatever_the_setting(play):
 async def test_away_only_before_the_start(play):
     lines = await play(CREW + "bob: /away")
     assert last_bot(lines).endswith("There is no upcoming meeting to be away from; /away works "
-                                    "before a meeting starts.")
+                                    "before a meeting starts. /meeting shows the schedule.")
     lines = await play("""
         alice: /meeting schedule first tuesday 19:00
         :at 2026-11-03T19:01
@@ -545,11 +546,15 @@ async def test_agreement_recorded_by_an_admin_only_and_repeated_at_each_meeting(
         bob: /join
         bob: /agreement
     """)
+    # the invitation comes once, with the crew's first member
     assert "Before sharing, agree together on confidentiality, e.g. /agreement What is shared "\
-           "here stays here." in said(lines)[1]
+           "here stays here." in said(lines)[0]
+    assert "confidentiality" not in said(lines)[1]
     assert said(lines)[2].startswith("No confidentiality agreement yet.")
     lines = await play("bob: /agreement What is said here stays here")
-    assert "Only a crew admin can use /agreement" in last_bot(lines)
+    assert last_bot(lines).endswith("Only a crew admin can record the crew's agreement. Ask an "
+                                    "admin of this chat to do it; anyone can read it with "
+                                    "/agreement.")
     lines = await play("bob: /agreement")
     assert last_bot(lines).endswith("No confidentiality agreement yet. Talk it over, then an "
                                     "admin records it: /agreement What is shared here stays here.")

@@ -205,7 +205,7 @@ async def test_a_new_crew_starts_in_the_default_time_zone_and_old_crews_keep_the
         [before] = await app.game.handle(join)
     finally:
         await app.close()
-    assert "timezone = UTC" in before.plain()
+    assert "\ntimezone: UTC \u2014" in before.plain()
 
     app = await open_app(db, SimClock(START), "Europe/Berlin")
     try:
@@ -214,8 +214,8 @@ async def test_a_new_crew_starts_in_the_default_time_zone_and_old_crews_keep_the
         [old] = await app.game.handle(join)
     finally:
         await app.close()
-    assert "timezone = Europe/Berlin" in new.plain()
-    assert "timezone = UTC" in old.plain()
+    assert "\ntimezone: Europe/Berlin \u2014" in new.plain()
+    assert "\ntimezone: UTC \u2014" in old.plain()
 
 
 async def test_the_console_gives_new_crews_the_default_time_zone(tmp_path):

@@ -61,7 +61,8 @@ async def test_caret_bot_is_the_bots_latest_message(play):
         bob presses "Thank you" ^bot
     """)
     # ^bot is the /score reply now, which has no button
-    assert lines[-1] == "#7 bot: That message has no \u201cThank you\u201d button."
+    assert lines[-1] == ("#7 bot: That message has no \u201cThank you\u201d button. Press a "
+                         "button on my messages, or type the command instead (/help lists them).")
     assert await play.points() == {"alice": 5, "bob": 0}
 
     lines = await play("""
@@ -158,8 +159,8 @@ async def test_rooms_are_separate_crews(play):
         bob: /checkin in the other room
         carol: /checkin same
     """)
-    assert lines[5].startswith("#6 bot: bob checked in (1 of 1 in this circle")
-    assert lines[7].startswith("#8 bot: carol checked in (2 of 2 in this circle")
+    assert lines[5].startswith("#6 bot: bob checked in (1 of 1 member in this circle")
+    assert lines[7].startswith("#8 bot: carol checked in (2 of 2 members in this circle")
 
     # reacting from room other to a message of room crew confirms nothing in either
     lines = await play("""
@@ -192,13 +193,14 @@ async def test_each_room_has_its_own_admin_and_settings(play):
         alice: /settings circle_hours 2
         bob: /settings circle_hours 2
     """)
-    assert lines[5] == "#6 bot: Only a crew admin can use /settings."
+    assert lines[5] == ("#6 bot: Only a crew admin can change a setting: ask one to send "
+                        "/settings circle_hours 2. Anyone can read the settings with /settings.")
     assert lines[7] == "#8 bot: circle_hours is now 2."
     lines = await play("""
         :room crew
         alice: /settings
     """)
-    assert "circle_hours = 24" in last_bot(lines)
+    assert "   circle_hours: 24 \u2014 hours a check-in circle stays open (1 to 168)" in lines
 
 
 async def test_a_scheduled_post_for_another_room_says_which_room(play):
@@ -237,9 +239,10 @@ async def test_pressing_a_label_a_message_does_not_have_is_refused(play):
         bob presses "I listen" #2
         bob presses "I listened" #5
     """)
-    assert lines[5:] == ["#6 bot: That message has no \u201cThank you\u201d button.",
-                         "#7 bot: That message has no \u201cI listen\u201d button.",
-                         "#8 bot: That message has no \u201cI listened\u201d button."]
+    instead = " Press a button on my messages, or type the command instead (/help lists them)."
+    assert lines[5:] == ["#6 bot: That message has no \u201cThank you\u201d button." + instead,
+                         "#7 bot: That message has no \u201cI listen\u201d button." + instead,
+                         "#8 bot: That message has no \u201cI listened\u201d button." + instead]
     # the check-in's own message stands for it, as its reply's button does
     lines = await play('bob presses "I listened" #1')
     assert lines == ["#9 bot: Noted: bob listened to alice."]
@@ -286,8 +289,10 @@ async def test_buttons_and_ids_do_not_reach_into_another_room(play):
         "to you.",
         "#11 bot: There is no such offer in this crew. /thanks takes the id of an offer made "
         "to you.",
-        "#12 bot: That check-in belongs to another crew.",
-        "#13 bot: That check-in belongs to another crew."]
+        "#12 bot: That check-in belongs to another crew; confirm listening in the chat where it "
+        "was shared.",
+        "#13 bot: That check-in belongs to another crew; confirm listening in the chat where it "
+        "was shared."]
     assert await play.points("crew") == {"alice": 0, "bob": 0}
     assert await play.points("other") == {"alice": 5, "bob": 0}
     # the refused press did not enrol carol in room other either

@@ -148,7 +148,7 @@ async def test_a_button_pressed_after_a_restart_still_works(dc, app):
 async def test_an_admin_only_command_is_refused_ephemerally(bot, dc):
     refused = await slash(dc, BOB, "settings", name="circle_hours", value="2")
     assert refused["data"]["flags"] & EPHEMERAL
-    assert "Only a crew admin can use /settings" in refused["data"]["content"]
+    assert "Only a crew admin can change a setting" in refused["data"]["content"]
     done = await slash(dc, ALICE, "settings", name="circle_hours", value="2")
     assert not done["data"].get("flags", 0) & EPHEMERAL
     assert done["data"]["content"] == "circle_hours is now 2."
@@ -266,3 +266,18 @@ async def test_crewbot_run_serves_discord_and_telegram_and_stops_on_signals(dc, 
             assert "outcome=stopped" in err
             for secret in (tg.token, dc.token):
                 assert secret not in out + err
+
+
+async def test_help_and_coown_options_reach_the_core(bot, dc):
+    synced = {c["name"]: c for c in dc.guild_commands[GUILD]}
+    coown = {o["name"]: o for o in synced["coown"]["options"]}
+    assert [c["value"] for c in coown["action"]["choices"]] == [
+        "confirm", "drop", "withdraw", "status"]
+    assert not coown["venture"]["required"]
+    before = len(dc.calls_of("callback"))
+    await handled(bot, dc.interaction_command(GUILD, GENERAL, BOB, "help", [
+        {"name": "command", "type": 3, "value": "circle"}]), dc, "INTERACTION_CREATE")
+    explained = dc.calls_of("callback")[before].body
+    assert explained["data"]["content"].startswith("/circle\nWhere the open circle stands")
+    status = await slash(dc, BOB, "coown", action="status")
+    assert status["data"]["content"].startswith("You have no venture waiting for confirmations.")

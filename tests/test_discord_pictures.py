@@ -38,7 +38,8 @@ async def test_leaderboard_picture_is_an_attachment_of_the_answer(bot, dc):  # n
 async def test_export_is_a_csv_file_for_admins_only(bot, dc):  # noqa: F811
     await slash(dc, BOB, "checkin", text="hello")
     refused = await slash(dc, BOB, "export")
-    assert refused["data"]["content"] == "Only a crew admin can use /export."
+    assert refused["data"]["content"] == ("Only a crew admin can use /export. Ask an admin of "
+                                          "this chat to do it.")
     assert dc.uploads() == []
     answer = await slash(dc, ALICE, "export")
     assert answer["data"]["flags"] & EPHEMERAL  # to the admin alone

@@ -43,9 +43,9 @@ async def test_reactions_complete_a_circle_and_score_one_each(play):
         bob reacts 👍 #1
     """)
     assert lines[0] == "#1 alice: /checkin hello world"
-    assert lines[1].startswith("#2 bot: alice checked in (1 of 1 in this circle")
+    assert lines[1].startswith("#2 bot: alice checked in (1 of 1 member in this circle")
     assert lines[1].endswith("[I listened] [Pass]")
-    assert lines[3].startswith("#4 bot: bob checked in (2 of 2 in this circle")
+    assert lines[3].startswith("#4 bot: bob checked in (2 of 2 members in this circle")
     assert not completions(lines)
     assert await play.points() == {"alice": 0, "bob": 0}
 
@@ -141,7 +141,8 @@ async def test_a_second_checkin_replaces_the_text_and_is_still_one_checkin(play)
         bob: /join
         alice: /checkin on second thoughts, happy
     """)
-    assert lines[-1].startswith("#6 bot: alice updated their check-in (1 of 2 in this circle")
+    assert lines[-1].startswith("#6 bot: alice updated their check-in (1 of 2 members in this "
+                                "circle")
     assert await checkin_texts(play) == {"alice": ["on second thoughts, happy"]}
 
     lines = await play("""
@@ -149,7 +150,7 @@ async def test_a_second_checkin_replaces_the_text_and_is_still_one_checkin(play)
         bob reacts 👍 #5
         alice reacts 👍 #7
     """)
-    assert lines[1].startswith("#8 bot: bob checked in (2 of 2 in this circle")
+    assert lines[1].startswith("#8 bot: bob checked in (2 of 2 members in this circle")
     assert len(completions(lines)) == 1
     assert "+1 point each for alice and bob." in last_bot(lines)
     assert await play.points() == {"alice": 1, "bob": 1}
@@ -165,7 +166,8 @@ async def test_the_authors_own_reaction_and_button_do_not_count(play):
         bob reacts 👍 #3
         alice presses "I listened" #2
     """)
-    assert lines[-1] == ("#5 bot: That is your own check-in; listening counts from the others.")
+    assert lines[-1] == ("#5 bot: That is your own check-in; listening counts from the others. "
+                         "Press I listened on theirs.")
     assert not completions(lines)
 
     lines = await play(":advance 25h")
@@ -213,7 +215,7 @@ async def test_complete_with_the_whole_roster_closes_at_once(play):
 
     # and it is closed: a new check-in opens a new circle
     lines = await play("alice: /checkin again")
-    assert lines[1].startswith("#11 bot: alice checked in (1 of 3 in this circle")
+    assert lines[1].startswith("#11 bot: alice checked in (1 of 3 members in this circle")
 
 
 async def test_a_member_leaving_lets_a_complete_circle_close_at_once(play):
@@ -338,7 +340,9 @@ async def test_only_an_admin_sets_listening_emoji(play):
         alice reacts 👍 #7
         bob reacts 👍 #5
     """)
-    assert lines[3] == "#4 bot: Only a crew admin can use /settings."
+    assert lines[3] == ("#4 bot: Only a crew admin can change a setting: ask one to send "
+                        "/settings listening_emoji 👂. Anyone can read the settings with "
+                        "/settings.")
     assert len(completions(lines)) == 1
     assert await play.points() == {"alice": 1, "bob": 1}
 
@@ -383,7 +387,7 @@ async def test_checkin_without_text_is_refused_and_changes_nothing(play):
         assert " bot: Say something true for you right now" in reply
         assert reply.endswith("Usage: /checkin <something true for you right now>")
     lines = await play("bob: /checkin fine")
-    assert lines[1].startswith("#10 bot: bob checked in (1 of 2 in this circle")
+    assert lines[1].startswith("#10 bot: bob checked in (1 of 2 members in this circle")
     assert await checkin_texts(play) == {"bob": ["fine"]}
 
 
@@ -398,7 +402,7 @@ async def test_checkin_over_2000_characters_is_refused_not_cut(play):
     assert await checkin_texts(play) == {}
 
     lines = await play("alice: /checkin " + "y" * 2000)
-    assert lines[1].startswith("#8 bot: alice checked in (1 of 2 in this circle")
+    assert lines[1].startswith("#8 bot: alice checked in (1 of 2 members in this circle")
     # a too-long second check-in does not replace the first
     lines = await play("alice: /checkin " + "z" * 2001)
     assert "the limit is 2000" in last_bot(lines)

@@ -132,8 +132,9 @@ async def test_offer_to_a_member_who_left_is_refused(play):
         alice: /offer @bob my ladder
         alice replies #4: /offer my ladder
     """)
-    assert lines[5] == "#6 bot: bob has left this crew."
-    assert lines[7] == "#8 bot: bob has left this crew."
+    left = "bob has left this crew. Name someone still in it, or ask bob to come back with /join."
+    assert lines[5] == f"#6 bot: {left}"
+    assert lines[7] == f"#8 bot: {left}"
     assert await play.points() == {"alice": 0, "bob": 5}
 
 
@@ -222,8 +223,8 @@ async def test_only_the_recipient_can_thank_and_only_once(play):
         carol replies #6: /thanks
     """)
     refusals = [line for line in lines[6:] if " bot: " in line]
-    assert refusals == [f"#{n} bot: Only bob, who received offer 1, can thank it."
-                        for n in (7, 8, 10, 12)]
+    assert refusals == [f"#{n} bot: Only bob, who received offer 1, can thank it. /thanks is "
+                        "for offers made to you." for n in (7, 8, 10, 12)]
     assert await play.points() == {"alice": 5, "bob": 0, "carol": 0}
 
     lines = await play("""
@@ -233,9 +234,9 @@ async def test_only_the_recipient_can_thank_and_only_once(play):
         bob replies #6: /thanks
     """)
     assert lines[0].startswith("#13 bot: bob thanks alice for offer 1")
-    assert lines[1:] == ["#14 bot: You already thanked offer 1.",
-                         "#15 bob: /thanks 1", "#16 bot: You already thanked offer 1.",
-                         "#17 bob: /thanks", "#18 bot: You already thanked offer 1."]
+    again = "You already thanked offer 1; a thank-you counts once, so nothing more is needed."
+    assert lines[1:] == [f"#14 bot: {again}", "#15 bob: /thanks 1", f"#16 bot: {again}",
+                         "#17 bob: /thanks", f"#18 bot: {again}"]
     assert await play.points() == {"alice": 6, "bob": 1, "carol": 0}
 
 

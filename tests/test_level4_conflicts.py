@@ -55,8 +55,8 @@ async def test_accept_by_button_or_command_then_apologise_and_forgive_scores_ten
         bob: /forgive 1
         alice: /conflict unresolved 1
     """)
-    assert "Conflict 1 is resolved; there is nothing to forgive now." in bot_lines(lines)[0]
-    assert "only an accepted one can be declared unresolved" in bot_lines(lines)[1]
+    assert "Conflict 1 is already resolved; there is nothing to forgive now." in bot_lines(lines)[0]
+    assert "only a repair under way can be declared unresolved" in bot_lines(lines)[1]
     assert await play(":advance 31d") == []
     assert await play.points() == {"alice": 10, "bob": 20, "carol": 10}
 
@@ -73,13 +73,14 @@ async def test_only_the_invited_party_accepts(play):
     """)
     refusals = bot_lines(lines)
     assert len(refusals) == 4
-    assert all("Only the member invited to conflict 1 can accept it." in r for r in refusals)
+    assert all("Only the member invited to conflict 1 can accept it; it waits for them to "
+               "press Accept." in r for r in refusals)
     lines = await play("""
         bob: /conflict accept
         bob: /conflict accept 1
     """)
     assert "bob accepted the repair (conflict 1)" in bot_lines(lines)[0]
-    assert "only a proposed one can be accepted" in bot_lines(lines)[1]
+    assert "so there is nothing to accept" in bot_lines(lines)[1]
 
 
 async def test_forgive_needs_an_apology_and_the_apologiser_cannot_forgive(play):
@@ -92,7 +93,7 @@ async def test_forgive_needs_an_apology_and_the_apologiser_cannot_forgive(play):
         alice: /forgive 1
     """)
     said = bot_lines(lines)
-    assert "Conflict 1 is proposed; there is nothing to forgive now." in said[1]
+    assert "Conflict 1 is still waiting to be accepted; there is nothing to forgive now." in said[1]
     assert "Nobody has apologised in conflict 1 yet" in said[3]
     assert "Nobody has apologised in conflict 1 yet" in said[4]
     lines = await play("""
@@ -126,9 +127,10 @@ async def test_not_accepted_in_seven_days_lapses_with_no_points(play):
         alice: /conflict unresolved 1
     """)
     said = bot_lines(lines)
-    assert "Conflict 1 is lapsed; only a proposed one can be accepted." in said[0]
-    assert "Conflict 1 is lapsed; only a proposed one can be accepted." in said[1]
-    assert "only an accepted one can be declared unresolved" in said[2]
+    lapsed = "Conflict 1 is over, as it lapsed, so there is nothing to accept."
+    assert lapsed in said[0]
+    assert lapsed in said[1]
+    assert "only a repair under way can be declared unresolved" in said[2]
     assert await play(":advance 60d") == []
     assert await play.points() == {"alice": 0, "bob": 0, "carol": 0}
     # a new repair with the same person can be proposed after a lapse
@@ -159,7 +161,8 @@ async def test_accepted_without_resolution_reminds_at_half_time_and_ends_at_minu
     assert all("costs each of you 20 points" in line for line in lines[1:])
     assert await play.points() == {"alice": -20, "bob": -20, "carol": 0}
     lines = await play("bob: /forgive 1")
-    assert "Conflict 1 is unresolved; there is nothing to forgive now." in last_bot(lines)
+    assert ("Conflict 1 is over, as it ended unresolved; there is nothing to forgive now."
+            in last_bot(lines))
     assert await play(":advance 60d") == []
     assert await play.points() == {"alice": -20, "bob": -20, "carol": 0}
 
@@ -186,7 +189,8 @@ async def test_declared_unresolved_is_minus_twenty_each_once(play):
         alice: /conflict @bob
         bob: /conflict unresolved 1
     """)
-    assert "Conflict 1 is proposed; only an accepted one can be declared unresolved." in (
+    assert ("Conflict 1 is still waiting to be accepted; only a repair under way can be "
+            "declared unresolved.") in (
         last_bot(lines))
     lines = await play("""
         bob: /conflict accept 1
@@ -199,8 +203,9 @@ async def test_declared_unresolved_is_minus_twenty_each_once(play):
         alice: /conflict unresolved 1
         alice: /apologise 1
     """)
-    assert "Conflict 1 is unresolved; only an accepted one" in bot_lines(lines)[0]
-    assert "Conflict 1 is unresolved; apologies are for an accepted repair." in bot_lines(lines)[1]
+    ended = "Conflict 1 is over, as it ended unresolved;"
+    assert f"{ended} only a repair under way" in bot_lines(lines)[0]
+    assert f"{ended} apologies are for a repair under way." in bot_lines(lines)[1]
     assert await play(":advance 40d") == []
     assert await play.points() == {"alice": -20, "bob": -20, "carol": 0}
 
@@ -222,15 +227,17 @@ async def test_a_non_party_is_refused_everything(play):
     """)
     said = bot_lines(lines)
     assert len(said) == 3
-    assert all("Only the two people in conflict 1 can do that." in line for line in said)
+    assert all("Only the two people in conflict 1 can do that; a repair is theirs to make."
+               in line for line in said)
     lines = await play("""
         carol: /apologise
         carol: /forgive
         carol: /conflict unresolved
     """)
+    new = " A repair starts with /conflict @member."
     assert [line.split(": ", 1)[1] for line in bot_lines(lines)] == [
-        "You have no conflict to apologise.", "You have no conflict to forgive.",
-        "You have no conflict to declare unresolved."]
+        "You have no conflict to apologise." + new, "You have no conflict to forgive." + new,
+        "You have no conflict to declare unresolved." + new]
     await play("""
         bob: /apologise 1
         alice: /forgive 1

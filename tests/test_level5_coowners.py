@@ -129,9 +129,13 @@ async def test_malformed_proposals_get_usage_and_change_nothing(play):
         alice: /coown confirm x
     """)
     said = bot_lines(lines)
-    assert all("Usage: /coown" in line for line in said[:3])
-    assert "You are already in your own venture; name the others." in said[3]
-    assert "There is no venture 99 in this crew." in said[4]
+    assert said[0].endswith("You have no venture waiting for confirmations. Propose one, e.g. "
+                            "/coown Bread Coop @sam @kim.")
+    assert all("Usage: /coown" in line for line in said[1:3])
+    assert "You are already in your own venture; name the others, e.g. /coown Bread Coop @sam." in (
+        said[3])
+    assert said[4].endswith("There is no venture 99 in this crew. Use the number shown on the "
+                            "venture's message, or reply to it.")
     assert "Usage: /coown" in said[5]
     lines = await play("alice: /coown Bread Coop @bob")
     assert "(venture 1)" in last_bot(lines)

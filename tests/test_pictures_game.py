@@ -109,7 +109,8 @@ async def test_picture_options_refuse_bad_words(play: Transcript):
 async def test_export_sends_the_ledger_as_csv_to_admins_only(play: Transcript):
     await play(CREW)
     refused = await play("bob: /export")
-    assert said(refused) == ["Only a crew admin can use /export."]
+    assert said(refused) == ["Only a crew admin can use /export. Ask an admin of this chat to "
+                             "do it."]
     lines = await play("alice: /export")
     assert said(lines) == ["(privately to alice) For you alone: the crew's ledger as CSV, 3 "
                            "members and 6 ledger entries, one row each (record=member or "

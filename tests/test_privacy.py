@@ -260,7 +260,7 @@ async def test_forgetting_ends_open_repairs_and_ventures_without_points(play):
         :advance 40d
     """)
     lines = await play("alice: /conflict unresolved 1")
-    assert "Conflict 1 is lapsed" in lines[-1]
+    assert "Conflict 1 is over, as it lapsed" in lines[-1]
     lines = await play("carol: /coown confirm 1")
     assert "You already confirmed venture 1" in lines[-1]
     assert await play.points() == {"alice": 0, "former member": 0, "carol": 0}

@@ -16,7 +16,7 @@ async def test_the_21st_command_in_a_minute_is_refused_and_changes_nothing(play_
     lines = await play_any("alice: /ask one more thing")
     assert last_bot(lines).endswith(
         "Slow down: you sent 20 commands in the last minute and this crew allows 20 "
-        "(rate_limit). Try again in 60 s; nothing was changed.")
+        "a minute. Try again in 60 s; nothing was changed.")
     assert await play_any.points() == before
     # bob is not slowed down by alice
     assert "bob asks" in last_bot(await play_any("bob: /ask a lift"))
@@ -50,8 +50,8 @@ async def test_an_admin_sets_the_limit_and_0_turns_it_off(play):
     lines = await play("alice: /settings rate_limit 601")
     assert "rate_limit must be from 0 to 600, not 601" in last_bot(lines)
     lines = await play("alice: /settings")
-    assert ("rate_limit = 20 (commands a member may send a minute (0-600; 0: no limit))"
-            in last_bot(lines))
+    assert ("   rate_limit: 20 \u2014 commands a member may send a minute (0 to 600; 0 is no "
+            "limit)") in lines
     assert last_bot(await play("alice: /settings rate_limit 3")).endswith("rate_limit is now 3.")
     await play("alice: /score")
     assert "Slow down" in last_bot(await play("alice: /score"))

@@ -180,7 +180,7 @@ async def test_scheduled_attendance_post_and_tally_reach_the_group(bot, tg, cloc
 
 async def test_admin_only_command_refused_to_a_non_admin(bot, tg):
     await bot.say(BOB, "/settings circle_hours 2")
-    assert "Only a crew admin can use /settings" in tg.sent[-1]["text"]
+    assert "Only a crew admin can change a setting" in tg.sent[-1]["text"]
     await bot.say(ALICE, "/settings circle_hours 2")
     assert tg.sent[-1]["text"] == "circle_hours is now 2."
 
@@ -190,7 +190,7 @@ async def test_admin_rights_cost_one_call_per_group_and_follow_a_promotion(bot, 
         await bot.say(who, "/join")
     assert tg.calls["getChatAdministrators"] == 1 and tg.calls["getChatMember"] == 0
     await bot.say(BOB, "/settings circle_hours 3")
-    assert "Only a crew admin can use /settings" in tg.sent[-1]["text"]
+    assert "Only a crew admin can change a setting" in tg.sent[-1]["text"]
     tg.push(tg.chat_member(CREW, BOB, "member", "administrator", by_user=ALICE))
     await bot.say(BOB, "/settings circle_hours 3")
     assert tg.sent[-1]["text"] == "circle_hours is now 3."
@@ -298,3 +298,12 @@ async def test_crewbot_run_serves_telegram_from_the_environment_and_stops_on_sig
         assert proc.returncode == 0, err
         assert tg.token not in err and tg.token not in out
         assert "outcome=stopped" in err
+
+
+async def test_a_misspelt_command_gets_the_nearest_one(bot, tg):
+    # Telegram passes any /word on, so the core answers what it does not know.
+    await bot.say(ALICE, "/chekin tired")
+    assert tg.sent[-1]["text"] == ("I don't know /chekin. Did you mean /checkin? /help lists "
+                                   "every command.")
+    await bot.say(ALICE, "/help checkin")
+    assert tg.sent[-1]["text"].startswith("/checkin <something true for you right now>\n")

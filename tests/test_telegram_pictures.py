@@ -34,7 +34,8 @@ async def test_export_is_a_csv_document_for_admins_only(bot, tg):  # noqa: F811
     await bot.say(ALICE, "/checkin hello")
     await bot.say(BOB, "/checkin hi")
     await bot.say(BOB, "/export")
-    assert tg.sent[-1]["text"] == "Only a crew admin can use /export."
+    assert tg.sent[-1]["text"] == ("Only a crew admin can use /export. Ask an admin of this "
+                                   "chat to do it.")
     assert tg.uploads == []
     tg.push(tg.private_message(ALICE, "/start"))  # the admin opens a private chat first
     await bot.settle()

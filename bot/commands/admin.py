@@ -8,7 +8,7 @@ from bot.commands.entries import lookup_for
 from bot.commands.events import Message, say
 from bot.commands.ledger import give
 from bot.commands.meetings import plan_next
-from bot.commands.registry import COMMANDS, Option, command
+from bot.commands.registry import COMMANDS, Command, Option, command, unknown_command
 from bot.rules import settings as crew_settings
 from bot.rules.points import LEVEL_NAMES, REVOKED, Award
 from bot.rules.text import local_time, plural, signed
@@ -25,17 +25,21 @@ async def settings(ctx: Context) -> list[Message]:
     words = ctx.args.split(maxsplit=1)
     current = ctx.settings
     if not words:
-        return [say("Crew settings: " + "; ".join(
-            f"{name} = {crew_settings.show(current[name])} ({s.describe})"
+        return [say("Crew settings:\n" + "\n".join(
+            f"{name}: {crew_settings.show(current[name])} \u2014 {s.describe}"
             for name, s in crew_settings.SETTINGS.items())
-            + ". Admins change one with /settings <name> <value>.")]
-    ctx.require_admin()
+            + "\nAdmins change one with /settings <name> <value>, e.g. /settings circle_hours 12.")]
     if len(words) < 2:
-        raise ctx.usage(f"Give a value for {words[0][:40]}.")
+        raise ctx.usage(f"Give a value for {words[0][:40]}, e.g. /settings circle_hours 12; "
+                        "/settings alone shows them all.")
+    if not ctx.is_admin:
+        raise Refusal("Only a crew admin can change a setting: ask one to send "
+                      f"/settings {words[0][:40]} {words[1][:40]}. Anyone can read the settings "
+                      "with /settings.")
     try:
         key, value = crew_settings.parse_setting(words[0], words[1])
     except crew_settings.SettingError as error:
-        raise ctx.usage(str(error)) from None
+        raise Refusal(str(error)) from None
     overrides = {**ctx.crew.settings, key: value}
     await ctx.store.update_crew(ctx.crew.id, settings=overrides)
     note = ""
@@ -96,8 +100,18 @@ MODE_LINES = {
 }
 
 
-@command("help", level=0, usage="/help", summary="the levels and their commands")
+@command("help", level=0, usage="/help [command]",
+         summary="the levels and their commands, or how to use one command",
+         options=(Option("command", "text", "a command to explain, e.g. checkin"),))
 async def help_(ctx: Context) -> list[Message]:
+    words = ctx.args.split()
+    if len(words) > 1:
+        raise ctx.usage("Ask about one command at a time, e.g. /help checkin.")
+    if words:
+        name = words[0].lstrip("/").split("@", 1)[0].lower()
+        if name not in COMMANDS:
+            raise Refusal(unknown_command(name))
+        return [say(command_help(COMMANDS[name]))]
     agreed = agreement_of(ctx.crew)
     agreement = (f"Our confidentiality agreement: {agreed}" if agreed else
                  INVITATION.replace("This is a new crew. ", ""))
@@ -113,6 +127,20 @@ def help_text() -> str:
         lines += [f"  {c.usage}: {c.summary}{' (admins)' if c.admin else ''}"
                   for c in COMMANDS.values() if c.level == level]
     lines.append(PEER_SUPPORT)
+    return "\n".join(lines)
+
+
+def command_help(cmd: Command) -> str:
+    """One command explained: how to type it, what it does, its options and who may use it."""
+    summary = cmd.summary[0].upper() + cmd.summary[1:]
+    lines = [cmd.usage, f"{summary}."]
+    for option in cmd.options:
+        need = "needed" if option.required else "optional"
+        choices = f": {', '.join(option.choices)}" if option.choices else ""
+        lines.append(f"  {option.name} ({need}): {option.description}{choices}")
+    area = f"Level {cmd.level}, {LEVEL_NAMES[cmd.level]}" if cmd.level else "The crew"
+    who = "crew admins only" if cmd.admin else "every member"
+    lines.append(f"{area}; for {who}. /help lists every command.")
     return "\n".join(lines)
 
 

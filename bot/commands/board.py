@@ -112,7 +112,7 @@ async def leaderboard(ctx: Context) -> list[Message]:
     shown = [m for m in await ctx.store.roster(ctx.crew.id) if not m.hidden]
     shown.sort(key=lambda m: (-sum(totals.get(m.id, {}).values()), m.name.lower()))
     scores = [sum(totals.get(m.id, {}).values()) for m in shown]
-    lines = [f"Crew total, {label}: {crew_total} points. The game is won together."]
+    lines = [f"Crew total, {label}: {plural(crew_total, 'point')}. The game is won together."]
     for rank, member, score in zip(ranks(scores), shown, scores, strict=True):
         lines.append(f"{rank}. {member.name} {score} ({breakdown(totals.get(member.id, {}))})")
     text = say("\n".join(lines))

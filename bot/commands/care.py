@@ -6,6 +6,7 @@ from bot.commands.context import Context
 from bot.commands.events import Button, Message, say
 from bot.commands.registry import Option, command
 from bot.rules.model import Crew
+from bot.rules.text import quoted
 
 PASS = Button("Pass", "p:0")
 PEER_SUPPORT = ("This is peer support, not therapy or financial advice: if someone is in crisis, "
@@ -28,9 +29,9 @@ async def agreement(ctx: Context) -> list[Message]:
         return [say(f"Our confidentiality agreement: {current}" if current else
                     "No confidentiality agreement yet. Talk it over, then an admin records it: "
                     "/agreement What is shared here stays here.")]
-    ctx.require_admin()
+    ctx.require_admin("record the crew's agreement", "anyone can read it with /agreement")
     await ctx.store.update_crew(ctx.crew.id, settings={**ctx.crew.settings, "agreement": text})
-    return [say(f"Recorded our confidentiality agreement: \u201c{text}\u201d. I'll repeat it at "
+    return [say(f"Recorded our confidentiality agreement: {quoted(text)} I'll repeat it at "
                 "the start of each meeting.")]
 
 

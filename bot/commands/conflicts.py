@@ -14,13 +14,18 @@ from bot.rules import settings as crew_settings
 from bot.rules.model import Conflict, Crew
 from bot.rules.numbers import is_number
 from bot.rules.points import CONFLICT_RESOLVED, CONFLICT_UNRESOLVED
+from bot.rules.text import plural, quoted
 
 ACCEPT = "Accept"
 ACCEPT_DAYS = 7
+# A conflict's status as a member reads it.
+STATUS_WORDS = {"proposed": "still waiting to be accepted",
+                "accepted": "already accepted and under way", "lapsed": "over, as it lapsed",
+                "resolved": "already resolved", "unresolved": "over, as it ended unresolved"}
 
 
-@command("conflict", level=4, usage="/conflict @member | /conflict accept [id] | "
-         "/conflict unresolved [id]",
+@command("conflict", level=4, usage="/conflict @member | /conflict accept [number] | "
+         "/conflict unresolved [number]",
          summary="propose a repair with someone; they accept; or declare it unresolved",
          options=(Option("member", "member", "who the repair is with"),
                   Option("action", "choice", "accept or declare unresolved",
@@ -35,13 +40,15 @@ async def conflict(ctx: Context) -> list[Message]:
         return await unresolved(ctx, await pick(ctx, words[1:], "declare unresolved"))
     who, rest = ctx.split_mentions(ctx.args)
     if len(who) != 1 or rest:
-        raise ctx.usage("Name the one member the repair is with.")
+        raise ctx.usage("Name the one member the repair is with, e.g. /conflict @sam.")
     other = await ctx.resolve(who[0])
     if other.id == ctx.member.id:
-        raise Refusal("A conflict repair is between you and another member.")
+        raise Refusal("A conflict repair is between you and another member; name them, e.g. "
+                      "/conflict @sam.")
     for c in await ctx.store.open_conflicts(ctx.crew.id, ctx.member.id):
         if other.id in (c.proposer_id, c.other_id):
-            raise Refusal(f"A repair with {other.name} is already under way (conflict {c.number}).")
+            raise Refusal(f"A repair with {other.name} is already under way (conflict {c.number}). "
+                          "Carry it on with /apologise or /forgive.")
     item = await ctx.store.add_conflict(ctx.crew.id, ctx.member.id, other.id, ctx.now)
     await ctx.store.add_due(ctx.crew.id, "conflict_lapse", item.id,
                             ctx.now + timedelta(days=ACCEPT_DAYS))
@@ -63,24 +70,27 @@ async def pick(ctx: Context, words: list[str], verb: str) -> Conflict:
                     if c.status == "proposed" and c.other_id == ctx.member.id]
         return [c for c in open_ones if c.status == "accepted"]
 
-    return await ctx.choose(words, "conflict", ctx.store.numbered_conflict, ctx.store.conflict,
-                            mine,
-                            f"You have no conflict to {verb}.",
-                            "You have several conflicts ({ids}); say which by its id.")
+    return await ctx.choose(words, "conflict", ctx.store.numbered_conflict,
+                            ctx.store.conflict, mine,
+                            f"You have no conflict to {verb}. A repair starts with "
+                            "/conflict @member.",
+                            "You have several conflicts ({ids}); say which by its number.")
 
 
 def party(ctx: Context, item: Conflict) -> None:
     if ctx.member.id not in (item.proposer_id, item.other_id):
-        raise Refusal(f"Only the two people in conflict {item.number} can do that.")
+        raise Refusal(f"Only the two people in conflict {item.number} can do that; a repair is "
+                      "theirs to make. Start your own with /conflict @member.")
 
 
 async def accept(ctx: Context, item: Conflict) -> list[Message]:
     if item.other_id != ctx.member.id:
-        raise Refusal(f"Only the member invited to conflict {item.number} can accept it.")
+        raise Refusal(f"Only the member invited to conflict {item.number} can accept it; it waits "
+                      "for them to press Accept.")
     if not await ctx.store.move_conflict(item.id, "proposed", status="accepted",
                                          accepted_at=ctx.now):
-        raise Refusal(f"Conflict {item.number} is {item.status}; only a proposed one can be "
-                      "accepted.")
+        raise Refusal(f"Conflict {item.number} is {STATUS_WORDS[item.status]}, so there is nothing "
+                      "to accept. A new repair starts with /conflict @member.")
     days = ctx.settings["conflict_days"]
     await ctx.store.add_due(ctx.crew.id, "conflict_half", item.id,
                             ctx.now + timedelta(days=days) / 2)
@@ -95,8 +105,8 @@ async def accept(ctx: Context, item: Conflict) -> list[Message]:
 async def unresolved(ctx: Context, item: Conflict) -> list[Message]:
     party(ctx, item)
     if item.status != "accepted":
-        raise Refusal(f"Conflict {item.number} is {item.status}; only an accepted one can be "
-                      "declared unresolved.")
+        raise Refusal(f"Conflict {item.number} is {STATUS_WORDS[item.status]}; only a repair under "
+                      "way can be declared unresolved. /help conflict shows how a repair goes.")
     return await end_unresolved(ctx.store, ctx.crew, item, ctx.now, declared=True)
 
 
@@ -120,7 +130,7 @@ async def end_unresolved(store: Store, crew: Crew, item: Conflict, now: datetime
                 "again."), *told]
 
 
-@command("apologise", level=4, usage="/apologise [id] [share] [text]",
+@command("apologise", level=4, usage="/apologise [number] [share] [text]",
          summary="apologise in a repair; add 'share' to show your words to the crew",
          options=(Option("conflict", "id", "the conflict's id"),
                   Option("text", "text", "your apology (kept private unless you write share)")))
@@ -137,8 +147,8 @@ async def apologise(ctx: Context) -> list[Message]:
     item = await pick(ctx, ids, "apologise")
     party(ctx, item)
     if item.status != "accepted":
-        raise Refusal(f"Conflict {item.number} is {item.status}; apologies are for an accepted "
-                      "repair.")
+        raise Refusal(f"Conflict {item.number} is {STATUS_WORDS[item.status]}; apologies are for a "
+                      "repair under way. A new one starts with /conflict @member.")
     if item.apologiser_id is not None:
         who = "You" if item.apologiser_id == ctx.member.id else "The other party"
         raise Refusal(f"{who} already apologised in conflict {item.number}; now it's time to "
@@ -146,26 +156,28 @@ async def apologise(ctx: Context) -> list[Message]:
     await ctx.store.move_conflict(item.id, "accepted", apologiser_id=ctx.member.id, apology=text)
     other_id = item.other_id if ctx.member.id == item.proposer_id else item.proposer_id
     other = await ctx.store.member_by_id(other_id)
-    said = f" They said: \u201c{text}\u201d." if share and text else ""
+    said = f" They said: {quoted(text)}" if share and text else ""
     return [say(f"{ctx.member.name} apologised in conflict {item.number}.{said} {other.name}, "
                 f"when you are ready, /forgive {item.number}.")]
 
 
-@command("forgive", level=4, usage="/forgive [id]", summary="forgive an apology: +10 each",
+@command("forgive", level=4, usage="/forgive [number]", summary="forgive an apology: +10 each",
          options=(Option("conflict", "id", "the conflict's id"),))
 async def forgive(ctx: Context) -> list[Message]:
     item = await pick(ctx, ctx.args.split()[:1], "forgive")
     party(ctx, item)
     if item.status != "accepted":
-        raise Refusal(f"Conflict {item.number} is {item.status}; there is nothing to forgive now.")
+        raise Refusal(f"Conflict {item.number} is {STATUS_WORDS[item.status]}; there is nothing to "
+                      "forgive now. /help forgive shows how a repair goes.")
     if item.apologiser_id is None:
         raise Refusal(f"Nobody has apologised in conflict {item.number} yet; forgiving comes after "
                       f"an apology (/apologise {item.number}).")
     if item.apologiser_id == ctx.member.id:
-        raise Refusal("You apologised; the other party is the one to forgive.")
+        raise Refusal("You apologised; the other party is the one to forgive. Give them "
+                      "time.")
     if not await ctx.store.move_conflict(item.id, "accepted", status="resolved",
                                          ended_at=ctx.now):
-        raise Refusal(f"Conflict {item.number} has already ended.")
+        raise Refusal(f"Conflict {item.number} has already ended; nothing more to do.")
     for member_id in (item.proposer_id, item.other_id):
         await give(ctx.store, ctx.crew, member_id, CONFLICT_RESOLVED, f"conflict:{item.id}",
                    ctx.now)
@@ -197,7 +209,8 @@ async def half_due(store: Store, crew: Crew, conflict_id: int, now: datetime) ->
     left = item.accepted_at + timedelta(days=days) - now
     await post(store, crew, say(
         Mention(a.user_id, a.name), " and ", Mention(b.user_id, b.name),
-        f": half the time for conflict {item.number} has passed ({max(left.days, 0)} days left). "
+        f": half the time for conflict {item.number} has passed "
+        f"({plural(max(left.days, 0), 'day')} left). "
         + (f"An apology was made; /forgive {item.number} resolves it"
            if item.apologiser_id else
            f"/apologise {item.number} and /forgive {item.number} resolve it")

@@ -38,6 +38,7 @@ class Context:
     reply_to: Link | None = None
     reply_favour: tuple[Favour, Member] | None = None  # reply_to's favour and its author
     mentions: dict[str, Actor] = field(default_factory=dict)
+    joined: bool = False  # this command (re)joined the member: they were not in the crew before
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -65,9 +66,13 @@ class Context:
         problem = problem.rstrip()
         return Refusal(problem + ("" if problem.endswith((".", "?", "!")) else ".") + hint)
 
-    def require_admin(self) -> None:
+    def require_admin(self, action: str = "", instead: str = "") -> None:
+        """Refuses a non-admin: only an admin can `action` (by default, use the command);
+        `instead` says what they can do themselves."""
         if not self.is_admin:
-            raise Refusal(f"Only a crew admin can use /{self.command}.")
+            raise Refusal(f"Only a crew admin can {action or 'use /' + self.command}. Ask an "
+                          "admin of this chat to do it" + (f"; {instead}" if instead else "")
+                          + ".")
 
     def text(self, text: str, what: str = "text") -> str:
         text = text.strip()
@@ -79,8 +84,8 @@ class Context:
     def mention(self, member: Member) -> Mention:
         return Mention(member.user_id, member.name)
 
-    async def resolve(self, token: str) -> Member:
-        """A member of this crew named by an @mention."""
+    async def resolve(self, token: str, left_ok: bool = False) -> Member:
+        """A member of this crew named by an @mention (`left_ok`: or one who left it)."""
         name = token.lstrip("@")
         actor = self.mentions.get(name) or self.mentions.get(name.lower())
         # Being mentioned never enrols anyone: people join by /join or their own commands.
@@ -90,8 +95,9 @@ class Context:
             member = await self.store.member_by_name(self.crew.id, name)
         if member is None:
             raise Refusal(f"I don't know @{name[:64]} in this crew. They can join with /join.")
-        if not member.active:
-            raise Refusal(f"{member.name} has left this crew.")
+        if not member.active and not left_ok:
+            raise Refusal(f"{member.name} has left this crew. Name someone still in it, or "
+                          f"ask {member.name} to come back with /join.")
         return member
 
     def split_mentions(self, text: str) -> tuple[list[str], str]:
@@ -112,7 +118,8 @@ class Context:
         if words:
             found = await numbered(self.crew.id, self.item_id(words[0], kind))
             if found is None:
-                raise Refusal(f"There is no {kind} {words[0][:20]} in this crew.")
+                raise Refusal(f"There is no {kind} {words[0][:20]} in this crew. Use the "
+                              f"number shown on the {kind}'s message, or reply to it.")
             return found
         if self.reply_to and self.reply_to.kind == kind:
             found = await fetch(self.reply_to.item_id)
@@ -130,5 +137,5 @@ class Context:
         word = word.lstrip("#")
         if not is_number(word):
             article = "an" if what[0] in "aeiou" else "a"
-            raise self.usage(f"'{word[:20]}' is not {article} {what} id (a number).")
+            raise self.usage(f"'{word[:20]}' is not {article} {what} number.")
         return int(word)

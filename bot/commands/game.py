@@ -28,7 +28,7 @@ from bot.commands.events import (
     scrubbed,
 )
 from bot.commands.ledger import post
-from bot.commands.registry import load
+from bot.commands.registry import load, unknown_command
 from bot.commands.store import Store
 from bot.commands.throttle import Throttle
 from bot.rules import settings as crew_settings
@@ -147,7 +147,8 @@ class Game:
         name = " ".join(actor.name.split())[:100] or (member.name if member else actor.user_id)
         notes: list[Message] = []
         handle = actor.handle[:64] if actor.handle else None
-        if member is None or not member.active or (member.name, member.handle) != (name, handle):
+        joined = member is None or not member.active
+        if joined or (member.name, member.handle) != (name, handle):
             if member is None and not join:
                 raise Refusal(f"{name}, join the crew with /join first so that counts.")
             if member is None:
@@ -155,12 +156,13 @@ class Game:
             else:
                 await store.update_member(member.id, active=True, name=name, handle=handle)
                 member = await store.member_by_id(member.id)
-            notes = await self._size_note(store, crew)
+            if joined:
+                notes = await self._size_note(store, crew)
         is_admin = actor.is_admin
         if is_admin is None:
             is_admin = await store.founder(crew.id) == member.id
         ctx = Context(store=store, crew=crew, member=member, actor=actor, is_admin=is_admin,
-                      now=now, command=command, args=args)
+                      now=now, command=command, args=args, joined=joined)
         return ctx, notes
 
     async def _size_note(self, store: Store, crew: Crew) -> list[Message]:
@@ -180,7 +182,7 @@ class Game:
         name = head[1:].split("@", 1)[0].lower()
         command = self.commands.get(name)
         if command is None:
-            raise Refusal(f"I don't know /{name[:32]}. /help lists the commands.")
+            raise Refusal(unknown_command(name))
         if len(args) > MAX_TEXT + 200:
             raise Refusal(f"That message is too long ({len(args)} characters); texts are limited "
                           f"to {MAX_TEXT}. Please shorten it.")
@@ -234,12 +236,14 @@ class Game:
 
             item = await store.conflict(ref.id)
             if item is None or item.crew_id != crew.id:
-                raise Refusal("That conflict is not in this crew.")
+                raise Refusal("That conflict is not in this crew. Use the buttons on this "
+                              "chat's own messages.")
             result = await accept(ctx, item)
         else:
             venture = await store.venture(ref.id)
             if venture is None or venture.crew_id != crew.id:
-                raise Refusal("That venture is not in this crew.")
+                raise Refusal("That venture is not in this crew. Use the buttons on this "
+                              "chat's own messages.")
             result = await coowners.confirm(ctx, venture)
         return result + notes
 
@@ -248,11 +252,14 @@ class Game:
             code, _, number = event.action.partition(":")
             if code in BUTTON_CODES and is_number(number):
                 return ItemRef(BUTTON_CODES[code], int(number))
-            raise Refusal("That button is not one of mine.")
+            raise Refusal("That button is not one of mine. Use the buttons on my messages, or "
+                          "type the command instead (/help lists them).")
         link = await store.linked(crew.id, event.message_id or "")
         label = (event.label or "").strip().lower()
         if link is None or BUTTON_LABELS.get(link.kind, "").lower() != label:
-            raise Refusal(f"That message has no \u201c{event.label}\u201d button.")
+            raise Refusal(f"That message has no \u201c{event.label}\u201d button. Press a "
+                          "button on my messages, or type the command instead (/help lists "
+                          "them).")
         return ItemRef(link.kind, link.item_id)
 
     async def _left(self, store: Store, crew: Crew, member: Member | None, event: MemberLeft,

@@ -14,7 +14,7 @@ from bot.rules import listening
 from bot.rules import settings as crew_settings
 from bot.rules.model import Checkin, Circle, Crew, Member
 from bot.rules.points import LISTENING_CIRCLE
-from bot.rules.text import local_time, names
+from bot.rules.text import local_time, names, plural
 
 LISTENED = "I listened"
 
@@ -40,13 +40,61 @@ async def checkin(ctx: Context) -> list[Message]:
     # newest; an updated one keeps its id and its confirmations.
     authors = {**authors, entry.id: ctx.member.id}
     lead = ctx.member.name + (" checked in" if created else " updated their check-in")
+    present = {m.id for m in roster}
+    counted = {a for a in authors.values() if a in present}
     reply = say(
-        f"{lead} ({len(authors)} of {len(roster)} in this circle, open until "
+        f"{lead} ({len(counted)} of {plural(len(roster), 'member')} in this circle, open until "
         f"{local_time(circle.closes_at, ctx.settings['timezone'])}). "
-        f"Listen, then react to {ctx.member.name}'s check-in or press {LISTENED}.",
+        f"Listen, then react to {ctx.member.name}'s check-in or press {LISTENED}. "
+        + summary(roster, authors, heard),
         buttons=(listen_button(entry.id), PASS), ref=ItemRef("checkin", entry.id))
     return [reply, *await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False,
                                  known=(roster, authors, heard))]
+
+
+@command("circle", level=1, usage="/circle",
+         summary="where the open circle stands: whose check-ins are fully heard")
+async def circle_(ctx: Context) -> list[Message]:
+    if ctx.args.strip():
+        raise ctx.usage("/circle takes no words; it shows the open circle.")
+    roster, circle, authors, heard = await ctx.store.open_circle_state(ctx.crew.id)
+    if circle is None:
+        raise Refusal("No circle is open: /checkin to open one.")
+    people = {m.id: m for m in roster}
+    standing = heard_by(roster, authors, heard)
+    when = local_time(circle.closes_at, ctx.settings["timezone"])
+    lines = [f"The circle is open until {when}, with {len(standing)} of "
+             f"{plural(len(roster), 'member')} checked in."]
+    lines += [f"  {people[a].name}: " + ("fully heard" if not n else
+                                         f"{plural(n, 'confirmation')} missing")
+              for a, n in standing.items()]
+    if len(standing) < 2:
+        lines.append("A circle needs at least two check-ins: /checkin to add yours.")
+    else:
+        lines.append(f"Listen, then react to each check-in or press {LISTENED} on it.")
+    return [say("\n".join(lines))]
+
+
+def heard_by(roster: list[Member], authors: dict[int, int], heard: set[tuple[int, int]]
+             ) -> dict[int, int]:
+    """Each participant still in the crew, in check-in order, with how many confirmations
+    their check-in still misses (never who has not listened)."""
+    present = {m.id for m in roster}
+    kept = {c: a for c, a in sorted(authors.items()) if a in present}
+    missing = listening.missing_confirmations(kept, {(c, m) for c, m in heard if m in present})
+    return {a: len(missing.get(a, ())) for a in kept.values()}
+
+
+def summary(roster: list[Member], authors: dict[int, int], heard: set[tuple[int, int]]) -> str:
+    """One line on the open circle, for the /checkin reply."""
+    standing = heard_by(roster, authors, heard)
+    if len(standing) < 2:
+        return "A circle needs at least two check-ins."
+    full = sum(1 for n in standing.values() if not n)
+    missing = sum(standing.values())
+    tail = f"; {plural(missing, 'confirmation')} missing" if missing else ""
+    return (f"So far {full} of {plural(len(standing), 'check-in')} fully heard{tail}: "
+            "/circle shows each.")
 
 
 async def confirm(ctx: Context, checkin_id: int, via: str, added: bool) -> list[Message]:
@@ -58,13 +106,15 @@ async def confirm_found(ctx: Context, found: tuple[Checkin, Circle] | None, via:
                         added: bool) -> list[Message]:
     """`confirm`, with the check-in and its circle already read (None: it no longer exists)."""
     if found is None:
-        raise Refusal("That check-in no longer exists.")
+        raise Refusal("That check-in no longer exists. /circle shows the open circle.")
     entry, circle = found
     if circle.crew_id != ctx.crew.id:
-        raise Refusal("That check-in belongs to another crew.")
+        raise Refusal("That check-in belongs to another crew; confirm listening in the chat "
+                      "where it was shared.")
     if entry.member_id == ctx.member.id:
         if via == "button":
-            raise Refusal("That is your own check-in; listening counts from the others.")
+            raise Refusal(f"That is your own check-in; listening counts from the others. Press "
+                          f"{LISTENED} on theirs.")
         return []
     if circle.status != "open":
         if via == "button":

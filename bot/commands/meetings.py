@@ -62,7 +62,7 @@ async def meeting(ctx: Context) -> list[Message]:
 
 
 async def schedule(ctx: Context, text: str) -> list[Message]:
-    ctx.require_admin()
+    ctx.require_admin("schedule meetings", "anyone can see the schedule with /meeting")
     try:
         rule = parse_rule(text)
     except RuleError as error:
@@ -72,9 +72,11 @@ async def schedule(ctx: Context, text: str) -> list[Message]:
     await ctx.store.update_crew(ctx.crew.id, schedule=str(rule))
     crew = await ctx.store.crew_by_id(ctx.crew.id)
     nxt = await plan_next(ctx.store, crew, ctx.now)
+    days = ctx.settings["reflect_days"]
     return [say(f"The crew now meets {rule} ({ctx.settings['timezone']}). Next meeting: "
                 f"{local_time(nxt.starts_at, ctx.settings['timezone'])}. Reflection prompts come "
-                f"{ctx.settings['reflect_days']} days before, a reminder 1 hour before.")]
+                f"{plural(days, 'day') + ' before' if days else 'on the day'}, a reminder 1 hour "
+                "before.")]
 
 
 async def plan_next(store: Store, crew: Crew, after: datetime) -> Meeting:
@@ -99,12 +101,14 @@ async def plan_next(store: Store, crew: Crew, after: datetime) -> Meeting:
 
 
 async def meeting_now(ctx: Context) -> list[Message]:
-    ctx.require_admin()
+    ctx.require_admin("hold a meeting now, as it can cost absent members points",
+                      "anyone can see the schedule with /meeting")
     tz = ctx.settings["timezone"]
     existing = await ctx.store.meeting_in_month(ctx.crew.id, ctx.month)
     if existing and existing.status == "planned":
         raise Refusal(f"This month's meeting is scheduled for "
-                      f"{local_time(existing.starts_at, tz)}; only one meeting a month is scored.")
+                      f"{local_time(existing.starts_at, tz)}; only one meeting a month is scored. "
+                      "Meet then, or move it with /meeting schedule.")
     if existing:
         raise Refusal(f"The crew already met this month ({local_time(existing.starts_at, tz)}); "
                       "only one meeting a month is scored. See you next month!")
@@ -131,7 +135,8 @@ async def here(ctx: Context) -> list[Message]:
         planned = await ctx.store.meetings_with_status(ctx.crew.id, "planned")
         nxt = (f" The next one starts {local_time(planned[0].starts_at, ctx.settings['timezone'])}."
                if planned else "")
-        raise Refusal("No meeting is open for attendance right now." + nxt)
+        raise Refusal("No meeting is open for attendance right now." + (
+            nxt or " /meeting shows the schedule; an admin can hold one with /meeting now."))
     return await mark_present(ctx, held)
 
 
@@ -144,11 +149,12 @@ async def mark_present(ctx: Context, held: Meeting) -> list[Message]:
 async def attend(ctx: Context, meeting_id: int, via: str) -> list[Message]:
     held = await ctx.store.meeting(meeting_id)
     if held is None or held.crew_id != ctx.crew.id:
-        raise Refusal("That is not a meeting of this crew.")
+        raise Refusal("That is not a meeting of this crew. Mark your presence on your own "
+                      "crew's meeting post, or send /here there.")
     if held.status != "open" or not held.starts_at <= ctx.now < held.ends_at:
         if via == "reaction":
             return []
-        raise Refusal("Attendance for that meeting is closed.")
+        raise Refusal("Attendance for that meeting is closed. /meeting shows the next one.")
     return await mark_present(ctx, held)
 
 
@@ -311,11 +317,12 @@ async def away(ctx: Context) -> list[Message]:
     upcoming = [m for m in planned if m.starts_at > ctx.now]
     if not upcoming:
         raise Refusal("There is no upcoming meeting to be away from; /away works before a "
-                      "meeting starts.")
+                      "meeting starts. /meeting shows the schedule.")
     meeting = upcoming[0]
     when = local_time(meeting.starts_at, ctx.settings["timezone"])
     if not await ctx.store.excuse(meeting.id, ctx.member.id):
-        raise Refusal(f"You already said you'll be away on {when}.")
+        raise Refusal(f"You already said you'll be away on {when}; the crew knows, nothing "
+                      "more to do.")
     if ctx.settings["excused_absence"] == "on" or scored(ctx.crew, MEETING_MISSED.points) == 0:
         cost = "it costs you nothing"
     else:

@@ -100,7 +100,8 @@ async def offer(ctx: Context) -> list[Message]:
         assert found is not None
         recipient = found[1]
         if not recipient.active:
-            raise Refusal(f"{recipient.name} has left this crew.")
+            raise Refusal(f"{recipient.name} has left this crew. Name someone still in it, or "
+                          f"ask {recipient.name} to come back with /join.")
     else:
         raise ctx.usage("Say who the offer is for: /offer @name <what you offer>, or reply to "
                         "their ask.")
@@ -121,7 +122,7 @@ async def offer(ctx: Context) -> list[Message]:
                 buttons=(Button(THANK_YOU, f"t:{item.id}"),), ref=ItemRef("offer", item.id))]
 
 
-@command("thanks", level=2, usage="/thanks [offer id] (or reply to the offer)",
+@command("thanks", level=2, usage="/thanks [offer number] (or reply to the offer)",
          summary="acknowledge an offer made to you (+1 to both)",
          options=(Option("offer", "id", "the offer's id"),))
 async def thanks(ctx: Context) -> list[Message]:
@@ -153,10 +154,11 @@ async def thank(ctx: Context, favour: Favour | None, giver: Member | None = None
                       "made to you.")
     if favour.recipient_id != ctx.member.id:
         recipient = await ctx.store.member_by_id(favour.recipient_id or 0)
-        raise Refusal(f"Only {recipient.name}, who received offer {favour.number}, can thank "
-                      "it.")
+        raise Refusal(f"Only {recipient.name}, who received offer {favour.number}, can thank it. "
+                      "/thanks is for offers made to you.")
     if not await ctx.store.mark_thanked(favour.id):
-        raise Refusal(f"You already thanked offer {favour.number}.")
+        raise Refusal(f"You already thanked offer {favour.number}; a thank-you counts once, so "
+                      "nothing more is needed.")
     if giver is None:
         giver = await ctx.store.member_by_id(favour.member_id)
     assert favour.recipient_id is not None

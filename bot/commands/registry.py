@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -45,6 +46,13 @@ def command(name: str, *, level: int, usage: str, summary: str, admin: bool = Fa
         return handler
 
     return register
+
+
+def unknown_command(name: str) -> str:
+    """What to say about a command the bot does not have: the nearest one, if any is close."""
+    nearest = get_close_matches(name.lower(), COMMANDS, n=1, cutoff=0.6)
+    guess = f" Did you mean /{nearest[0]}?" if nearest else ""
+    return f"I don't know /{name[:32]}.{guess} /help lists every command."
 
 
 def load() -> dict[str, Command]:

@@ -7,6 +7,7 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from bot.commands.context import Refusal
+from bot.rules.text import plural
 
 WINDOW = timedelta(minutes=1)
 
@@ -33,9 +34,9 @@ class Throttle:
             return
         if limit and len(times) >= limit:
             wait = max(1, math.ceil((times[0][0] + WINDOW - now).total_seconds()))
-            raise Refusal(f"Slow down: you sent {len(times)} commands in the last minute and this "
-                          f"crew allows {limit} (rate_limit). Try again in {wait} s; nothing "
-                          "was changed.")
+            raise Refusal(f"Slow down: you sent {plural(len(times), 'command')} in the last "
+                          f"minute and this crew allows {limit} a minute. Try again in {wait} s; "
+                          "nothing was changed.")
         times.append((now, event))
         if len(self.sent) > 10_000:  # forget members who went quiet
             for stale in [k for k, t in self.sent.items() if not t or t[-1][0] <= now - WINDOW]:

@@ -21,6 +21,12 @@ def names(items: Iterable[str]) -> str:
     return ", ".join(listed[:-1]) + " and " + listed[-1]
 
 
+def quoted(text: str) -> str:
+    """A person's words in quotes, ending one sentence: never a doubled full stop after them."""
+    end = "" if text.rstrip("\u201d\"')").endswith((".", "!", "?", "\u2026")) else "."
+    return f"\u201c{text}\u201d{end}"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
