@@ -201,7 +201,7 @@ async def test_thanks_without_id_when_exactly_one_offer_waits(play):
     assert lines[3] == ("#4 bot: No offer to you is waiting for thanks. /thanks acknowledges an "
                         "offer someone made to you.")
     assert lines[-1] == ("#10 bot: Several offers are waiting for your thanks (1, 2); say which. "
-                         "Usage: /thanks [offer id] (or reply to the offer)")
+                         "Usage: /thanks [offer number] (or reply to the offer)")
     assert await play.points() == {"alice": 10, "bob": 0}
 
     lines = await play("""

@@ -64,7 +64,7 @@ async def test_help_explains_one_command(play):
                        "Share what is true for you; others confirm they listened.\n"
                        "  text (needed): something true for you right now\n"
                        "Level 1, Listening; for every member. /help lists every command.")
-    assert revoke.startswith("/revoke <entry id>\n")
+    assert revoke.startswith("/revoke <entry number>\n")
     assert revoke.endswith("The crew; for crew admins only. /help lists every command.")
     assert "  name (optional): which setting: " + ", ".join(SETTINGS) in settings
     assert unknown == "I don't know /chekin. Did you mean /checkin? /help lists every command."
