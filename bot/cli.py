@@ -9,19 +9,23 @@ import logging
 import signal
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.adapters.console_adapter import Console, LineError, parse_instant, pictures_dir
+from bot.adapters.console_terminal import Terminal, TerminalErrors, is_terminal
 from bot.adapters.scheduler import Ticker
 from bot.app import freeze_startup_heap, open_app
 from bot.check import check
 from bot.clock import SimClock, utc_now
+from bot.commands.game import Game
 from bot.config import VARIABLES, Config, ConfigError, from_env, setup_logging
 from bot.export import as_csv, as_json
 from bot.health import Health
+from bot.logs import quiet_for_terminal
 from storage.engine import database_url, redacted
 
 log = logging.getLogger("crewbot")
@@ -115,25 +119,72 @@ async def read_lines(console: Console, stream: object = None) -> None:
         await console.feed(line)
 
 
+async def edit_lines(console: Console, terminal: Terminal) -> None:
+    """Reads a terminal's lines with line editing and history until Ctrl-D."""
+    while (line := await terminal.read_line()) is not None:
+        await console.feed(line)
+
+
 async def play_console(database: str, start: str | None, live: bool, tick: float,
                        zone: str = "UTC", pictures: str | None = None) -> int:
-    clock = SimClock(parse_instant(start) if start is not None else None)
+    begin = parse_instant(start) if start is not None else None
+    clock = SimClock(begin)
     app = await open_app(database, clock, zone)
-    console = Console(app.game, clock, sys.stdout, pictures=pictures_dir(database, pictures))
-    ticker = Ticker(app.game, console.deliver, tick) if live else None
+    try:
+        if begin is not None:
+            await not_before_the_records(app.game, begin)
+        if is_terminal(sys.stdin, sys.stdout):
+            with Terminal(sys.stdout) as terminal:
+                quiet_for_terminal(TerminalErrors(terminal, sys.stderr))
+                console = Console(app.game, clock, terminal,
+                                  pictures=pictures_dir(database, pictures))
+                await play(console, database, live, tick, edit_lines(console, terminal))
+        else:
+            console = Console(app.game, clock, sys.stdout,
+                              pictures=pictures_dir(database, pictures))
+            await play(console, database, live, tick, read_lines(console))
+    finally:
+        await app.close()
+    return 0
+
+
+async def play(console: Console, database: str, live: bool, tick: float,
+               lines: Coroutine[Any, Any, None]) -> None:
+    """Catches up on what fell due, then feeds the console its lines (with the scheduler
+    ticking if `live`) until they end."""
+    ticker = Ticker(console.game, console.deliver, tick) if live else None
     try:
         if sys.stdin.isatty():
-            console.print(f"Crewbot console on {redacted(database)}. You are in room "
-                          f"'{console.room}'. Try: alice: /help   (end with Ctrl-D)")
+            console.print(banner(console, database))
         await console.catch_up()
         if ticker:
             await ticker.start()
-        await read_lines(console)
+        await lines
     finally:
+        lines.close()  # never started if catching up failed
         if ticker:
             ticker.stop()
-        await app.close()
-    return 0
+
+
+def banner(console: Console, database: str) -> str:
+    clock = (f"simulated, at {console.clock():%Y-%m-%d %H:%M} UTC (move it with :at or "
+             ":advance)" if console.simulated else "real")
+    return (f"Crewbot console on {redacted(database)}. You are in room '{console.room}'; the "
+            f"clock is {clock}.\nTry: alice: /help   (end with Ctrl-D)")
+
+
+async def not_before_the_records(game: Game, begin: datetime) -> None:
+    """Refuses a simulated start earlier than the newest time the database records: time never
+    runs backwards on existing data."""
+    latest = await game.latest_time()
+    if latest is None or begin >= latest:
+        return
+    earliest = (latest + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    raise LineError(
+        f"--start {begin:%Y-%m-%dT%H:%M} is earlier than {latest:%Y-%m-%d %H:%M:%S} UTC, the "
+        "latest time this database records, and time never runs backwards on existing data. "
+        f"Start at {earliest:%Y-%m-%dT%H:%M} or later, or play on a new database file with "
+        "--db.")
 
 
 async def run(config: Config, database: str) -> int:
