@@ -29,6 +29,7 @@ from bot.logs import quiet_for_terminal
 from storage.engine import database_url, redacted
 
 log = logging.getLogger("crewbot")
+SKEW = timedelta(minutes=5)  # how far another machine's clock may run ahead of ours
 
 
 DB_HELP = "database URL or SQLite file path (default: CREWBOT_DATABASE_URL or crewbot.sqlite3)"
@@ -131,8 +132,7 @@ async def play_console(database: str, start: str | None, live: bool, tick: float
     clock = SimClock(begin)
     app = await open_app(database, clock, zone)
     try:
-        if begin is not None:
-            await not_before_the_records(app.game, begin)
+        await not_before_the_records(app.game, begin or clock(), simulated=begin is not None)
         if is_terminal(sys.stdin, sys.stdout):
             with Terminal(sys.stdout) as terminal:
                 quiet_for_terminal(TerminalErrors(terminal, sys.stderr))
@@ -173,18 +173,25 @@ def banner(console: Console, database: str) -> str:
             f"clock is {clock}.\nTry: alice: /help   (end with Ctrl-D)")
 
 
-async def not_before_the_records(game: Game, begin: datetime) -> None:
-    """Refuses a simulated start earlier than the newest time the database records: time never
-    runs backwards on existing data."""
+async def not_before_the_records(game: Game, begin: datetime, simulated: bool) -> None:
+    """Refuses to play from a time earlier than the newest one the database records: time never
+    runs backwards on existing data. The real clock is allowed a few minutes of skew between
+    machines; a database played ahead on a simulated clock is not."""
     latest = await game.latest_time()
-    if latest is None or begin >= latest:
+    if latest is None or begin >= latest - (timedelta() if simulated else SKEW):
         return
     earliest = (latest + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    if simulated:
+        raise LineError(
+            f"--start {begin:%Y-%m-%dT%H:%M} is earlier than {latest:%Y-%m-%d %H:%M:%S} UTC, "
+            "the latest time this database records, and time never runs backwards on existing "
+            f"data. Start at {earliest:%Y-%m-%dT%H:%M} or later, or play on a new database file "
+            "with --db.")
     raise LineError(
-        f"--start {begin:%Y-%m-%dT%H:%M} is earlier than {latest:%Y-%m-%d %H:%M:%S} UTC, the "
-        "latest time this database records, and time never runs backwards on existing data. "
-        f"Start at {earliest:%Y-%m-%dT%H:%M} or later, or play on a new database file with "
-        "--db.")
+        f"this database records times up to {latest:%Y-%m-%d %H:%M:%S} UTC, later than now: it "
+        "was played ahead on a simulated clock, and time never runs backwards on existing data. "
+        f"Go on playing it with crewbot console --start {earliest:%Y-%m-%dT%H:%M}, or use "
+        "another database.")
 
 
 async def run(config: Config, database: str) -> int:

@@ -148,6 +148,28 @@ def test_a_start_before_the_latest_recorded_time_is_refused_and_changes_nothing(
     assert again.stdout.splitlines()[0] == "#1 carol: /join"
 
 
+@pytest.mark.parametrize("command", [["console"], ["run"]])
+def test_the_real_clock_does_not_play_on_a_database_played_ahead_of_it(tmp_path, command):
+    db = str(tmp_path / "ahead.sqlite3")
+    ahead = run("console", "--db", db, "--start", "2099-01-01T09:00", cwd=tmp_path,
+                stdin="alice: /ask a lift\n")
+    assert ahead.returncode == 0, ahead.stderr
+    before = run("export", "--db", db, cwd=tmp_path).stdout
+
+    result = run(*command, cwd=tmp_path, env={"CREWBOT_DATABASE_URL": db},
+                 stdin="carol: /join\n")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    # (crewbot run on a pipe first warns that it plays the console for want of a token)
+    line = result.stderr.strip().splitlines()[-1]
+    assert line == ("crewbot: this database records times up to 2099-01-01 09:00:00 UTC, later "
+                    "than now: it was played ahead on a simulated clock, and time never runs "
+                    "backwards on existing data. Go on playing it with crewbot console --start "
+                    "2099-01-01T09:01, or use another database.")
+    assert result.stdout == ""
+    assert run("export", "--db", db, cwd=tmp_path).stdout == before
+
+
 @pytest.mark.parametrize("start", ["next tuesday", "2026-13-01T09:00"])
 def test_a_bad_start_stops_with_one_line(tmp_path, start):
     result = run("console", "--db", str(tmp_path / "crew.sqlite3"), "--start", start,
