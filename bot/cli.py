@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.adapters.console_adapter import Console, LineError, parse_instant, pictures_dir
-from bot.adapters.console_terminal import Terminal, TerminalErrors, is_terminal
+from bot.adapters.console_terminal import Terminal, TerminalErrors, in_thread, is_terminal
 from bot.adapters.scheduler import Ticker
 from bot.app import freeze_startup_heap, open_app
 from bot.check import check
@@ -114,7 +114,9 @@ async def read_lines(console: Console, stream: object = None) -> None:
         if interactive:
             console.out.write("> ")
             console.out.flush()
-        line = await loop.run_in_executor(None, stream.readline)  # type: ignore[attr-defined]
+        read = stream.readline  # type: ignore[attr-defined]
+        # typed at a terminal (its output piped): Ctrl-C must not wait for the line to end
+        line = await (in_thread(read) if interactive else loop.run_in_executor(None, read))
         if not line:
             return
         await console.feed(line)

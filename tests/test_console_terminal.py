@@ -159,6 +159,24 @@ def test_ctrl_c_mid_line_ends_cleanly_and_puts_the_terminal_back(terminal, tmp_p
     assert "#3 bob: /jo" not in lines_of(term.screen)  # the half-typed line was not played
 
 
+def test_ctrl_c_ends_at_once_when_only_the_input_is_a_terminal(terminal, tmp_path):
+    out = tmp_path / "transcript.txt"
+    term = terminal("-c", 'exec "$0" console --db "$1" --start 2026-11-02T09:00 > "$2"',
+                    str(CREWBOT), str(tmp_path / "crew.sqlite3"), str(out),
+                    program=("/bin/sh",))
+    term.type("alice: /join\r")
+    deadline = time.monotonic() + WAIT
+    while "#2 bot: Welcome, alice!" not in (out.read_text() if out.exists() else ""):
+        assert time.monotonic() < deadline, term.screen
+        term.read(0.2)
+    term.type(CTRL_C)  # no line is ever typed after it
+    assert term.ended() == 0
+    assert "Traceback" not in term.screen
+    transcript = out.read_text()
+    assert transcript.splitlines()[-2].startswith("#2 bot: Welcome, alice!")
+    assert transcript.endswith("\n> ")  # it was waiting for the next line
+
+
 @pytest.mark.skipif(not STAMP.exists(), reason="dev.py has not set up .venv here yet "
                     "(`python3 dev.py test` does it)")
 def test_dev_py_run_on_a_terminal_keeps_the_log_out_and_ends_on_ctrl_c(terminal, tmp_path):

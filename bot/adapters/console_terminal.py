@@ -6,9 +6,12 @@ import asyncio
 import contextlib
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import TextIO
+from typing import TextIO, TypeVar
+
+T = TypeVar("T")
 
 PROMPT = "> "
 HISTORY = Path("~/.crewbot_history")
@@ -21,6 +24,41 @@ PASTE_OFF = "\x1b[?2004l"
 
 def is_terminal(stdin: TextIO, stdout: TextIO) -> bool:
     return stdin.isatty() and stdout.isatty()
+
+
+def typed() -> str | None:
+    """A line typed at the prompt, or None at Ctrl-D."""
+    try:
+        return input(PROMPT)
+    except EOFError:
+        return None
+
+
+async def in_thread(read: Callable[[], T]) -> T:
+    """`read()`, done in a daemon thread rather than the loop's executor: Ctrl-C must end the
+    session at once, not wait at exit for a line that the person will never type."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(value: T | None, error: Exception | None) -> None:
+        if done.done():
+            return
+        if error is None:
+            done.set_result(value)  # type: ignore[arg-type]
+        else:
+            done.set_exception(error)
+
+    def work() -> None:
+        value, error = None, None
+        try:
+            value = read()
+        except Exception as failed:  # handed to the loop, raised there
+            error = failed
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the session has ended
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=work, name="crewbot-console-input", daemon=True).start()
+    return await done
 
 
 def load_readline() -> ModuleType | None:
@@ -76,34 +114,9 @@ class Terminal:
 
     async def read_line(self) -> str | None:
         """The next line typed, or None at Ctrl-D."""
-        loop = asyncio.get_running_loop()
-        line: asyncio.Future[str | None] = loop.create_future()
-
-        def settle(text: str | None, error: BaseException | None) -> None:
-            if line.done():
-                return
-            if error is None:
-                line.set_result(text)
-            else:
-                line.set_exception(error)
-
-        def read() -> None:
-            text, error = None, None
-            try:
-                text = input(PROMPT)
-            except EOFError:
-                text = None
-            except Exception as failed:  # handed to the loop, raised there
-                error = failed
-            with contextlib.suppress(RuntimeError):  # the loop is gone: the session has ended
-                loop.call_soon_threadsafe(settle, text, error)
-
-        # A daemon thread, not the loop's executor: Ctrl-C must end the session at once, not
-        # wait for a line that the person will never type.
-        threading.Thread(target=read, name="crewbot-console-input", daemon=True).start()
         self.waiting = True
         try:
-            result = await line
+            result = await in_thread(typed)
         finally:
             self.waiting = False
         if result is None:
