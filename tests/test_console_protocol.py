@@ -246,7 +246,7 @@ async def test_pressing_a_label_a_message_does_not_have_names_where_that_button_
         "! #2 has no \u201cI listen\u201d button; its buttons are \u201cI listened\u201d and "
         "\u201cPass\u201d.",
         "! #5 has no \u201cI listened\u201d button. The \u201cI listened\u201d button is on #2.",
-        "! #4 has no \u201cThank you\u201d button, and no message in room crew has one."]
+        "! #4 has no buttons, and no message in room crew has a \u201cThank you\u201d button."]
     # nothing was pressed, nobody listened yet
     lines = await play('alice presses "I listened" ^bot')
     assert lines == ["! #4 has no \u201cI listened\u201d button. The \u201cI listened\u201d "

@@ -74,7 +74,7 @@ class Shown:
     room: str
     author: str
     message_id: str
-    number: int = 0
+    number: int
     buttons: dict[str, str] = field(default_factory=dict)
 
 
@@ -257,7 +257,7 @@ class Console:
         """Why a press cannot work: which message of this room has that button, or else which
         buttons the pressed message has."""
         wanted = label.lower()
-        for number in sorted(self.shown, reverse=True):
+        for number in reversed(self.shown):
             shown = self.shown[number]
             found = next((lbl for lbl in shown.buttons.values() if lbl.lower() == wanted), None)
             if shown.room == self.room and found:
@@ -266,8 +266,8 @@ class Console:
         if target.buttons:
             have = names(f"\u201c{lbl}\u201d" for lbl in target.buttons.values())
             return f"#{target.number} has no \u201c{label}\u201d button; its buttons are {have}."
-        return (f"#{target.number} has no \u201c{label}\u201d button, and no message in room "
-                f"{self.room} has one.")
+        return (f"#{target.number} has no buttons, and no message in room {self.room} has a "
+                f"\u201c{label}\u201d button.")
 
     def actor(self, name: str) -> Actor:
         return Actor(user_id=name, name=name)
