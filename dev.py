@@ -50,8 +50,24 @@ def main() -> int:
         subprocess.run([str(BIN / "ruff"), "check", str(ROOT)], check=True)
         command = [str(BIN / "python"), "-m", "pytest", *rest]
     os.chdir(ROOT)
-    return subprocess.call(command)
+    return run(command)
+
+
+def run(command: list[str]) -> int:
+    """Runs the command to its end. Ctrl-C reaches it as well as us (one process group): it
+    ends by itself, cleanly, while we wait for it rather than stopping with a traceback."""
+    child = subprocess.Popen(command)
+    while True:
+        try:
+            code = child.wait()
+        except KeyboardInterrupt:
+            continue
+        return 128 - code if code < 0 else code  # killed by signal N: the shell's 128 + N
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C while the virtualenv is being set up
+        print(file=sys.stderr)
+        sys.exit(130)

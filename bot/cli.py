@@ -10,22 +10,27 @@ import logging
 import signal
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.adapters.console_adapter import Console, LineError, parse_instant, pictures_dir
+from bot.adapters.console_terminal import Terminal, TerminalErrors, in_thread, is_terminal
 from bot.adapters.scheduler import Ticker
 from bot.app import freeze_startup_heap, open_app
 from bot.check import check
 from bot.clock import SimClock, utc_now
+from bot.commands.game import Game
 from bot.config import VARIABLES, Config, ConfigError, TokenRefused, from_env, setup_logging
 from bot.export import as_csv, as_json
 from bot.health import Health
+from bot.logs import quiet_for_terminal
 from storage.engine import database_url, redacted
 
 log = logging.getLogger("crewbot")
+SKEW = timedelta(minutes=5)  # how far another machine's clock may run ahead of ours
 
 
 DB_HELP = "database URL or SQLite file path (default: CREWBOT_DATABASE_URL or crewbot.sqlite3)"
@@ -119,31 +124,86 @@ async def read_lines(console: Console, stream: object = None) -> None:
         if interactive:
             console.out.write("> ")
             console.out.flush()
-        line = await loop.run_in_executor(None, stream.readline)  # type: ignore[attr-defined]
+        read = stream.readline  # type: ignore[attr-defined]
+        # typed at a terminal (its output piped): Ctrl-C must not wait for the line to end
+        line = await (in_thread(read) if interactive else loop.run_in_executor(None, read))
         if not line:
             return
         await console.feed(line)
 
 
+async def edit_lines(console: Console, terminal: Terminal) -> None:
+    """Reads a terminal's lines with line editing and history until Ctrl-D."""
+    while (line := await terminal.read_line()) is not None:
+        await console.feed(line)
+
+
 async def play_console(database: str, start: str | None, live: bool, tick: float,
                        zone: str = "UTC", pictures: str | None = None) -> int:
-    clock = SimClock(parse_instant(start) if start is not None else None)
+    begin = parse_instant(start) if start is not None else None
+    clock = SimClock(begin)
     app = await open_app(database, clock, zone)
-    console = Console(app.game, clock, sys.stdout, pictures=pictures_dir(database, pictures))
-    ticker = Ticker(app.game, console.deliver, tick) if live else None
+    try:
+        await not_before_the_records(app.game, begin or clock(), simulated=begin is not None)
+        if is_terminal(sys.stdin, sys.stdout):
+            with Terminal(sys.stdout) as terminal:
+                quiet_for_terminal(TerminalErrors(terminal, sys.stderr))
+                console = Console(app.game, clock, terminal,
+                                  pictures=pictures_dir(database, pictures))
+                await play(console, database, live, tick, edit_lines(console, terminal))
+        else:
+            console = Console(app.game, clock, sys.stdout,
+                              pictures=pictures_dir(database, pictures))
+            await play(console, database, live, tick, read_lines(console))
+    finally:
+        await app.close()
+    return 0
+
+
+async def play(console: Console, database: str, live: bool, tick: float,
+               lines: Coroutine[Any, Any, None]) -> None:
+    """Catches up on what fell due, then feeds the console its lines (with the scheduler
+    ticking if `live`) until they end."""
+    ticker = Ticker(console.game, console.deliver, tick) if live else None
     try:
         if sys.stdin.isatty():
-            console.print(f"Crewbot console on {redacted(database)}. You are in room "
-                          f"'{console.room}'. Try: alice: /help   (end with Ctrl-D)")
+            console.print(banner(console, database))
         await console.catch_up()
         if ticker:
             await ticker.start()
-        await read_lines(console)
+        await lines
     finally:
+        lines.close()  # never started if catching up failed
         if ticker:
             ticker.stop()
-        await app.close()
-    return 0
+
+
+def banner(console: Console, database: str) -> str:
+    clock = (f"simulated, at {console.clock():%Y-%m-%d %H:%M} UTC (move it with :at or "
+             ":advance)" if console.simulated else "real")
+    return (f"Crewbot console on {redacted(database)}. You are in room '{console.room}'; the "
+            f"clock is {clock}.\nTry: alice: /help   (end with Ctrl-D)")
+
+
+async def not_before_the_records(game: Game, begin: datetime, simulated: bool) -> None:
+    """Refuses to play from a time earlier than the newest one the database records: time never
+    runs backwards on existing data. The real clock is allowed a few minutes of skew between
+    machines; a database played ahead on a simulated clock is not."""
+    latest = await game.latest_time()
+    if latest is None or begin >= latest - (timedelta() if simulated else SKEW):
+        return
+    earliest = (latest + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    if simulated:
+        raise LineError(
+            f"--start {begin:%Y-%m-%dT%H:%M} is earlier than {latest:%Y-%m-%d %H:%M:%S} UTC, "
+            "the latest time this database records, and time never runs backwards on existing "
+            f"data. Start at {earliest:%Y-%m-%dT%H:%M} or later, or play on a new database file "
+            "with --db.")
+    raise LineError(
+        f"this database records times up to {latest:%Y-%m-%d %H:%M:%S} UTC, later than now: it "
+        "was played ahead on a simulated clock, and time never runs backwards on existing data. "
+        f"Go on playing it with crewbot console --start {earliest:%Y-%m-%dT%H:%M}, or use "
+        "another database.")
 
 
 async def run(config: Config, database: str) -> int:

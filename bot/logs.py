@@ -81,6 +81,41 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+class ShortFormatter(logging.Formatter):
+    """One short line for a person at a terminal console: `crewbot warning: MESSAGE`, an error
+    naming its exception but without the traceback."""
+
+    WIDTH = 200
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 6]
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            text += f" ({type(error).__name__}: {error})" if str(error) else (
+                f" ({type(error).__name__})")
+        text = " ".join(_redact(text, self.secrets).split())
+        if len(text) > self.WIDTH:
+            text = text[:self.WIDTH - 1] + "\u2026"
+        return f"crewbot {record.levelname.lower()}: {text}"
+
+
+def quiet_for_terminal(stream: object) -> None:
+    """On a terminal console the log must not interleave with the transcript: only warnings
+    and errors are written, each as one short line, to `stream`."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            formatter = handler.formatter
+            secrets = formatter.secrets if isinstance(formatter, TextFormatter | JsonFormatter) \
+                else []
+            handler.setFormatter(ShortFormatter(secrets))
+            handler.setLevel(max(handler.level, logging.WARNING))
+            handler.setStream(stream)  # type: ignore[arg-type]
+
+
 def setup_logging(level: str, secrets: list[str] | None = None, fmt: str = "text") -> None:
     """Logs to standard error in the chosen format; secrets never reach the output."""
     secrets = secrets or []

@@ -1106,6 +1106,20 @@ class SqlStore:
         await self._run("add_due", crew_id=crew_id, kind=kind, subject_id=subject_id,
                         due_at=due_at)
 
+    async def latest_time(self) -> datetime | None:
+        """The newest time the game has recorded (a crew or member added, a check-in, a favour,
+        a point, a post, work done...), or None on an empty database. Times planned ahead (a
+        circle's closing, a meeting, due work) are not records and do not count."""
+        columns = (CrewRow.created_at, MemberRow.joined_at, CircleRow.opened_at,
+                   CircleRow.closed_at, CheckinRow.updated_at, FavourRow.created_at,
+                   RosterRow.present_at, ReflectionRow.created_at, ConflictRow.proposed_at,
+                   ConflictRow.accepted_at, ConflictRow.ended_at, VentureRow.created_at,
+                   VentureMemberRow.confirmed_at, LedgerRow.at, OutboxRow.created_at,
+                   OutboxRow.sent_at, DueRow.done_at, SeenEventRow.at)
+        newest = (await self.session.execute(
+            select(*(select(func.max(c)).scalar_subquery() for c in columns)))).one()
+        return max((t for t in newest if t is not None), default=None)
+
     async def next_due_at(self) -> datetime | None:
         return await self.session.scalar(
             select(func.min(DueRow.due_at)).where(DueRow.done_at.is_(None)))

@@ -102,13 +102,85 @@ def test_console_with_empty_input_says_nothing_and_exits_0(tmp_path):
 
 
 def test_console_reports_a_bad_line_and_carries_on(tmp_path):
-    result = run("console", "--db", str(tmp_path / "crew.sqlite3"), cwd=tmp_path,
+    result = run("console", "--db", str(tmp_path / "crew.sqlite3"), "--start",
+                 "2026-11-02T09:00", cwd=tmp_path,
                  stdin="this is not a line\n:at yesterday\nalice: /join\n")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("! write NAME: TEXT")
     assert lines[1].startswith("! write the time in ISO 8601")
     assert lines[2] == "#1 alice: /join"
+
+
+REAL_CLOCK = ("! the clock is real here, so it cannot be moved. To try time travel, play on a "
+              "separate database with a simulated clock: crewbot console --db play.sqlite3 "
+              "--start ")
+
+
+@pytest.mark.parametrize("command", [["console"], ["run"]])
+def test_on_the_real_clock_at_and_advance_are_refused_with_what_to_do(tmp_path, command):
+    db = tmp_path / "real.sqlite3"
+    args = [*command, "--db", str(db)] if command == ["console"] else command
+    result = run(*args, cwd=tmp_path, env={"CREWBOT_DATABASE_URL": str(db)},
+                 stdin="alice: /checkin hello\n:advance 2d\n:at 2099-01-01T09:00\n"
+                       ":advance soon\nalice: /score\n")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    today = datetime.now(UTC).date().isoformat()
+    assert lines[2:5] == [f"{REAL_CLOCK}{today}T09:00"] * 3
+    assert lines[5] == "#3 alice: /score"
+    assert "Traceback" not in result.stderr
+    # the circle of the real day is still open: no time went by in the database
+    exported = run("export", "--db", str(db), cwd=tmp_path)
+    assert json.loads(exported.stdout)["crews"][0]["ledger"] == []
+    assert "(1 of 1 member in this circle" in lines[1]
+
+
+def test_a_start_before_the_latest_recorded_time_is_refused_and_changes_nothing(tmp_path):
+    db = str(tmp_path / "crew.sqlite3")
+    first = run("console", "--db", db, "--start", "2026-11-05T09:00", cwd=tmp_path,
+                stdin="alice: /ask a lift\n:advance 2h30m\nbob: /join\n")
+    assert first.returncode == 0, first.stderr
+    before = run("export", "--db", db, cwd=tmp_path).stdout
+
+    result = run("console", "--db", db, "--start", "2026-11-02T09:00", cwd=tmp_path,
+                 stdin="carol: /join\n")
+    line = one_line_error(result)
+    assert result.returncode == 2
+    assert line == ("crewbot: --start 2026-11-02T09:00 is earlier than 2026-11-05 11:30:00 UTC, "
+                    "the latest time this database records, and time never runs backwards on "
+                    "existing data. Start at 2026-11-05T11:31 or later, or play on a new "
+                    "database file with --db.")
+    assert result.stdout == ""
+    assert run("export", "--db", db, cwd=tmp_path).stdout == before
+
+    # at the latest time or later the game goes on
+    again = run("console", "--db", db, "--start", "2026-11-05T11:30", cwd=tmp_path,
+                stdin="carol: /join\n")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[0] == "#1 carol: /join"
+
+
+@pytest.mark.parametrize("command", [["console"], ["run"]])
+def test_the_real_clock_does_not_play_on_a_database_played_ahead_of_it(tmp_path, command):
+    db = str(tmp_path / "ahead.sqlite3")
+    ahead = run("console", "--db", db, "--start", "2099-01-01T09:00", cwd=tmp_path,
+                stdin="alice: /ask a lift\n")
+    assert ahead.returncode == 0, ahead.stderr
+    before = run("export", "--db", db, cwd=tmp_path).stdout
+
+    result = run(*command, cwd=tmp_path, env={"CREWBOT_DATABASE_URL": db},
+                 stdin="carol: /join\n")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    # (crewbot run on a pipe first warns that it plays the console for want of a token)
+    line = result.stderr.strip().splitlines()[-1]
+    assert line == ("crewbot: this database records times up to 2099-01-01 09:00:00 UTC, later "
+                    "than now: it was played ahead on a simulated clock, and time never runs "
+                    "backwards on existing data. Go on playing it with crewbot console --start "
+                    "2099-01-01T09:01, or use another database.")
+    assert result.stdout == ""
+    assert run("export", "--db", db, cwd=tmp_path).stdout == before
 
 
 @pytest.mark.parametrize("start", ["next tuesday", "2026-13-01T09:00"])

@@ -60,16 +60,16 @@ async def test_caret_bot_is_the_bots_latest_message(play):
         bob: /score
         bob presses "Thank you" ^bot
     """)
-    # ^bot is the /score reply now, which has no button
-    assert lines[-1] == ("#7 bot: That message has no \u201cThank you\u201d button. Press a "
-                         "button on my messages, or type the command instead (/help lists them).")
+    # ^bot is the /score reply now, which has no button: the line names the one that has it
+    assert lines[-1] == ("! #6 has no \u201cThank you\u201d button. The \u201cThank you\u201d "
+                         "button is on #4.")
     assert await play.points() == {"alice": 5, "bob": 0}
 
     lines = await play("""
         alice: /offer @bob a meal
         bob presses "Thank you" ^bot
     """)
-    assert lines[-1] == ("#10 bot: bob thanks alice for offer 2: +1 each for talking and "
+    assert lines[-1] == ("#9 bot: bob thanks alice for offer 2: +1 each for talking and "
                          "listening with mutual regard.")
     assert await play.points() == {"alice": 11, "bob": 1}
 
@@ -168,7 +168,8 @@ async def test_rooms_are_separate_crews(play):
         bob reacts 👍 #1
         alice reacts 👍 #3
     """)
-    assert lines == []
+    assert lines == ["# That message is not a check-in or a meeting's attendance post, so the "
+                     "reaction changes nothing."] * 3
     # ^NAME looks only in the current room; a reply cannot reach into another room
     assert await play("bob reacts 👍 ^alice") == ["! alice has posted nothing in room other yet"]
     assert await play("bob replies #1: /offer hi") == [
@@ -230,7 +231,7 @@ async def test_pressing_a_label_is_case_insensitive(play):
     assert await play.points() == {"alice": 1, "bob": 1}
 
 
-async def test_pressing_a_label_a_message_does_not_have_is_refused(play):
+async def test_pressing_a_label_a_message_does_not_have_names_where_that_button_is(play):
     lines = await play("""
         alice: /checkin hello
         bob: /join
@@ -238,14 +239,44 @@ async def test_pressing_a_label_a_message_does_not_have_is_refused(play):
         bob presses "Thank you" #2
         bob presses "I listen" #2
         bob presses "I listened" #5
+        bob presses "Thank you" #4
     """)
-    instead = " Press a button on my messages, or type the command instead (/help lists them)."
-    assert lines[5:] == ["#6 bot: That message has no \u201cThank you\u201d button." + instead,
-                         "#7 bot: That message has no \u201cI listen\u201d button." + instead,
-                         "#8 bot: That message has no \u201cI listened\u201d button." + instead]
+    assert lines[5:] == [
+        "! #2 has no \u201cThank you\u201d button; its buttons are \u201cI listened\u201d and "
+        "\u201cPass\u201d.",
+        "! #2 has no \u201cI listen\u201d button; its buttons are \u201cI listened\u201d and "
+        "\u201cPass\u201d.",
+        "! #5 has no \u201cI listened\u201d button. The \u201cI listened\u201d button is on #2.",
+        "! #4 has no buttons, and no message in room crew has a \u201cThank you\u201d button."]
+    # nothing was pressed, nobody listened yet
+    lines = await play('alice presses "I listened" ^bot')
+    assert lines == ["! #4 has no \u201cI listened\u201d button. The \u201cI listened\u201d "
+                     "button is on #2."]
     # the check-in's own message stands for it, as its reply's button does
     lines = await play('bob presses "I listened" #1')
-    assert lines == ["#9 bot: Noted: bob listened to alice."]
+    assert lines == ["#6 bot: Noted: bob listened to alice."]
+
+
+async def test_the_latest_message_with_the_button_is_named_in_this_room_only(play):
+    await play("""
+        bob: /join
+        alice: /offer @bob a lift
+        alice: /offer @bob a meal
+        :room other
+        dan: /join
+        carol: /offer @dan a song
+        :room crew
+    """)
+    # #4 and #6 have the button (#6 is the latest in room crew); #10 is in room other
+    assert await play('bob presses "thank YOU" #2') == [
+        "! #2 has no \u201cthank YOU\u201d button. The \u201cThank you\u201d button is on #6."]
+    lines = await play("""
+        :room other
+        dan presses "Thank you" #7
+    """)
+    assert lines == ["! #7 has no \u201cThank you\u201d button. The \u201cThank you\u201d "
+                     "button is on #10."]
+    assert await play.points("crew") == {"alice": 10, "bob": 0}
 
 
 async def test_at_takes_an_offset_and_advance_takes_compound_spans(play):

@@ -426,7 +426,10 @@ async def test_a_circle_awards_at_most_once(play):
         :advance 25h
         :advance 3d
     """)
-    assert lines == ["#6 bot: That circle has already closed. Start a new one with /checkin."]
+    closed = ("# That check-in's circle has already closed, so the reaction changes nothing. "
+              "Start a new circle with /checkin.")
+    assert lines == [closed, closed, closed,
+                     "#6 bot: That circle has already closed. Start a new one with /checkin."]
     assert await play.points() == {"alice": 1, "bob": 1}
     assert await listening_rows(play) == [("alice", "circle:1"), ("bob", "circle:1")]
 

@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol
 
 from bot.clock import SimClock
 from bot.commands.events import (
@@ -22,9 +22,10 @@ from bot.commands.events import (
     Post,
     ReactionChanged,
 )
-from bot.commands.game import Game
+from bot.commands.game import Game, Replies
 from bot.rules.numbers import is_number
 from bot.rules.schedule import parse_duration
+from bot.rules.text import names
 from storage.engine import database_url
 
 log = logging.getLogger("crewbot.console")
@@ -60,11 +61,20 @@ class LineError(ValueError):
     """A console line that cannot be read; the message says how to write it."""
 
 
+class Output(Protocol):
+    """Where the transcript goes: a text stream, or the terminal's line keeper."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
 @dataclass
 class Shown:
     room: str
     author: str
     message_id: str
+    number: int
     buttons: dict[str, str] = field(default_factory=dict)
 
 
@@ -78,9 +88,11 @@ def parse_instant(text: str) -> datetime:
 
 
 class Console:
-    """Reads console lines, prints the transcript as `#N NAME: TEXT`; never exits the process."""
+    """Reads console lines, prints the transcript as `#N NAME: TEXT`; never exits the process.
+    On a clock that is not simulated (not started at a fixed time) `:at` and `:advance` are
+    refused: they would record made-up times in a database that keeps real ones."""
 
-    def __init__(self, game: Game, clock: SimClock, out: TextIO, room: str = "crew",
+    def __init__(self, game: Game, clock: SimClock, out: Output, room: str = "crew",
                  pictures: Path | None = None) -> None:
         self.game = game
         self.pictures = pictures or Path(tempfile.gettempdir()) / PICTURES
@@ -106,7 +118,7 @@ class Console:
         if room != self.room:
             self.print(f"# in room {room}")
         self.count += 1
-        shown = Shown(room, author, f"{self.session}-{self.count}", buttons or {})
+        shown = Shown(room, author, f"{self.session}-{self.count}", self.count, buttons or {})
         self.shown[self.count] = shown
         self.latest[(room, author)] = self.count
         labels = "".join(f" [{label}]" for label in (buttons or {}).values())
@@ -158,8 +170,20 @@ class Console:
         await self.game.run_due(self.clock())
         await self.deliver()
 
+    @property
+    def simulated(self) -> bool:
+        return self.clock.frozen
+
+    def real_clock(self) -> LineError:
+        day = self.clock().date().isoformat()
+        return LineError("the clock is real here, so it cannot be moved. To try time travel, "
+                         "play on a separate database with a simulated clock: crewbot console "
+                         f"--db play.sqlite3 --start {day}T09:00")
+
     async def advance_to(self, target: datetime) -> None:
         """Moves the clock to `target`, doing everything that falls due on the way, in order."""
+        if not self.simulated:
+            raise self.real_clock()
         if target < self.clock():
             raise LineError("time only moves forward; give a later time")
         stuck = None
@@ -207,13 +231,20 @@ class Console:
         if match := REACT.match(line):
             name, verb, emoji, ref = match.groups()
             target = self.ref(ref)
-            return await self.say(await self.game.handle(ReactionChanged(
-                self.chat(), self.actor(name), target.message_id, emoji, verb == "reacts")))
+            replies = await self.game.handle(ReactionChanged(
+                self.chat(), self.actor(name), target.message_id, emoji, verb == "reacts"))
+            await self.say(replies)
+            if isinstance(replies, Replies) and replies.note:
+                self.print(f"# {replies.note}")
+            return None
         if match := PRESS.match(line):
             name, label, ref = match.groups()
             target = self.ref(ref)
             action = next((a for a, lbl in target.buttons.items()
                            if lbl.lower() == label.lower()), None)
+            if action is None and not await self.game.button_on(self.chat(), target.message_id,
+                                                                label):
+                raise LineError(self.no_button(target, label))
             return await self.say(await self.game.handle(ButtonPressed(
                 self.chat(), self.actor(name), action=action,
                 message_id=None if action else target.message_id, label=label)))
@@ -221,6 +252,22 @@ class Console:
             name, text = match.groups()
             return await self._say(name, text, None)
         raise LineError(HOW)
+
+    def no_button(self, target: Shown, label: str) -> str:
+        """Why a press cannot work: which message of this room has that button, or else which
+        buttons the pressed message has."""
+        wanted = label.lower()
+        for number in reversed(self.shown):
+            shown = self.shown[number]
+            found = next((lbl for lbl in shown.buttons.values() if lbl.lower() == wanted), None)
+            if shown.room == self.room and found:
+                return (f"#{target.number} has no \u201c{label}\u201d button. The "
+                        f"\u201c{found}\u201d button is on #{number}.")
+        if target.buttons:
+            have = names(f"\u201c{lbl}\u201d" for lbl in target.buttons.values())
+            return f"#{target.number} has no \u201c{label}\u201d button; its buttons are {have}."
+        return (f"#{target.number} has no buttons, and no message in room {self.room} has a "
+                f"\u201c{label}\u201d button.")
 
     def actor(self, name: str) -> Actor:
         return Actor(user_id=name, name=name)
@@ -239,6 +286,8 @@ class Console:
         arg = arg.strip()
         if word == ":room" and re.fullmatch(r"[^\s]{1,64}", arg):
             self.room = arg
+        elif word in (":at", ":advance") and not self.simulated:
+            raise self.real_clock()
         elif word == ":at" and arg:
             await self.advance_to(parse_instant(arg))
         elif word == ":advance" and arg:

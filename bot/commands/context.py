@@ -25,6 +25,11 @@ class Refusal(Exception):
     """A command that cannot be done: its message says what was wrong and how to do it right."""
 
 
+class NotCounted(Exception):
+    """A reaction that changes nothing: its message says why. Only the console shows it (as a
+    note); the platforms stay silent about reactions."""
+
+
 @dataclass
 class Context:
     store: Store

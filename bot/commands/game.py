@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.commands import care, coowners, listening, meetings, money
 from bot.commands.board import drawn_now
-from bot.commands.context import Context, Refusal
+from bot.commands.context import Context, NotCounted, Refusal
 from bot.commands.due import WORK
 from bot.commands.events import (
     ButtonPressed,
@@ -51,6 +51,17 @@ BUTTON_LABELS = {"checkin": listening.LISTENED, "offer": money.THANK_YOU,
                  "meeting": meetings.HERE, "conflict": "Accept", "venture": coowners.CONFIRM}
 DEFAULT_TIMEZONE = str(SETTINGS["timezone"].default)
 APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
+NOT_A_TARGET = ("That message is not a check-in or a meeting's attendance post, so the reaction "
+                "changes nothing.")
+
+
+class Replies(list[Message]):
+    """The messages answering an event, and `note`: why it changed nothing. Only the console
+    shows the note; the platforms stay silent about a reaction that does not count."""
+
+    def __init__(self, messages: Iterable[Message] = (), note: str = "") -> None:
+        super().__init__(messages)
+        self.note = note
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,10 @@ class Game:
                     if not fresh:
                         log_event(event, "duplicate", started, self.commands)
                         return []
-                    messages = await self._dispatch(store, event, now, crew, member)
+                    try:
+                        messages = await self._dispatch(store, event, now, crew, member)
+                    except NotCounted as why:
+                        messages = Replies(note=str(why))
                     await store.commit()
                     log_event(event, "ok", started, self.commands)
                     return messages
@@ -113,7 +127,9 @@ class Game:
     async def _dispatch(self, store: Store, event: Event, now: datetime, crew: Crew | None,
                         member: Member | None) -> list[Message]:
         if crew is None:
-            if isinstance(event, MemberLeft | ReactionChanged):
+            if isinstance(event, ReactionChanged):
+                raise NotCounted(NOT_A_TARGET)
+            if isinstance(event, MemberLeft):
                 return []
             crew = await store.add_crew(event.chat.platform, event.chat.chat_id,
                                         event.chat.title or event.chat.chat_id, now)
@@ -205,19 +221,25 @@ class Game:
                         event: ReactionChanged, now: datetime) -> list[Message]:
         link, found = await store.linked_checkin(crew.id, event.message_id)
         if link is None or link.kind not in ("checkin", "meeting"):
-            return []
+            raise NotCounted(NOT_A_TARGET)
         if member is None or not member.active:
             if not event.added:
-                return []
+                raise NotCounted(f"{event.actor.name[:100]} is not in this crew, so taking back "
+                                 "the reaction changes nothing.")
             raise Refusal(f"{event.actor.name[:100]}, join the crew with /join first so that your "
                           "reaction counts.")
         ctx, _ = await self._context(store, crew, member, event, now)
         if link.kind == "checkin":
             if not listening.emoji_counts(crew, event.emoji):
-                return []
+                allowed = " ".join(crew_settings.effective(crew.settings)["listening_emoji"])
+                raise NotCounted(f"{event.emoji[:16]} is not one of this crew's listening emoji "
+                                 f"({allowed}), so it changes nothing. React with one of them or "
+                                 f"press \u201c{listening.LISTENED}\u201d.")
             return await listening.confirm_found(ctx, found, f"emoji:{event.emoji}",
                                                  event.added)
-        return await meetings.attend(ctx, link.item_id, "reaction") if event.added else []
+        if not event.added:
+            raise NotCounted("Taking back a reaction does not change who was at the meeting.")
+        return await meetings.attend(ctx, link.item_id, "reaction")
 
     async def _button(self, store: Store, crew: Crew, member: Member | None,
                       event: ButtonPressed, now: datetime) -> list[Message]:
@@ -255,12 +277,19 @@ class Game:
             raise Refusal("That button is not one of mine. Use the buttons on my messages, or "
                           "type the command instead (/help lists them).")
         link = await store.linked(crew.id, event.message_id or "")
-        label = (event.label or "").strip().lower()
-        if link is None or BUTTON_LABELS.get(link.kind, "").lower() != label:
+        if link is None or not has_label(link.kind, event.label or ""):
             raise Refusal(f"That message has no \u201c{event.label}\u201d button. Press a "
                           "button on my messages, or type the command instead (/help lists "
                           "them).")
         return ItemRef(link.kind, link.item_id)
+
+    async def button_on(self, chat: Chat, message_id: str, label: str) -> bool:
+        """Whether pressing `label` on this message reaches an item: a member's command message
+        stands for the button of the bot's reply to it (the console's presses by label)."""
+        async with self.uow() as store:
+            crew = await store.crew(chat.platform, chat.chat_id)
+            link = await store.linked(crew.id, message_id) if crew else None
+        return link is not None and has_label(link.kind, label)
 
     async def _left(self, store: Store, crew: Crew, member: Member | None, event: MemberLeft,
                     now: datetime) -> list[Message]:
@@ -271,6 +300,11 @@ class Game:
         return await listening.settle(store, crew, circle, now, False) if circle else []
 
     # scheduled work
+
+    async def latest_time(self) -> datetime | None:
+        """The newest time recorded in the database (None when it is empty)."""
+        async with self.uow() as store:
+            return await store.latest_time()
 
     async def next_due_at(self) -> datetime | None:
         async with self.uow() as store:
@@ -425,6 +459,11 @@ class Game:
 async def tallied_meetings(store: Store, crew: Crew) -> dict[int, datetime]:
     """When each of the crew's tallied meetings started: the export's words name them by day."""
     return {m.id: m.starts_at for m in await store.meetings_with_status(crew.id, "tallied")}
+
+
+def has_label(kind: str, label: str) -> bool:
+    """Whether an item of this kind has a button with this label (case-insensitive)."""
+    return BUTTON_LABELS.get(kind, "").lower() == label.strip().lower()
 
 
 def log_event(event: Event, outcome: str, started: float, commands: dict[str, Any],

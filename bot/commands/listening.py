@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.commands.care import PASS
-from bot.commands.context import Context, Refusal
+from bot.commands.context import Context, NotCounted, Refusal
 from bot.commands.events import Button, ItemRef, Message, say
 from bot.commands.ledger import give_many, no_points
 from bot.commands.registry import Option, command
@@ -115,11 +115,13 @@ async def confirm_found(ctx: Context, found: tuple[Checkin, Circle] | None, via:
         if via == "button":
             raise Refusal(f"That is your own check-in; listening counts from the others. Press "
                           f"{LISTENED} on theirs.")
-        return []
+        raise NotCounted(f"That is {ctx.member.name}'s own check-in; listening counts from the "
+                         "others.")
     if circle.status != "open":
         if via == "button":
             raise Refusal("That circle has already closed. Start a new one with /checkin.")
-        return []
+        raise NotCounted("That check-in's circle has already closed, so the reaction changes "
+                         "nothing. Start a new circle with /checkin.")
     if added:
         new = await ctx.store.add_listen(entry.id, ctx.member.id, via)
         notes = []

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.commands.board import activity_bars
 from bot.commands.care import PASS, agreement_of
-from bot.commands.context import Context, Refusal
+from bot.commands.context import Context, NotCounted, Refusal
 from bot.commands.events import Attachment, Button, ItemRef, Mention, Message, Part, say
 from bot.commands.ledger import (
     crew_tz,
@@ -153,7 +153,8 @@ async def attend(ctx: Context, meeting_id: int, via: str) -> list[Message]:
                       "crew's meeting post, or send /here there.")
     if held.status != "open" or not held.starts_at <= ctx.now < held.ends_at:
         if via == "reaction":
-            return []
+            raise NotCounted("Attendance for that meeting is closed, so the reaction changes "
+                             "nothing.")
         raise Refusal("Attendance for that meeting is closed. /meeting shows the next one.")
     return await mark_present(ctx, held)
 
