@@ -46,10 +46,10 @@ async def test_leaderboard_total_first_ties_share_a_rank_with_levels(play_any):
     lines = await play("dave: /leaderboard")
     assert message(lines, "Crew total") == [
         "Crew total, all time: 210 points. The game is won together.",
-        "1. bob 105 (L1 0 · L2 5 · L3 0 · L4 0 · L5 100)",
-        "2. carol 100 (L1 0 · L2 0 · L3 0 · L4 0 · L5 100)",
-        "3. alice 5 (L1 0 · L2 5 · L3 0 · L4 0 · L5 0)",
-        "4. dave 0 (L1 0 · L2 0 · L3 0 · L4 0 · L5 0)",
+        "1. bob 105 (Money 5 · Co-owners 100)",
+        "2. carol 100 (Co-owners 100)",
+        "3. alice 5 (Money 5)",
+        "4. dave 0",
     ]
     lines = await play("""
         carol: /ask a ladder
@@ -57,10 +57,10 @@ async def test_leaderboard_total_first_ties_share_a_rank_with_levels(play_any):
     """)
     assert message(lines, "Crew total") == [
         "Crew total, all time: 215 points. The game is won together.",
-        "1. bob 105 (L1 0 · L2 5 · L3 0 · L4 0 · L5 100)",
-        "1. carol 105 (L1 0 · L2 5 · L3 0 · L4 0 · L5 100)",
-        "3. alice 5 (L1 0 · L2 5 · L3 0 · L4 0 · L5 0)",
-        "4. dave 0 (L1 0 · L2 0 · L3 0 · L4 0 · L5 0)",
+        "1. bob 105 (Money 5 · Co-owners 100)",
+        "1. carol 105 (Money 5 · Co-owners 100)",
+        "3. alice 5 (Money 5)",
+        "4. dave 0",
     ]
 
 
@@ -76,13 +76,13 @@ async def test_leaderboard_month_counts_only_this_month(play):
     lines = await play("alice: /leaderboard month")
     assert message(lines, "Crew total") == [
         "Crew total, this month (2026-12): 5 points. The game is won together.",
-        "1. bob 5 (L1 0 · L2 5 · L3 0 · L4 0 · L5 0)",
-        "2. alice 0 (L1 0 · L2 0 · L3 0 · L4 0 · L5 0)",
+        "1. bob 5 (Money 5)",
+        "2. alice 0",
     ]
     lines = await play("alice: /leaderboard")
     assert message(lines, "Crew total")[:2] == [
         "Crew total, all time: 15 points. The game is won together.",
-        "1. bob 10 (L1 0 · L2 10 · L3 0 · L4 0 · L5 0)",
+        "1. bob 10 (Money 10)",
     ]
     lines = await play("alice: /leaderboard yesterday")
     assert "Usage: /leaderboard [month|all|hide|show]" in last_bot(lines)
@@ -114,8 +114,8 @@ async def test_hidden_member_leaves_the_ranking_but_not_the_total(play):
     assert "bob, you are now out of the ranking" in bot_lines(lines)[0]
     assert message(lines, "Crew total") == [
         "Crew total, all time: 10 points. The game is won together.",
-        "1. alice 5 (L1 0 · L2 5 · L3 0 · L4 0 · L5 0)",
-        "2. carol 0 (L1 0 · L2 0 · L3 0 · L4 0 · L5 0)",
+        "1. alice 5 (Money 5)",
+        "2. carol 0",
     ]
     assert await play.points() == {"alice": 5, "bob": 5, "carol": 0}
     lines = await play("""
@@ -123,7 +123,7 @@ async def test_hidden_member_leaves_the_ranking_but_not_the_total(play):
         carol: /leaderboard
     """)
     assert "bob, you are back in the ranking." in bot_lines(lines)[0]
-    assert "1. bob 5 (L1 0 · L2 5 · L3 0 · L4 0 · L5 0)" in message(lines, "Crew total")
+    assert "1. bob 5 (Money 5)" in message(lines, "Crew total")
 
 
 async def test_score_for_yourself_and_for_another_member(play):

@@ -117,7 +117,7 @@ async def test_malformed_lines_print_a_bang_line_and_change_nothing(play):
     lines = await play("alice: /score")
     assert lines[0] == "#5 alice: /score"
     lines = await play(":advance 1h")
-    assert "alice (still to be heard by bob)" in last_bot(lines)
+    assert "alice (1 confirmation missing)" in last_bot(lines)
     assert await play.points() == {"alice": 0, "bob": 0}
 
 
@@ -214,8 +214,8 @@ async def test_a_scheduled_post_for_another_room_says_which_room(play):
     lines = await play(":advance 25h")
     assert lines[0] == "# in room crew"
     assert lines[1].startswith("#7 bot: The circle has closed.")
-    assert "Still waiting to be heard: alice (still to be heard by bob); " \
-           "bob (still to be heard by alice)." in lines[1]
+    assert "Still waiting to be heard: alice (1 confirmation missing); " \
+           "bob (1 confirmation missing)." in lines[1]
 
 
 async def test_pressing_a_label_is_case_insensitive(play):

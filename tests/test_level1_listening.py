@@ -118,7 +118,7 @@ async def test_a_withdrawn_reaction_leaves_the_circle_incomplete_when_time_runs_
     """)
     # with carol on the roster the complete circle stayed open; bob withdrew before it ended
     assert not completions(lines)
-    assert "Still waiting to be heard: alice (still to be heard by bob)." in last_bot(lines)
+    assert "Still waiting to be heard: alice (1 confirmation missing)." in last_bot(lines)
     assert await play.points() == {"alice": 0, "bob": 0, "carol": 0}
 
 
@@ -173,7 +173,7 @@ async def test_the_authors_own_reaction_and_button_do_not_count(play):
     lines = await play(":advance 25h")
     closing = last_bot(lines)
     assert "no points this round" in closing
-    assert "alice (still to be heard by bob); bob (still to be heard by alice)" in closing
+    assert "alice (1 confirmation missing); bob (1 confirmation missing)" in closing
     assert await play.points() == {"alice": 0, "bob": 0}
 
 
@@ -263,8 +263,8 @@ async def test_an_incomplete_circle_closes_after_circle_hours_names_who_waits(pl
     lines = await play(":advance 25h")
     assert lines == [
         "#7 bot: The circle has closed. Thank you for sharing; not everyone was heard in time, so "
-        "no points this round. Still waiting to be heard: bob (still to be heard by carol); "
-        "carol (still to be heard by alice and bob). Try again with /checkin."]
+        "no points this round. Still waiting to be heard: bob (1 confirmation missing); "
+        "carol (2 confirmations missing). Try again with /checkin."]
     assert await play.points() == {"alice": 0, "bob": 0, "carol": 0}
 
     # a late confirmation changes nothing
@@ -285,8 +285,8 @@ async def test_circle_hours_setting_sets_the_window(play):
     """)
     assert await play(":advance 90m") == []
     lines = await play(":advance 1h")
-    assert "Still waiting to be heard: alice (still to be heard by bob); " \
-           "bob (still to be heard by alice)." in last_bot(lines)
+    assert "Still waiting to be heard: alice (1 confirmation missing); " \
+           "bob (1 confirmation missing)." in last_bot(lines)
 
 
 async def test_a_circle_of_one_participant_scores_nothing(play):

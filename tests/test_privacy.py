@@ -132,7 +132,7 @@ async def test_forgetme_confirm_erases_words_and_name_and_keeps_the_totals(play)
                                "SELECT apology FROM conflicts")
     assert set(ALICE_WORDS + BOB_WORDS) <= set(words)
     outbox = repr(await column(play, "SELECT payload FROM outbox"))
-    assert "alice (still to be heard by bob)" in outbox  # the first circle's closing post
+    assert "alice (1 confirmation missing)" in outbox  # the first circle's closing post
 
     reply = await handle(play, "alice", "/forgetme confirm")
     assert [(m.plain(), m.private) for m in reply] == [
@@ -148,7 +148,7 @@ async def test_forgetme_confirm_erases_words_and_name_and_keeps_the_totals(play)
     assert await column(play, "SELECT text FROM favours WHERE member_id = 1") == ["", ""]
     assert await column(play, "SELECT text FROM reflections WHERE member_id = 1") == [""]
     assert await column(play, "SELECT apology FROM conflicts") == [""]
-    assert "former member (still to be heard by bob)" in repr(
+    assert "former member (1 confirmation missing)" in repr(
         await column(play, "SELECT payload FROM outbox"))
     async with play.app.game.uow() as store:
         former = await store.member_by_id(1)

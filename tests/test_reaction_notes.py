@@ -52,7 +52,7 @@ async def test_each_reaction_that_does_not_count_says_why_and_changes_nothing(pl
     # a reaction that counts has no note
     assert await play("bob reacts 👂 #5") == []
     lines = await play(":advance 25h")
-    assert "alice (still to be heard by" not in last_bot(lines)
+    assert "alice (" not in last_bot(lines)
 
 
 async def test_a_reaction_in_a_room_with_no_crew_yet_says_why(play):

@@ -25,7 +25,9 @@ PICTURE_OPTION = Option("view", "choice", "answer with a picture (default: text)
 
 
 def breakdown(levels: dict[int, int]) -> str:
-    return " \u00b7 ".join(f"L{level} {levels.get(level, 0)}" for level in LEVEL_NAMES)
+    """' (Money 5 · Co-owners 100)': the levels a member has points in, by name; '' if none."""
+    parts = [f"{name} {levels[level]}" for level, name in LEVEL_NAMES.items() if levels.get(level)]
+    return " (" + " \u00b7 ".join(parts) + ")" if parts else ""
 
 
 def ranks(points: list[int]) -> list[int]:
@@ -114,7 +116,7 @@ async def leaderboard(ctx: Context) -> list[Message]:
     scores = [sum(totals.get(m.id, {}).values()) for m in shown]
     lines = [f"Crew total, {label}: {plural(crew_total, 'point')}. The game is won together."]
     for rank, member, score in zip(ranks(scores), shown, scores, strict=True):
-        lines.append(f"{rank}. {member.name} {score} ({breakdown(totals.get(member.id, {}))})")
+        lines.append(f"{rank}. {member.name} {score}{breakdown(totals.get(member.id, {}))}")
     text = say("\n".join(lines))
     if not wanted:
         return [text]

@@ -178,7 +178,8 @@ async def settle(store: Store, crew: Crew, circle: Circle, now: datetime, closin
         return [say(f"The circle has closed with {who}; a circle needs at least two. "
                     "Start a new one any time with /checkin.")]
     waiting = listening.missing_confirmations(authors, heard)
-    lines = [f"{roster[a].name} (still to be heard by {names(roster[m].name for m in sorted(ms))})"
+    # Whose check-ins wait, and how many confirmations: never who did not listen (as /circle).
+    lines = [f"{roster[a].name} ({plural(len(ms), 'confirmation')} missing)"
              for a, ms in sorted(waiting.items())]
     return [say("The circle has closed. Thank you for sharing; not everyone was heard in time, so "
                 f"{'nothing to count' if no_points(crew) else 'no points'} this round. "
