@@ -578,7 +578,7 @@ async def test_agreement_recorded_by_an_admin_only_and_repeated_at_each_meeting(
         alice: /meeting schedule first tuesday 19:00
         :at 2026-12-01T19:00
     """)
-    assert "The meeting has started (meeting 2)" in last_bot(lines)
+    assert "The meeting has started." in last_bot(lines)
     assert "Remember our agreement: What is said here stays here" in last_bot(lines)
 
 

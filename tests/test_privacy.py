@@ -70,14 +70,14 @@ async def test_mydata_shows_your_own_words_and_entries_to_you_alone(play):
     assert lines[0].startswith("Everything stored about you in this crew, for you alone. Name: "
                                "alice; handle: none; joined Mon 2 Nov 2026 09:00 UTC; on the "
                                "roster; shown in the ranking; 121 points.")
-    for line in ("- circle 1, Mon 2 Nov 2026 09:00 UTC: alice-checkin-one",
-                 "- circle 2, Tue 3 Nov 2026 10:00 UTC: alice-checkin-two",
+    for line in ("- Mon 2 Nov 2026 09:00 UTC: alice-checkin-one",
+                 "- Tue 3 Nov 2026 10:00 UTC: alice-checkin-two",
                  "- ask 1, Tue 3 Nov 2026 10:00 UTC, scored: alice-ask",
                  "- offer 1 to bob, Tue 3 Nov 2026 10:00 UTC, scored, thanked: alice-offer",
                  "- offer 2 from bob, Tue 3 Nov 2026 10:00 UTC",
                  "- Tue 3 Nov 2026 10:00 UTC: alice-reflection",
                  "- conflict 1 with bob, resolved; you apologised: \u201calice-apology\u201d",
-                 "- venture 1 \u201cBakery\u201d, owned, proposed by you; co-owners: you "
+                 "- venture 1 \u201cBakery\u201d, co-owned, proposed by you; co-owners: you "
                  "(confirmed), bob (confirmed)",
                  "Ledger entries (5):",  # in words, never codes or entry numbers
                  "- asked for help: +5 (Tue 3 Nov 2026 10:00 UTC)",
@@ -94,7 +94,7 @@ async def test_mydata_shows_your_own_words_and_entries_to_you_alone(play):
         assert code not in shown
 
     bob = (await handle(play, "bob", "/mydata"))[0].plain()
-    assert "- alice's in circle 2" in bob.splitlines()
+    assert "- alice's check-in" in bob.splitlines()
     assert "- conflict 1 with alice, resolved; alice apologised" in bob.splitlines()
     assert "alice-apology" not in bob and "alice-offer" not in bob
 
@@ -174,7 +174,7 @@ async def test_forgetme_confirm_erases_words_and_name_and_keeps_the_totals(play)
     assert not any(word in "\n".join(lines) for word in ALICE_WORDS)
     assert lines[-6].startswith("#44 bot: alice: 0 points.")
     assert crew_total("\n".join(lines)) == crew_total(board)
-    assert lines[-1].startswith("   2. alice 0 (")
+    assert lines[-1] == "   2. alice 0"
     assert await play.points() == {"former member": 121, "bob": 121, "alice": 0}
 
 

@@ -88,7 +88,7 @@ def world(db_url) -> Iterator[World]:
     console = Console(app.game, clock, io.StringIO())
     for line in SETUP.splitlines():
         loop.run_until_complete(console.feed(line))
-    assert "(meeting 1)" in console.out.getvalue()  # type: ignore[attr-defined]
+    assert "The meeting has started." in console.out.getvalue()  # type: ignore[attr-defined]
     try:
         yield World(loop, app)
         found = loop.run_until_complete(census(db_url))

@@ -34,7 +34,7 @@ def attendance_message(crew: Crew, meeting: Meeting) -> Message:
     tz = crew_settings.effective(crew.settings)["timezone"]
     agreed = agreement_of(crew)
     reminder = f" Remember our agreement: {agreed}" if agreed else ""
-    return say(f"The meeting has started (meeting {meeting.id}). Mark your presence with "
+    return say(f"The meeting has started. Mark your presence with "
                f"{HERE}, a reaction on this message, or /here, until "
                f"{local_time(meeting.ends_at, tz)}.{reminder}",
                buttons=(Button(HERE, f"h:{meeting.id}"),), ref=ItemRef("meeting", meeting.id))

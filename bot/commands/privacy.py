@@ -14,6 +14,12 @@ from bot.commands.registry import Option, command
 from bot.rules.model import Member
 from bot.rules.text import local_time
 
+CONFLICT_WORDS = {"proposed": "waiting to be accepted", "accepted": "under way",
+                  "lapsed": "lapsed, never accepted", "resolved": "resolved",
+                  "unresolved": "ended unresolved"}
+VENTURE_WORDS = {"proposed": "waiting for confirmations", "owned": "co-owned",
+                 "withdrawn": "withdrawn"}
+
 FORMER = "former member"  # the name a forgotten member's anonymous ledger rows keep
 CONFIRM = "confirm"
 KINDS = {"ask": "ask", "offer": "offer", "money": "money talk"}
@@ -69,9 +75,9 @@ async def mydata(ctx: Context) -> list[Message]:
     mine = [f for f in favours if f.member_id == me.id]
     received = [f for f in favours if f.member_id != me.id]
     sections: list[tuple[str, list[str]]] = [
-        ("Check-ins", [f"circle {c}, {when(at)}{said(text)}" for c, at, text in checkins]),
+        ("Check-ins", [f"{when(at)}{said(text)}" for _, at, text in checkins]),
         ("Check-ins you confirmed listening to",
-         [f"{name(author)}'s in circle {c}" for c, author in listens]),
+         [f"{name(author)}'s check-in" for _, author in listens]),
         ("Your asks, offers and money talks", [
             f"{KINDS.get(f.kind, f.kind)} {f.number}"
             + (f" to {name(f.recipient_id)}" if f.recipient_id is not None else "")
@@ -81,19 +87,20 @@ async def mydata(ctx: Context) -> list[Message]:
             f"offer {f.number} from {name(f.member_id)}, {when(f.created_at)}"
             + (", you thanked it" if f.thanked else "") for f in received]),
         ("Reflections", [f"{when(at)}{said(text)}" for at, text in reflections]),
-        ("Meetings", [f"meeting {m.id}, {when(m.starts_at)}: "
+        ("Meetings", [f"the meeting of {when(m.starts_at)}: "
                       + ("present" if present else "not marked present")
                       for m, present in meetings]),
         ("Conflicts", [
             f"conflict {c.number} with "
             f"{name(c.other_id if c.proposer_id == me.id else c.proposer_id)}"
-            f", {c.status}" + (
+            f", {CONFLICT_WORDS.get(c.status, c.status)}" + (
                 (f"; you apologised: \u201c{apology}\u201d" if apology else "; you apologised")
                 if c.apologiser_id == me.id else
                 f"; {name(c.apologiser_id)} apologised" if c.apologiser_id is not None else "")
             for c, apology in conflicts]),
         ("Ventures", [
-            f"venture {v.number} \u201c{v.name}\u201d, {v.status}, proposed by "
+            f"venture {v.number} \u201c{v.name}\u201d, {VENTURE_WORDS.get(v.status, v.status)}, "
+            "proposed by "
             f"{name(v.proposer_id)}; "
             "co-owners: " + ", ".join(f"{name(m)} ({'confirmed' if ok else 'not confirmed'})"
                                       for m, ok in v.confirmations.items())
