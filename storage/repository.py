@@ -22,7 +22,6 @@ from sqlalchemy import (
     null,
     select,
     text,
-    true,
     type_coerce,
     union_all,
     update,
@@ -278,9 +277,10 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
             number=next_number(_FAVOURS, crew_id=p("crew_id"), kind=p("kind")))
         .on_conflict_do_nothing(index_elements=FAVOUR_NUMBER)
         .returning(_FAVOURS.c.id, _FAVOURS.c.number),
-        # The daily cap decided in the insert itself: scored while fewer than `cap` of the
-        # member's favours of this kind scored in [since, until).
-        "add_favour_capped": insert(_FAVOURS).from_select(
+        # An ask or offer scored as the command layer decided from `counted`, the member's
+        # favours of this kind that scored in [since, until) (`scored_favours`): inserted only
+        # while that count still holds, so that a decision is never made on a stale count.
+        "add_favour_counted": insert(_FAVOURS).from_select(
             ["crew_id", "kind", "member_id", "recipient_id", "text", "scored", "thanked",
              "created_at", "number"],
             select(p("crew_id", type_=_FAVOURS.c.crew_id.type),
@@ -288,15 +288,15 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                    p("member_id", type_=_FAVOURS.c.member_id.type),
                    p("recipient_id", type_=_FAVOURS.c.recipient_id.type),
                    p("text", type_=_FAVOURS.c.text.type),
-                   select(func.count()).select_from(_FAVOURS).where(
-                       _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
-                       _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
-                       _FAVOURS.c.created_at < p("until")).scalar_subquery() < p("cap"),
+                   p("scored", type_=_FAVOURS.c.scored.type),
                    false(), p("at", type_=_FAVOURS.c.created_at.type),
                    next_number(_FAVOURS, crew_id=p("crew_id"), kind=p("kind")))
-            .where(true()))  # SQLite reads an INSERT ... SELECT's ON CONFLICT after a WHERE
+            .where(select(func.count()).select_from(_FAVOURS).where(
+                _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
+                _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
+                _FAVOURS.c.created_at < p("until")).scalar_subquery() == p("counted")))
         .on_conflict_do_nothing(index_elements=FAVOUR_NUMBER)
-        .returning(_FAVOURS.c.id, _FAVOURS.c.number, _FAVOURS.c.scored),
+        .returning(_FAVOURS.c.id, _FAVOURS.c.number),
         "scored_favours": select(func.count()).select_from(_FAVOURS).where(
             _FAVOURS.c.member_id == p("member_id"), _FAVOURS.c.kind == p("kind"),
             _FAVOURS.c.scored, _FAVOURS.c.created_at >= p("since"),
@@ -656,15 +656,6 @@ class SqlStore:
             .values(status=status, closed_at=now))
         return bool(result.rowcount)
 
-    async def checkins(self, circle_id: int) -> list[Checkin]:
-        rows = await self.session.scalars(
-            select(CheckinRow).where(CheckinRow.circle_id == circle_id).order_by(CheckinRow.id))
-        return [Checkin(r.id, r.circle_id, r.member_id, r.text) for r in rows]
-
-    async def checkin(self, checkin_id: int) -> Checkin | None:
-        r = await self.session.get(CheckinRow, checkin_id)
-        return Checkin(r.id, r.circle_id, r.member_id, r.text) if r else None
-
     async def checkin_circle(self, checkin_id: int) -> tuple[Checkin, Circle] | None:
         """A check-in and its circle, in one query."""
         row = (await self._run("checkin_circle", id=checkin_id)).first()
@@ -695,13 +686,6 @@ class SqlStore:
                                   text=text, at=now)).scalar_one()
         return Checkin(row_id, circle_id, member_id, text), False
 
-    async def confirmations(self, circle_id: int) -> set[tuple[int, int]]:
-        rows = await self.session.execute(
-            select(ListenRow.checkin_id, ListenRow.listener_id).distinct()
-            .join(CheckinRow, CheckinRow.id == ListenRow.checkin_id)
-            .where(CheckinRow.circle_id == circle_id))
-        return {(c, m) for c, m in rows}
-
     async def add_listen(self, checkin_id: int, listener_id: int, via: str) -> bool:
         result = await self._run("add_listen", checkin_id=checkin_id, listener_id=listener_id,
                                  via=via[:32])
@@ -725,17 +709,32 @@ class SqlStore:
         return Favour(favour_id, crew_id, number, kind, member_id, recipient_id, text, scored,
                       False, now)
 
-    async def add_favour_capped(self, crew_id: int, kind: str, member_id: int,
-                                recipient_id: int | None, text: str, cap: int,
-                                since: datetime,
-                                until: datetime, now: datetime) -> Favour:
-        """`add_favour`, scored while fewer than `cap` of the member's favours of this kind
-        scored in [since, until) (`scored_favours`), counted and inserted in one statement."""
-        favour_id, number, scored = await numbered(lambda: self._first(
-            "add_favour_capped", crew_id=crew_id, kind=kind, member_id=member_id,
-            recipient_id=recipient_id, text=text, cap=cap, since=since, until=until, at=now))
-        return Favour(favour_id, crew_id, number, kind, member_id, recipient_id, text,
-                      bool(scored), False, now)
+    async def add_favour_counted(self, crew_id: int, kind: str, member_id: int,
+                                 recipient_id: int | None, text: str, since: datetime,
+                                 until: datetime, now: datetime,
+                                 scores: Callable[[int], bool]) -> Favour:
+        """`add_favour`, scored if `scores` says so of how many of the member's favours of
+        this kind scored in [since, until).
+
+        The count is read, then the insert runs only while the count is still the same. Another
+        transaction's favour committed in between makes the insert do nothing; one not yet
+        committed takes the same item number, so the insert waits for it and then does nothing
+        (`numbered`). Either way the count is read again and `scores` asked again: two asks at
+        once never both score past the cap (SQLite's writers take turns anyway)."""
+        decided = False
+
+        async def count_then_insert() -> Any:
+            nonlocal decided
+            counted = await self.scored_favours(member_id, kind, since, until)
+            decided = scores(counted)
+            return await self._first(
+                "add_favour_counted", crew_id=crew_id, kind=kind, member_id=member_id,
+                recipient_id=recipient_id, text=text, scored=decided, since=since, until=until,
+                counted=counted, at=now)
+
+        favour_id, number = await numbered(count_then_insert)
+        return Favour(favour_id, crew_id, number, kind, member_id, recipient_id, text, decided,
+                      False, now)
 
     async def favour(self, favour_id: int) -> Favour | None:
         row = (await self._run("favour", id=favour_id)).first()
@@ -757,6 +756,7 @@ class SqlStore:
 
     async def scored_favours(self, member_id: int, kind: str, since: datetime,
                              until: datetime) -> int:
+        """How many of the member's favours of this kind scored in [since, until)."""
         return (await self._run("scored_favours", member_id=member_id, kind=kind, since=since,
                                 until=until)).scalar() or 0
 
@@ -857,12 +857,6 @@ class SqlStore:
             .values(excused=True))
         return bool(result.rowcount)
 
-    async def excused(self, meeting_id: int) -> set[int]:
-        rows = await self.session.scalars(
-            select(RosterRow.member_id).where(RosterRow.meeting_id == meeting_id,
-                                              RosterRow.excused))
-        return set(rows)
-
     async def meeting_roster(self, meeting_id: int) -> dict[int, bool]:
         """Member id to present?, for everyone on the roster at the start or marked present
         (an /away row of someone who left before the start is neither)."""
@@ -928,10 +922,6 @@ class SqlStore:
             update(ConflictRow).where(ConflictRow.id == conflict_id,
                                       ConflictRow.status == from_status).values(**fields))
         return bool(result.rowcount)
-
-    async def apology(self, conflict_id: int) -> str:
-        row = await self.session.get_one(ConflictRow, conflict_id)
-        return row.apology
 
     # ventures
 
@@ -1087,12 +1077,6 @@ class SqlStore:
             query = query.where(LedgerRow.month == month)
         rows = await self.session.execute(query.group_by(LedgerRow.reason))
         return {reason: count for reason, count in rows.all()}
-
-    async def count_awards(self, crew_id: int, member_id: int, reason: str) -> int:
-        return await self.session.scalar(
-            select(func.count()).select_from(LedgerRow).where(
-                LedgerRow.crew_id == crew_id, LedgerRow.member_id == member_id,
-                LedgerRow.reason == reason)) or 0
 
     async def ledger(self, crew_id: int) -> list[LedgerEntry]:
         """The whole ledger of a crew, for export only."""

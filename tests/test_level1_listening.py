@@ -19,10 +19,11 @@ async def checkin_texts(play, room: str = "crew") -> dict[str, list[str]]:
         circle = await store.open_circle(crew.id)
         if circle is None:
             return {}
-        names = {m.id: m.name for m in await store.all_members(crew.id)}
         texts: dict[str, list[str]] = {}
-        for entry in await store.checkins(circle.id):
-            texts.setdefault(names[entry.member_id], []).append(entry.text)
+        for member in await store.all_members(crew.id):
+            for circle_id, _, text in await store.member_checkins(member.id):
+                if circle_id == circle.id:
+                    texts.setdefault(member.name, []).append(text)
         return texts
 
 

@@ -8,7 +8,7 @@ from bot.commands.events import Button, ItemRef, Message, say
 from bot.commands.ledger import give, give_many, no_points
 from bot.commands.registry import Option, command
 from bot.rules.model import Favour, Member
-from bot.rules.points import ASK, MUTUAL_REGARD, OFFER
+from bot.rules.points import ASK, MUTUAL_REGARD, OFFER, scores_under_cap
 
 THANK_YOU = "Thank you"
 MONEY_QUESTIONS = (
@@ -58,11 +58,12 @@ def _unscored(kind: str, cap: int) -> str:
 
 async def _add_capped(ctx: Context, kind: str, recipient_id: int | None, text: str,
                       cap: int) -> Favour:
-    """Records an ask or offer, scored while under today's cap (`scores_under_cap`), counted
-    and inserted in one statement."""
+    """Records an ask or offer, scored while fewer than `cap` of the member's of this kind
+    scored today (`scores_under_cap`)."""
     since, until = ctx.day_bounds()
-    return await ctx.store.add_favour_capped(ctx.crew.id, kind, ctx.member.id, recipient_id,
-                                             text, cap, since, until, ctx.now)
+    return await ctx.store.add_favour_counted(
+        ctx.crew.id, kind, ctx.member.id, recipient_id, text, since, until, ctx.now,
+        lambda already: scores_under_cap(already, cap))
 
 
 @command("ask", level=2, usage="/ask <what you need>",
