@@ -8,6 +8,7 @@ import json
 
 from bot.commands.game import CrewExport
 from bot.rules import settings as crew_settings
+from bot.rules.levels import LEVELS
 from bot.rules.words import Lookup, entry_words
 
 
@@ -23,8 +24,8 @@ def as_dict(crews: list[CrewExport]) -> dict:
                 "user_id": m.user_id,
                 "name": m.name,
                 "points": sum(item.totals.get(m.id, {}).values()),
-                "by_level": {str(level): item.totals.get(m.id, {}).get(level, 0)
-                             for level in range(1, 6)},
+                "by_level": {str(level.number): item.totals.get(m.id, {}).get(level.number, 0)
+                             for level in LEVELS},
             } for m in item.members],
             "ledger": [{
                 "user_id": user[e.member_id], "points": e.points, "level": e.level,

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from bot.pictures.board import Bar, Section, draw_board
-from bot.pictures.drawing import BACKGROUND, LEVEL_COLOURS, MAX_LABEL, MIN_BAR, TRACK, Drawn
+from bot.pictures.drawing import BACKGROUND, MAX_LABEL, MIN_BAR, TRACK, Drawn, level_colour
 from bot.pictures.network import (
     HELP,
     LISTEN,
@@ -21,8 +21,9 @@ from bot.pictures.network import (
     positions,
 )
 from bot.pictures.recap import ABSENT, PRESENT, draw_recap
+from bot.rules.levels import LEVELS
 
-LEVELS = {1: "Listening", 2: "Money", 3: "Consistency", 4: "Conflict", 5: "Co-owners"}
+NAMES = ("Listening", "Money", "Consistency", "Conflict", "Co-owners")  # GAME.md's levels
 
 
 def opened(drawn: Drawn) -> Image.Image:
@@ -54,7 +55,7 @@ def test_bar_lengths_are_proportional_to_the_totals():
                        pytest.approx(lengths[0] / 4, abs=1), 0]
     box = drawn.marks["bar:Members:bob"]
     middle = (box[1] + box[3]) // 2
-    assert image.getpixel((track[0] + 2, middle)) == LEVEL_COLOURS[2]
+    assert image.getpixel((track[0] + 2, middle)) == level_colour(2)
     assert image.getpixel((track[2] - 2, middle)) == TRACK
     assert {"alice", "bob", "carol", "dave", "40", "20", "10", "0"} <= set(drawn.texts)
 
@@ -80,7 +81,7 @@ def test_a_small_value_beside_a_huge_one_still_shows_with_its_number():
     image = opened(drawn)
     x0, y0, _, y1 = drawn.marks["bar:Members:alice"]
     blue = [image.getpixel((x, (y0 + y1) // 2)) for x in range(x0, x0 + 12)]
-    assert blue.count(LEVEL_COLOURS[1]) >= MIN_BAR  # the 3 listening points show in blue
+    assert blue.count(level_colour(1)) >= MIN_BAR  # the 3 listening points show in blue
 
 
 def test_no_label_is_cut_and_the_columns_make_room():
@@ -106,10 +107,10 @@ def test_a_member_bar_is_split_by_level_in_proportion():
     assert x0 == drawn.marks["track:Members:alice"][0]
     middle = (y0 + y1) // 2
     split = x0 + round((x1 - x0 + 1) / 4)
-    assert image.getpixel((split - 3, middle)) == LEVEL_COLOURS[1]
-    assert image.getpixel((split + 3, middle)) == LEVEL_COLOURS[2]
+    assert image.getpixel((split - 3, middle)) == level_colour(1)
+    assert image.getpixel((split + 3, middle)) == level_colour(2)
     assert drawn.names == ("alice",)
-    assert set(LEVELS.values()) <= set(drawn.texts)  # the legend says which colour is which
+    assert set(NAMES) <= set(drawn.texts)  # the legend says which colour is which
 
 
 def test_a_negative_total_draws_no_bar_but_says_the_number():

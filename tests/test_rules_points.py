@@ -49,12 +49,6 @@ def test_revoked_reason_is_spelled_as_in_game_md() -> None:
     assert points.REVOKED == "revoked"
 
 
-def test_level_names_cover_the_five_levels_in_order() -> None:
-    assert list(points.LEVEL_NAMES) == [1, 2, 3, 4, 5]
-    assert points.LEVEL_NAMES[1] == "Listening"
-    assert points.LEVEL_NAMES[5] == "Co-owners"
-
-
 @pytest.mark.parametrize(("nth", "value"), [(1, 1), (2, 3), (3, 5), (4, 5), (12, 5), (100, 5)])
 def test_meeting_attended_grows_with_each_meeting(nth: int, value: int) -> None:
     award = meeting_attended(nth)

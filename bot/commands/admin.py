@@ -10,7 +10,8 @@ from bot.commands.ledger import give
 from bot.commands.meetings import plan_next
 from bot.commands.registry import COMMANDS, Command, Option, command, unknown_command
 from bot.rules import settings as crew_settings
-from bot.rules.points import LEVEL_NAMES, REVOKED, Award
+from bot.rules.levels import LEVELS, level_named
+from bot.rules.points import REVOKED, Award
 from bot.rules.text import local_time, plural, signed
 from bot.rules.words import entry_words
 
@@ -122,10 +123,11 @@ async def help_(ctx: Context) -> list[Message]:
 def help_text() -> str:
     lines = ["The Reciprocity Game: build trust by doing each other favours. Points belong to the "
              "crew, and the game is won together."]
-    for level in (1, 2, 3, 4, 5, 0):
-        lines.append(f"Level {level}: {LEVEL_NAMES[level]}" if level else "The crew")
+    areas = [(level.number, f"Level {level.number}: {level.name}") for level in LEVELS]
+    for number, heading in [*areas, (0, "The crew")]:
+        lines.append(heading)
         lines += [f"  {c.usage}: {c.summary}{' (admins)' if c.admin else ''}"
-                  for c in COMMANDS.values() if c.level == level]
+                  for c in COMMANDS.values() if c.level == number]
     lines.append(PEER_SUPPORT)
     return "\n".join(lines)
 
@@ -138,7 +140,7 @@ def command_help(cmd: Command) -> str:
         need = "needed" if option.required else "optional"
         choices = f": {', '.join(option.choices)}" if option.choices else ""
         lines.append(f"  {option.name} ({need}): {option.description}{choices}")
-    area = f"Level {cmd.level}, {LEVEL_NAMES[cmd.level]}" if cmd.level else "The crew"
+    area = level_named(cmd.level) if cmd.level else "The crew"
     who = "crew admins only" if cmd.admin else "every member"
     lines.append(f"{area}; for {who}. /help lists every command.")
     return "\n".join(lines)

@@ -13,8 +13,8 @@ from bot.commands.registry import Option, command
 from bot.pictures.board import Bar, Section, draw_board
 from bot.pictures.drawing import Drawn
 from bot.pictures.recap import draw_recap
+from bot.rules.levels import LEVELS
 from bot.rules.model import LedgerEntry, Member
-from bot.rules.points import LEVEL_NAMES
 from bot.rules.text import plural
 from bot.rules.words import COUNTED
 
@@ -26,7 +26,8 @@ PICTURE_OPTION = Option("view", "choice", "answer with a picture (default: text)
 
 def breakdown(levels: dict[int, int]) -> str:
     """' (Money 5 · Co-owners 100)': the levels a member has points in, by name; '' if none."""
-    parts = [f"{name} {levels[level]}" for level, name in LEVEL_NAMES.items() if levels.get(level)]
+    parts = [f"{level.name} {levels[level.number]}" for level in LEVELS
+             if levels.get(level.number)]
     return " (" + " \u00b7 ".join(parts) + ")" if parts else ""
 
 
@@ -70,8 +71,8 @@ def with_picture(message: Message, filename: str, drawn: Drawn, names: Iterable[
 
 
 def level_bars(levels: dict[int, int]) -> tuple[Bar, ...]:
-    return tuple(Bar(name, levels.get(level, 0), level=level)
-                 for level, name in LEVEL_NAMES.items())
+    return tuple(Bar(level.name, levels.get(level.number, 0), level=level.number)
+                 for level in LEVELS)
 
 
 def activity_bars(done: dict[str, int], labels: dict[str, tuple[str, str]] | None = None
@@ -120,14 +121,15 @@ async def leaderboard(ctx: Context) -> list[Message]:
     text = say("\n".join(lines))
     if not wanted:
         return [text]
-    crew_levels = {level: sum(t.get(level, 0) for t in totals.values()) for level in LEVEL_NAMES}
+    crew_levels = {level.number: sum(t.get(level.number, 0) for t in totals.values())
+                   for level in LEVELS}
     members = tuple(
         Bar(f"{rank}. {member.name}", score, tuple(sorted(totals.get(member.id, {}).items())),
             person=True)
         for rank, member, score in zip(ranks(scores), shown, scores, strict=True))
     drawn = draw_board(title, f"Crew total: {plural(crew_total, 'point')}. The game is won "
                        "together.", [Section("The crew, by level", level_bars(crew_levels)),
-                                     Section("Members", members)], legend=LEVEL_NAMES)
+                                     Section("Members", members)], legend=LEVELS)
     return [with_picture(text, "leaderboard.png", drawn, (m.name for m in shown))]
 
 
@@ -185,8 +187,8 @@ async def score(ctx: Context) -> list[Message]:
     latest = await ctx.store.latest_entries(ctx.crew.id, member.id, LATEST)
     total = sum(levels.values())
     lines = [f"{member.name}: {plural(total, 'point')}. "
-             + " \u00b7 ".join(f"{name} {levels.get(level, 0)}"
-                              for level, name in LEVEL_NAMES.items())]
+             + " \u00b7 ".join(f"{level.name} {levels.get(level.number, 0)}"
+                              for level in LEVELS)]
     if not latest:
         lines.append("No points yet: /checkin is a good start.")
     text = say("\n".join(lines))

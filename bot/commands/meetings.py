@@ -21,8 +21,9 @@ from bot.commands.ledger import (
 from bot.commands.registry import Option, command
 from bot.commands.store import Store
 from bot.rules import settings as crew_settings
+from bot.rules.levels import LEVELS
 from bot.rules.model import Crew, Meeting
-from bot.rules.points import LEVEL_NAMES, MEETING_MISSED, Award, meeting_attended
+from bot.rules.points import MEETING_MISSED, Award, meeting_attended
 from bot.rules.schedule import RuleError, month_key, occurrences_after, parse_rule
 from bot.rules.text import local_time, plural
 
@@ -279,9 +280,9 @@ async def recap(store: Store, crew: Crew, held: Meeting, when: str, came: list[s
         bars = [(bar.label, bar.value, 0) for bar in activity_bars(done)]
     else:
         totals = await store.totals(crew.id, held.month)
-        levels = {level: sum(t.get(level, 0) for t in totals.values()) for level in LEVEL_NAMES}
+        levels = {level: sum(t.get(level.number, 0) for t in totals.values()) for level in LEVELS}
         heading = f"Crew points in {held.month}: {sum(levels.values())}"
-        bars = [(name, levels[level], level) for level, name in LEVEL_NAMES.items()]
+        bars = [(level.name, points, level.number) for level, points in levels.items()]
     alt = (f"Meeting of {when}: {len(came)} present, {absent} could not make it. {heading}: "
            + ", ".join(f"{label} {value}" for label, value, _ in bars) + ".")
     # Drawn when it is sent (Game.pending_posts), not here: a tick may tally a thousand crews.

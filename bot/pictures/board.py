@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.pictures.drawing import (
-    LEVEL_COLOURS,
     MAX_LABEL,
     MUTED,
-    PLAIN_BAR,
     Canvas,
     Drawn,
     fit,
+    level_colour,
     text_width,
 )
+from bot.rules.levels import Level
 
 WIDTH = 640  # at least; wider only when a label needs it
 PAD = 24
@@ -81,7 +81,7 @@ def bar_key(section: Section, bar: Bar) -> str:
 
 
 def draw_board(title: str, headline: str, sections: Sequence[Section],
-               legend: dict[int, str] | None = None) -> Drawn:
+               legend: Sequence[Level] = ()) -> Drawn:
     """Bars in each section share one scale: the longest value fills the track but for room
     for its number; every positive value shows at least a sliver, its number beside it."""
     layout = Layout.of(sections)
@@ -104,9 +104,8 @@ def draw_board(title: str, headline: str, sections: Sequence[Section],
             length = round(layout.longest * max(bar.value, 0) / top)
             if bar.value > 0:
                 length = max(length, 1)  # Canvas.bar widens it to a visible sliver
-            colour = LEVEL_COLOURS.get(bar.level, PLAIN_BAR)
-            parts = [(LEVEL_COLOURS[lv], n) for lv, n in bar.parts] if bar.parts else [
-                (colour, 1)]
+            parts = [(level_colour(lv), n) for lv, n in bar.parts] if bar.parts else [
+                (level_colour(bar.level), 1)]
             key = bar_key(section, bar)
             canvas.bar(key, layout.bar_x, y, length, BAR_H, parts, track=layout.bar_w)
             end = canvas.marks[key][2] if length > 0 and bar.value > 0 else layout.bar_x
@@ -116,8 +115,8 @@ def draw_board(title: str, headline: str, sections: Sequence[Section],
     if legend:
         x = PAD
         y += 6
-        for level, name in legend.items():
-            canvas.draw.rectangle((x, y + 3, x + 11, y + 14), fill=LEVEL_COLOURS[level])
-            shown_name = canvas.text((x + 16, y), name, 14)
+        for level in legend:
+            canvas.draw.rectangle((x, y + 3, x + 11, y + 14), fill=level.colour)
+            shown_name = canvas.text((x + 16, y), level.name, 14)
             x += 16 + int(text_width(shown_name, 14)) + 14
     return canvas.finish()

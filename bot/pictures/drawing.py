@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.rules.levels import BY_NUMBER
+
 RGB = tuple[int, int, int]
 Box = tuple[int, int, int, int]
 
@@ -20,13 +22,6 @@ INK: RGB = (38, 40, 52)
 MUTED: RGB = (118, 120, 132)
 TRACK: RGB = (232, 229, 221)  # the empty part of a bar
 PLAIN_BAR: RGB = (72, 132, 170)  # a bar that is not split by level
-LEVEL_COLOURS: dict[int, RGB] = {
-    1: (76, 140, 214),   # listening
-    2: (70, 168, 110),   # money
-    3: (232, 170, 50),   # consistency
-    4: (210, 92, 88),    # conflict
-    5: (140, 100, 196),  # co-owners
-}
 MAX_LABEL = 32  # characters: a longer name is cut with an ellipsis
 ELLIPSIS = "\u2026"
 MIN_BAR = 4  # pixels: a positive amount is never thinner than this, however small beside others
@@ -43,6 +38,12 @@ UNKNOWN = "\ufffd"  # drawn for a character no shipped font has, instead of an e
 NOT_A_CHARACTER = "\U0010ffff"
 KEPT_FORMATS = {"\u200c", "\u200d"}  # joiners: emoji sequences, Persian and Indic spelling
 EMOJI_MARKS = {"\ufe0f", "\u200d", "\u20e3", *map(chr, range(0x1F3FB, 0x1F400))}
+
+
+def level_colour(number: int) -> RGB:
+    """A level's colour (bot.rules.levels); a plain bar's for 0, a bar of no level."""
+    level = BY_NUMBER.get(number)
+    return level.colour if level else PLAIN_BAR
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.pictures.drawing import (
-    LEVEL_COLOURS,
     MAX_LABEL,
     MUTED,
-    PLAIN_BAR,
     RGB,
     Canvas,
     Drawn,
     fit,
+    level_colour,
     text_width,
     wrap,
 )
@@ -76,7 +75,7 @@ def draw_recap(title: str, present: Sequence[str], absent: int, month_heading: s
     top = max([v for _, v, _ in month_bars] + [1])
     for label, value, level in month_bars:
         canvas.text((PAD, y + BAR_H // 2), label, 14, anchor="lm")
-        colour = LEVEL_COLOURS.get(level, PLAIN_BAR)
+        colour = level_colour(level)
         length = max(1, round(longest * value / top)) if value > 0 else 0
         canvas.bar(f"bar:{label}", bar_x, y, length, BAR_H, [(colour, 1)], track=bar_w)
         end = canvas.marks[f"bar:{label}"][2] if length else bar_x

@@ -1,10 +1,10 @@
-"""Point values, levels and reasons of GAME.md's ledger."""
+"""Point values and reasons of GAME.md's ledger; each reason's level is in bot.rules.levels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-LEVEL_NAMES = {1: "Listening", 2: "Money", 3: "Consistency", 4: "Conflict", 5: "Co-owners"}
+from bot.rules.levels import OF_REASON
 
 
 @dataclass(frozen=True)
@@ -14,22 +14,26 @@ class Award:
     points: int
 
 
-LISTENING_CIRCLE = Award("listening_circle", 1, 1)
-ASK = Award("ask", 2, 5)
-OFFER = Award("offer", 2, 5)
-MUTUAL_REGARD = Award("mutual_regard", 2, 1)
-MEETING_MISSED = Award("meeting_missed", 3, -5)
-CONFLICT_RESOLVED = Award("conflict_resolved", 4, 10)
-CONFLICT_UNRESOLVED = Award("conflict_unresolved", 4, -20)
-COOWNERS = Award("coowners", 5, 100)
-REVOKED = "revoked"
+def _award(reason: str, points: int) -> Award:
+    return Award(reason, OF_REASON[reason].number, points)
+
+
+LISTENING_CIRCLE = _award("listening_circle", 1)
+ASK = _award("ask", 5)
+OFFER = _award("offer", 5)
+MUTUAL_REGARD = _award("mutual_regard", 1)
+MEETING_MISSED = _award("meeting_missed", -5)
+CONFLICT_RESOLVED = _award("conflict_resolved", 10)
+CONFLICT_UNRESOLVED = _award("conflict_unresolved", -20)
+COOWNERS = _award("coowners", 100)
+REVOKED = "revoked"  # a correction, in the level of the entry it corrects
 
 
 def meeting_attended(nth: int) -> Award:
     """Points for a member's nth attended meeting in a crew: 1st +1, 2nd +3, later +5."""
     if nth < 1:
         raise ValueError("nth counts from 1")
-    return Award("meeting_attended", 3, {1: 1, 2: 3}.get(nth, 5))
+    return _award("meeting_attended", {1: 1, 2: 3}.get(nth, 5))
 
 
 def scores_under_cap(already_scored_today: int, cap: int) -> bool:
