@@ -776,22 +776,24 @@ class SqlStore:
         check-ins (of circles opened since) one member confirmed listening to, `help` the
         offers (made since) the recipient thanked."""
         listens = (
-            select(ListenRow.listener_id, CheckinRow.member_id,
-                   func.count(func.distinct(ListenRow.checkin_id)))
+            select(ListenRow.listener_id.label("giver"), CheckinRow.member_id.label("receiver"),
+                   func.count(func.distinct(ListenRow.checkin_id)).label("times"))
             .join(CheckinRow, CheckinRow.id == ListenRow.checkin_id)
             .join(CircleRow, CircleRow.id == CheckinRow.circle_id)
             .where(CircleRow.crew_id == crew_id)
             .group_by(ListenRow.listener_id, CheckinRow.member_id))
         helps = (
-            select(FavourRow.member_id, FavourRow.recipient_id, func.count())
+            select(FavourRow.member_id.label("giver"), FavourRow.recipient_id.label("receiver"),
+                   func.count().label("times"))
             .where(FavourRow.crew_id == crew_id, FavourRow.kind == "offer", FavourRow.thanked,
                    FavourRow.recipient_id.is_not(None))
             .group_by(FavourRow.member_id, FavourRow.recipient_id))
         if since is not None:
             listens = listens.where(CircleRow.opened_at >= since)
             helps = helps.where(FavourRow.created_at >= since)
-        out = [("listen", a, b, n) for a, b, n in await self.session.execute(listens)]
-        out += [("help", a, b, n) for a, b, n in await self.session.execute(helps)]
+        out = [(kind, row.giver, row.receiver, row.times)
+               for kind, query in (("listen", listens), ("help", helps))
+               for row in await self.session.execute(query)]
         return sorted(out)
 
     # meetings
@@ -865,7 +867,7 @@ class SqlStore:
                 RosterRow.meeting_id == meeting_id,
                 RosterRow.at_start | RosterRow.present_at.is_not(None))
             .order_by(RosterRow.member_id))
-        return {m: p is not None for m, p in rows}
+        return {row.member_id: row.present_at is not None for row in rows}
 
     async def tally_roster(self, crew_id: int, meeting_id: int
                            ) -> list[tuple[Member, bool, bool, int]]:
@@ -938,7 +940,7 @@ class SqlStore:
             select(VentureMemberRow.member_id, VentureMemberRow.confirmed_at)
             .where(VentureMemberRow.venture_id == venture_id).order_by(VentureMemberRow.id))
         return Venture(row.id, row.crew_id, row.number, row.name, row.proposer_id, row.status,
-                       {m: c is not None for m, c in owners})
+                       {o.member_id: o.confirmed_at is not None for o in owners})
 
     async def numbered_venture(self, crew_id: int, number: int) -> Venture | None:
         """The crew's venture a member names by its number."""
@@ -1060,7 +1062,7 @@ class SqlStore:
             select(TotalRow.level, TotalRow.points).where(
                 TotalRow.crew_id == crew_id, TotalRow.period == period,
                 TotalRow.member_id == member_id))
-        return {level: points for level, points in rows.all()}
+        return {row.level: row.points for row in rows}
 
     async def latest_entries(self, crew_id: int, member_id: int, limit: int) -> list[LedgerEntry]:
         rows = await self.session.scalars(
@@ -1071,12 +1073,13 @@ class SqlStore:
 
     async def activity(self, crew_id: int, month: str | None) -> dict[str, int]:
         """How many distinct events of each reason the crew's ledger records (one SQL count)."""
-        query = select(LedgerRow.reason, func.count(func.distinct(LedgerRow.source))).where(
+        query = select(LedgerRow.reason,
+                       func.count(func.distinct(LedgerRow.source)).label("events")).where(
             LedgerRow.crew_id == crew_id, LedgerRow.reason != "revoked")
         if month:
             query = query.where(LedgerRow.month == month)
         rows = await self.session.execute(query.group_by(LedgerRow.reason))
-        return {reason: count for reason, count in rows.all()}
+        return {row.reason: row.events for row in rows}
 
     async def ledger(self, crew_id: int) -> list[LedgerEntry]:
         """The whole ledger of a crew, for export only."""
@@ -1169,9 +1172,9 @@ class SqlStore:
         rows = (await self.session.execute(query)).all()
         if rows:
             await self.session.execute(
-                update(OutboxRow).where(OutboxRow.id.in_([o.id for o, _ in rows]))
+                update(OutboxRow).where(OutboxRow.id.in_([row.OutboxRow.id for row in rows]))
                 .values(lease_until=now + LEASE))
-        return [(o.id, _crew(c), o.payload) for o, c in rows]
+        return [(row.OutboxRow.id, _crew(row.CrewRow), row.OutboxRow.payload) for row in rows]
 
     async def post_sent(self, post_id: int, message_id: str | None, now: datetime) -> None:
         await self.session.execute(
@@ -1230,7 +1233,7 @@ class SqlStore:
         rows = await self.session.execute(
             select(CheckinRow.circle_id, CheckinRow.updated_at, CheckinRow.text)
             .where(CheckinRow.member_id == member_id).order_by(CheckinRow.id))
-        return [(circle_id, at, text) for circle_id, at, text in rows]
+        return [(row.circle_id, row.updated_at, row.text) for row in rows]
 
     async def member_listens(self, member_id: int) -> list[tuple[int, int]]:
         """(circle id, author's member id) of each check-in the member confirmed listening to."""
@@ -1239,7 +1242,7 @@ class SqlStore:
             .join(ListenRow, ListenRow.checkin_id == CheckinRow.id)
             .where(ListenRow.listener_id == member_id)
             .order_by(CheckinRow.circle_id, CheckinRow.member_id))
-        return [(circle_id, author) for circle_id, author in rows]
+        return [(row.circle_id, row.member_id) for row in rows]
 
     async def member_favours(self, member_id: int) -> list[Favour]:
         """The member's asks, offers and money talks, then the offers made to them (those
@@ -1256,7 +1259,7 @@ class SqlStore:
         rows = await self.session.execute(
             select(ReflectionRow.created_at, ReflectionRow.text)
             .where(ReflectionRow.member_id == member_id).order_by(ReflectionRow.id))
-        return [(at, text) for at, text in rows]
+        return [(row.created_at, row.text) for row in rows]
 
     async def member_meetings(self, member_id: int) -> list[tuple[Meeting, bool]]:
         """Each meeting the member was on the roster of, and whether they marked presence."""
@@ -1264,7 +1267,7 @@ class SqlStore:
             select(MeetingRow, RosterRow.present_at)
             .join(RosterRow, RosterRow.meeting_id == MeetingRow.id)
             .where(RosterRow.member_id == member_id).order_by(MeetingRow.starts_at))
-        return [(_meeting(m), present_at is not None) for m, present_at in rows]
+        return [(_meeting(row.MeetingRow), row.present_at is not None) for row in rows]
 
     async def member_conflicts(self, member_id: int) -> list[tuple[Conflict, str]]:
         """Conflicts the member is party to, each with the apology text only if they wrote it."""
@@ -1314,7 +1317,7 @@ class SqlStore:
         rows = await self.session.execute(
             select(OutboxRow.id, OutboxRow.payload, OutboxRow.sent_at)
             .where(OutboxRow.crew_id == crew_id).order_by(OutboxRow.id))
-        return [(post_id, payload, sent_at is not None) for post_id, payload, sent_at in rows]
+        return [(row.id, row.payload, row.sent_at is not None) for row in rows]
 
     async def set_post_payload(self, post_id: int, payload: dict) -> None:
         await self.session.execute(
