@@ -5,12 +5,18 @@ count another ask changed meanwhile is read again (on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from bot.app import App
 from bot.commands.events import Chat
+from bot.rules.points import scores_under_cap
+from storage.engine import make_engine
+from storage.repository import SqlStore
+from tests.conftest import START
 from tests.test_numbering import command_in, said
 
 CREW = Chat("console", "crew", "crew")
@@ -50,3 +56,51 @@ async def test_offers_at_once_score_up_to_the_cap_and_the_next_day_scores_again(
     reply = await said(any_app, command_in(CREW, "alice", "/offer @bob soup"))
     assert "+5 points for offering" in reply
     assert await scored_in_database(any_app, "offer", "alice") == (7, 3)
+
+
+def commit_a_scored_ask_elsewhere(url: str, crew_id: int, member_id: int) -> None:
+    """Another process's unit of work: a scored ask of the member, committed (in a thread with
+    its own event loop, engine and connection)."""
+    async def work() -> None:
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as conn:
+                store = SqlStore(conn)
+                await store.add_favour(crew_id, "ask", member_id, None, "elsewhere", True, START)
+                await store.commit()
+        finally:
+            await engine.dispose()
+
+    thread = threading.Thread(target=asyncio.run, args=(work(),))
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+async def test_an_ask_committed_between_the_count_and_the_insert_is_counted(any_app, db_url):
+    """The count is read, then the ask inserted: when another unit of work commits a scored ask
+    in between, the insert does nothing, and the count is read again and decided again."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite's writers take turns: nothing can commit between the two statements")
+    await said(any_app, command_in(CREW, "alice", "/settings ask_cap 1"))
+    async with any_app.game.uow() as store:
+        crew = await store.crew("console", "crew")
+        assert crew is not None
+        alice = await store.member(crew.id, "alice")
+        assert alice is not None
+    counts: list[int] = []
+
+    def scores(already: int) -> bool:
+        if not counts:
+            commit_a_scored_ask_elsewhere(db_url, crew.id, alice.id)
+        counts.append(already)
+        return scores_under_cap(already, 1)
+
+    async with any_app.game.uow() as store:
+        favour = await store.add_favour_counted(crew.id, "ask", alice.id, None, "here",
+                                                START - timedelta(days=1),
+                                                START + timedelta(days=1), START, scores)
+        await store.commit()
+    assert counts == [0, 1]  # decided again on the count that includes the other ask
+    assert not favour.scored
+    assert await scored_in_database(any_app, "ask", "alice") == (2, 1)
