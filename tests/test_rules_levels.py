@@ -9,6 +9,7 @@ import pytest
 
 from bot.commands.admin import help_text
 from bot.commands.board import breakdown, level_bars
+from bot.commands.registry import COMMANDS, command
 from bot.export import as_json
 from bot.pictures.board import Section, draw_board
 from bot.pictures.drawing import PLAIN_BAR, level_colour
@@ -76,3 +77,9 @@ async def test_the_export_has_points_for_each_of_the_five_levels(play) -> None:
     members = {m["name"]: m["by_level"] for m in exported["crews"][0]["members"]}
     assert members == {"alice": {"1": 0, "2": 5, "3": 0, "4": 0, "5": 0},
                        "bob": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}}
+
+
+def test_every_command_is_filed_under_a_level_of_the_table_or_the_crew() -> None:
+    assert {c.level for c in COMMANDS.values()} == {0, *BY_NUMBER}
+    with pytest.raises(ValueError, match="no level 6"):
+        command("sixth", level=6, usage="/sixth", summary="a level the game does not have")

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import TYPE_CHECKING
 
+from bot.rules.levels import BY_NUMBER
+
 if TYPE_CHECKING:
     from bot.commands.context import Context
     from bot.commands.events import Message
@@ -28,7 +30,7 @@ class Option:
 @dataclass(frozen=True)
 class Command:
     name: str
-    level: int  # 0 for the game's housekeeping, 1-5 for the essay's levels
+    level: int  # 0 for the game's housekeeping, else a level's number (bot.rules.levels)
     usage: str
     summary: str
     handler: Handler
@@ -41,6 +43,9 @@ COMMANDS: dict[str, Command] = {}
 
 def command(name: str, *, level: int, usage: str, summary: str, admin: bool = False,
             options: tuple[Option, ...] = ()) -> Callable[[Handler], Handler]:
+    if level and level not in BY_NUMBER:
+        raise ValueError(f"/{name}: no level {level}")
+
     def register(handler: Handler) -> Handler:
         COMMANDS[name] = Command(name, level, usage, summary, handler, admin, options)
         return handler
