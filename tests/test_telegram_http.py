@@ -465,10 +465,12 @@ async def test_the_adapter_uses_aiohttp_for_both_connections_unless_told_otherwi
     assert isinstance(request, AiohttpRequest) and request.connection_pool_size == 256
     assert isinstance(polls, AiohttpRequest) and polls.connection_pool_size == 1
 
-    given = HTTPXRequest(connection_pool_size=8)
-    adapter = TelegramAdapter(game, TOKEN, builder=ApplicationBuilder().token(TOKEN).request(given))
+    given, given_polls = HTTPXRequest(connection_pool_size=8), HTTPXRequest(connection_pool_size=1)
+    adapter = TelegramAdapter(game, TOKEN, request=given)
     assert adapter.app.bot.request is given
     assert isinstance(adapter.poll.inner, AiohttpRequest)
+    adapter = TelegramAdapter(game, TOKEN, get_updates_request=given_polls)
+    assert adapter.poll.inner is given_polls and isinstance(adapter.app.bot.request, AiohttpRequest)
 
     # Connection settings on the builder are PTB's to honour (it refuses .request() then).
     proxied = ApplicationBuilder().token(TOKEN).proxy("http://127.0.0.1:3128").read_timeout(9)

@@ -205,19 +205,23 @@ class TelegramAdapter:
 
     def __init__(self, game: Game, token: str, api_url: str | None = None,
                  builder: ApplicationBuilder | None = None,
-                 rate_limiter: BaseRateLimiter | None = None) -> None:
+                 rate_limiter: BaseRateLimiter | None = None,
+                 request: BaseRequest | None = None,
+                 get_updates_request: BaseRequest | None = None) -> None:
+        """`builder` may bring the token, where Telegram is and other Application settings; the
+        adapter gives it both connections: `request` (the bot's calls) and
+        `get_updates_request` (the long polls) when given, else its own on aiohttp (about a
+        third of the CPU of PTB's default HTTPXRequest per call). A builder given connection
+        settings instead (proxy, timeouts, pool size) keeps PTB's HTTPXRequest with them for
+        the bot's calls, as PTB refuses .request() next to those."""
         self.game = game
         builder = builder or ApplicationBuilder().token(token)
-        # Requests the caller set up are kept, else both connections are on aiohttp (about a
-        # third of the CPU of PTB's default HTTPXRequest per call). A caller that gave the
-        # builder connection settings instead (proxy, timeouts, pool size, a Bot) gets PTB's
-        # HTTPXRequest with them for the bot's calls: PTB refuses .request() next to those.
-        given = getattr(builder, "_get_updates_request", None)
-        self.poll = PollWatch(given if isinstance(given, BaseRequest)
-                              else AiohttpRequest(connection_pool_size=1))
+        self.poll = PollWatch(get_updates_request or AiohttpRequest(connection_pool_size=1))
         self.last_poll_error: float | None = None
         builder = builder.get_updates_request(self.poll)
-        if not isinstance(getattr(builder, "_request", None), BaseRequest):
+        if request is not None:
+            builder = builder.request(request)
+        else:
             with contextlib.suppress(RuntimeError):
                 builder = builder.request(AiohttpRequest(connection_pool_size=256))
         if api_url:

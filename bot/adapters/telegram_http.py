@@ -14,7 +14,6 @@ import aiohttp
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.helpers import get_env_proxy_for_url
 from aiohttp.payload import Payload
-from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from yarl import URL
@@ -259,7 +258,7 @@ class AiohttpRequest(BaseRequest):
         if request_data is not None:
             fields, files = request_data.json_parameters, request_data.multipart_data
             if files or fields:
-                if isinstance(write_timeout, DefaultValue):
+                if write_timeout is BaseRequest.DEFAULT_NONE:
                     write_timeout = self._media_write_timeout if files else self._write_timeout
                 # What httpx sends for data=fields, files=files: multipart with files, else
                 # the fields URL-encoded as a form.
@@ -270,11 +269,11 @@ class AiohttpRequest(BaseRequest):
                     body = TimedBody(data, content_type, write_timeout)
                 else:
                     body, headers = data, {"Content-Type": content_type}
-        if isinstance(read_timeout, DefaultValue):
+        if read_timeout is BaseRequest.DEFAULT_NONE:
             read_timeout = self._read_timeout
-        if isinstance(connect_timeout, DefaultValue):
+        if connect_timeout is BaseRequest.DEFAULT_NONE:
             connect_timeout = self._connect_timeout
-        if isinstance(pool_timeout, DefaultValue):
+        if pool_timeout is BaseRequest.DEFAULT_NONE:
             pool_timeout = self._pool_timeout
 
         if slots.locked():
