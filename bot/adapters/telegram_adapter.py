@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
 import time
@@ -219,11 +218,13 @@ class TelegramAdapter:
         self.poll = PollWatch(get_updates_request or AiohttpRequest(connection_pool_size=1))
         self.last_poll_error: float | None = None
         builder = builder.get_updates_request(self.poll)
-        if request is not None:
-            builder = builder.request(request)
-        else:
-            with contextlib.suppress(RuntimeError):
-                builder = builder.request(AiohttpRequest(connection_pool_size=256))
+        self.request: BaseRequest | None = request or AiohttpRequest(connection_pool_size=256)
+        try:
+            builder = builder.request(self.request)
+        except RuntimeError:
+            if request is not None:
+                raise
+            self.request = None  # PTB makes its own, with the builder's settings
         if api_url:
             root = api_url.rstrip("/")
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
@@ -276,6 +277,11 @@ class TelegramAdapter:
             await self.app.stop()
         await self.app.shutdown()
         await self.app.bot.shutdown()  # its connections, when start failed before the app's
+        # PTB before 22.6 leaves them open when the bot never initialized (a refused token):
+        # the adapter closes the connections it made itself (closing twice is harmless).
+        await self.poll.shutdown()
+        if self.request is not None:
+            await self.request.shutdown()
 
     async def publish_commands(self) -> None:
         commands = [BotCommand(c.name, c.summary[:256]) for c in COMMANDS.values()]
