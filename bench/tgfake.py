@@ -98,6 +98,14 @@ class RateLimitedTelegram(FakeTelegram):
         self.last_sent = at
         return sent
 
+    async def until_sent(self, count: int, timeout: float) -> bool:
+        """Whether `count` messages were sent by the end of `timeout` seconds."""
+        try:
+            await self._until(lambda: len(self.sent) >= count, timeout)
+        except TimeoutError:
+            return False
+        return True
+
     def stats(self) -> JSON:
         texts = [str(s.get("text")) for s in self.sent]
         return {"sent": len(self.sent), "rejected": self.rejected, "calls": dict(self.calls),
@@ -138,11 +146,7 @@ async def serve(model: str, cpus: set[int]) -> None:
     async def wait_sent(request: web.Request) -> web.Response:
         count = int(request.query["count"])
         timeout = float(request.query.get("timeout", "60"))
-        try:
-            await fake._until(lambda: len(fake.sent) >= count, timeout)
-        except TimeoutError:
-            return web.json_response({"ok": False, **fake.stats()})
-        return web.json_response({"ok": True, **fake.stats()})
+        return web.json_response({"ok": await fake.until_sent(count, timeout), **fake.stats()})
 
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(fake.stats())

@@ -12,6 +12,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tomllib
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -20,6 +21,9 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement  # pytest's own dependency
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 from sqlalchemy.engine import make_url
 
 from bot.config import VARIABLES, from_env, read_env_file
@@ -235,6 +239,24 @@ def test_the_package_builds_without_warnings_and_carries_its_license(tmp_path):
         metadata = files.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
     assert "License-Expression: MIT" in metadata.decode().splitlines()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
+
+
+def test_the_oldest_run_pins_every_dependency_at_its_lower_bound():
+    """`python3 dev.py test --oldest` proves the ranges in pyproject.toml only while
+    .ci/oldest.txt pins each dependency, runtime and test, at its range's lower bound."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floors: dict[str, Version] = {}
+    for line in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+        requirement = Requirement(line)
+        lower = [Version(s.version) for s in requirement.specifier if s.operator == ">="]
+        assert len(lower) == 1, f"{line}: needs one lower bound (>=) for the oldest run"
+        floors[canonicalize_name(requirement.name)] = lower[0]
+    pins: dict[str, Version] = {}
+    for line in (ROOT / ".ci" / "oldest.txt").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name.strip())] = Version(version.strip())
+    assert pins == floors
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout: nothing to ignore")

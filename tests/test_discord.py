@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import discord
+import discord.gateway
+import discord.http
 import pytest
+import yarl
 from telegram.ext import AIORateLimiter
 
-from bot.adapters.discord_adapter import DiscordAdapter
+from bot.adapters.discord_adapter import DiscordAdapter, point_at
 from bot.adapters.scheduler import Ticker
 from bot.adapters.telegram_adapter import TelegramAdapter
 from bot.commands.registry import COMMANDS
 from tests.conftest import ledger_points
-from tests.fakes.discord_api import EPHEMERAL, FakeDiscord, patched
+from tests.fakes.discord_api import EPHEMERAL, FakeDiscord
 from tests.fakes.telegram_api import FakeTelegram
 
 APP = 1300000000000000001
@@ -44,18 +47,32 @@ async def dc() -> AsyncIterator[FakeDiscord]:
         yield fake
 
 
+@pytest.fixture(autouse=True)
+def discord_roots() -> Iterator[tuple[str, yarl.URL]]:
+    """discord.py's REST and gateway roots, as found; put back after each test, since the
+    adapter's api_url (point_at) changes them for the whole process."""
+    found = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    yield found
+    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = found
+
+
+def root_of(dc: FakeDiscord) -> str:
+    """What CREWBOT_DISCORD_API_URL holds to reach the fake."""
+    return dc.api_base.removesuffix("/api/v10")
+
+
 @asynccontextmanager
 async def running(dc: FakeDiscord, app: Any, **options: Any) -> AsyncIterator[DiscordAdapter]:
-    adapter = DiscordAdapter(app.game, dc.token, guild_ids=[GUILD], guild_ready_timeout=0.05,
-                             **options)
+    """The adapter, pointed at the fake as `crewbot run` is, through its api_url."""
+    adapter = DiscordAdapter(app.game, dc.token, guild_ids=[GUILD], api_url=root_of(dc),
+                             guild_ready_timeout=0.05, **options)
     BOTS.append(adapter)
-    with patched(dc):
-        await adapter.start()
-        await adapter.client.wait_until_ready()
-        try:
-            yield adapter
-        finally:
-            await adapter.stop()
+    await adapter.start()
+    await adapter.client.wait_until_ready()
+    try:
+        yield adapter
+    finally:
+        await adapter.stop()
     assert adapter.errors == []
 
 
@@ -97,6 +114,25 @@ def custom_id(callback: dict, label: str) -> str:
 
 
 points = ledger_points
+
+
+def roots() -> tuple[str, yarl.URL]:
+    """Where discord.py sends its REST calls and opens its gateway."""
+    return discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+
+
+async def test_discord_keeps_its_own_servers_unless_an_api_url_is_given(dc, app, discord_roots):
+    DiscordAdapter(app.game, dc.token)
+    found = roots()
+    assert found == discord_roots and found[0] == "https://discord.com/api/v10"
+
+    point_at("https://discord-proxy.example:8443/")  # TLS for REST means TLS for the gateway
+    pointed = roots()
+    assert pointed == ("https://discord-proxy.example:8443/api/v10",
+                       yarl.URL("wss://discord-proxy.example:8443/gateway"))
+    point_at(root_of(dc))
+    pointed = roots()
+    assert pointed == (dc.api_base, yarl.URL(dc.gateway_url))
 
 
 async def test_slash_commands_are_synced_from_the_registry(bot, dc):
@@ -186,7 +222,7 @@ async def test_both_platforms_and_the_scheduler_in_one_process(dc, app, clock):
     async with FakeTelegram(bot_username="crewbot") as tg:
         group = -1001000000009
         tg.add_chat(group)
-        telegram = TelegramAdapter(app.game, tg.token, builder=tg.application_builder(),
+        telegram = TelegramAdapter(app.game, tg.token, tg.base_url.removesuffix("/bot"),
                                    rate_limiter=AIORateLimiter(0, 0, max_retries=1))
         async with running(dc, app) as discord_adapter:
             await telegram.start()

@@ -44,7 +44,8 @@ class Bot:
         self.tg, self.app, self.clock = tg, app, clock
         # No local pacing in tests (the fake enforces nothing); 429s are still retried.
         limiter = AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
-        self.adapter = TelegramAdapter(app.game, tg.token, builder=tg.application_builder(),
+        # Pointed at the fake as `crewbot run` is, by CREWBOT_TELEGRAM_API_URL's root.
+        self.adapter = TelegramAdapter(app.game, tg.token, tg.base_url.removesuffix("/bot"),
                                        rate_limiter=limiter)
 
     async def settle(self) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import socket
 import struct
@@ -22,7 +23,6 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import ApplicationBuilder
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
-from telegram.request._requestparameter import RequestParameter
 
 from bot.adapters.telegram_adapter import TelegramAdapter
 from bot.adapters.telegram_http import AiohttpRequest, multipart, scrubbed
@@ -144,10 +144,6 @@ class Keep(AiohttpRequest):
     ) -> tuple[int, bytes]:
         self.seen.append(request_data)
         return await super().do_request(url, method, request_data, *args, **kwargs)
-
-
-def request_data(**params: object) -> RequestData:
-    return RequestData([RequestParameter.from_input(k, v) for k, v in params.items()])
 
 
 # ------------------------------------------------------------------ the wire
@@ -341,19 +337,16 @@ async def test_an_upload_the_server_never_reads_times_out_at_the_write_timeout()
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         port = int(listener.getsockname()[1])
-        data = request_data(
-            chat_id=CREW, document=InputFile(b"\0" * (16 << 20), filename="huge.bin")
-        )
-        async with AiohttpRequest(media_write_timeout=60) as request:
-            began = time.monotonic()
+        bot = bot_on(f"http://127.0.0.1:{port}", AiohttpRequest(media_write_timeout=60))
+        began = time.monotonic()
+        try:
             with pytest.raises(TimedOut) as caught:
                 async with asyncio.timeout(GUARD):  # a request that ignored it would hang
-                    await request.post(
-                        f"http://127.0.0.1:{port}/bot{TOKEN}/sendDocument",
-                        data,
-                        write_timeout=0.5,
-                    )
+                    await bot.send_document(CREW, b"\0" * (16 << 20), filename="huge.bin",
+                                            write_timeout=0.5)
             assert time.monotonic() - began < 5.0
+        finally:
+            await bot.shutdown()
     assert TOKEN not in shown(caught.value)
 
 
@@ -382,12 +375,12 @@ async def test_a_connection_reset_mid_upload_is_a_network_error_without_the_toke
 
     server = await asyncio.start_server(reset, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    data = request_data(document=InputFile(b"\0" * (16 << 20), filename="huge.bin"))
+    bot = bot_on(f"http://127.0.0.1:{port}")
     try:
-        async with AiohttpRequest() as request:
-            with pytest.raises(NetworkError) as caught:
-                await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/sendDocument", data)
+        with pytest.raises(NetworkError) as caught:
+            await bot.send_document(CREW, b"\0" * (16 << 20), filename="huge.bin")
     finally:
+        await bot.shutdown()
         server.close()
         await server.wait_closed()
     # aiohttp's own message is "Can not write request body for <the URL>"
@@ -444,7 +437,8 @@ async def test_proxies_come_from_the_environment_like_httpx(monkeypatch) -> None
     ):
         monkeypatch.delenv(name, raising=False)
     async with recording() as proxy:
-        monkeypatch.setenv("HTTP_PROXY", proxy.root)
+        # The proxy's credentials go in the URL, as httpx reads them.
+        monkeypatch.setenv("HTTP_PROXY", proxy.root.replace("//", "//crew:p%40ss@"))
         async with AiohttpRequest() as request:
             # No such host: only the proxy can answer.
             assert await request.post(f"http://api.telegram.invalid/bot{TOKEN}/ping") is True
@@ -452,6 +446,9 @@ async def test_proxies_come_from_the_environment_like_httpx(monkeypatch) -> None
             async with recording() as direct:
                 await request.post(f"{direct.root}/bot{TOKEN}/ping")
     assert proxy.seen[0].url == f"http://api.telegram.invalid/bot{TOKEN}/ping"
+    credentials = base64.b64encode(b"crew:p@ss").decode()
+    assert proxy.seen[0].headers["Proxy-Authorization"] == f"Basic {credentials}"
+    assert "Proxy-Authorization" not in direct.seen[0].headers
     assert len(proxy.seen) == 1 and len(direct.seen) == 1
 
 
@@ -465,10 +462,12 @@ async def test_the_adapter_uses_aiohttp_for_both_connections_unless_told_otherwi
     assert isinstance(request, AiohttpRequest) and request.connection_pool_size == 256
     assert isinstance(polls, AiohttpRequest) and polls.connection_pool_size == 1
 
-    given = HTTPXRequest(connection_pool_size=8)
-    adapter = TelegramAdapter(game, TOKEN, builder=ApplicationBuilder().token(TOKEN).request(given))
+    given, given_polls = HTTPXRequest(connection_pool_size=8), HTTPXRequest(connection_pool_size=1)
+    adapter = TelegramAdapter(game, TOKEN, request=given)
     assert adapter.app.bot.request is given
     assert isinstance(adapter.poll.inner, AiohttpRequest)
+    adapter = TelegramAdapter(game, TOKEN, get_updates_request=given_polls)
+    assert adapter.poll.inner is given_polls and isinstance(adapter.app.bot.request, AiohttpRequest)
 
     # Connection settings on the builder are PTB's to honour (it refuses .request() then).
     proxied = ApplicationBuilder().token(TOKEN).proxy("http://127.0.0.1:3128").read_timeout(9)

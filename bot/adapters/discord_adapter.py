@@ -41,8 +41,13 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 
 def point_at(api_url: str) -> None:
-    """Sends discord.py's REST and gateway traffic to another host (a proxy or a test server):
-    its roots are class attributes, the only way discord.py offers."""
+    """Sends discord.py's REST and gateway traffic to another host (a proxy or a test server),
+    for CREWBOT_DISCORD_API_URL only.
+
+    The project's one exception to using libraries through their documented options: discord.py
+    has no setting for its base URLs, which are the class attributes `Route.BASE` and
+    `DiscordWebSocket.DEFAULT_GATEWAY`. Assigning them is the smallest way, and it holds for the
+    whole process (the bot runs one Discord client)."""
     root = api_url.rstrip("/")
     discord.http.Route.BASE = f"{root}/api/v10"
     ws = "wss" + root[5:] if root.startswith("https") else "ws" + root[4:]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
 import time
@@ -205,21 +204,27 @@ class TelegramAdapter:
 
     def __init__(self, game: Game, token: str, api_url: str | None = None,
                  builder: ApplicationBuilder | None = None,
-                 rate_limiter: BaseRateLimiter | None = None) -> None:
+                 rate_limiter: BaseRateLimiter | None = None,
+                 request: BaseRequest | None = None,
+                 get_updates_request: BaseRequest | None = None) -> None:
+        """`builder` may bring the token, where Telegram is and other Application settings; the
+        adapter gives it both connections: `request` (the bot's calls) and
+        `get_updates_request` (the long polls) when given, else its own on aiohttp (about a
+        third of the CPU of PTB's default HTTPXRequest per call). A builder given connection
+        settings instead (proxy, timeouts, pool size) keeps PTB's HTTPXRequest with them for
+        the bot's calls, as PTB refuses .request() next to those."""
         self.game = game
         builder = builder or ApplicationBuilder().token(token)
-        # Requests the caller set up are kept, else both connections are on aiohttp (about a
-        # third of the CPU of PTB's default HTTPXRequest per call). A caller that gave the
-        # builder connection settings instead (proxy, timeouts, pool size, a Bot) gets PTB's
-        # HTTPXRequest with them for the bot's calls: PTB refuses .request() next to those.
-        given = getattr(builder, "_get_updates_request", None)
-        self.poll = PollWatch(given if isinstance(given, BaseRequest)
-                              else AiohttpRequest(connection_pool_size=1))
+        self.poll = PollWatch(get_updates_request or AiohttpRequest(connection_pool_size=1))
         self.last_poll_error: float | None = None
         builder = builder.get_updates_request(self.poll)
-        if not isinstance(getattr(builder, "_request", None), BaseRequest):
-            with contextlib.suppress(RuntimeError):
-                builder = builder.request(AiohttpRequest(connection_pool_size=256))
+        self.request: BaseRequest | None = request or AiohttpRequest(connection_pool_size=256)
+        try:
+            builder = builder.request(self.request)
+        except RuntimeError:
+            if request is not None:
+                raise
+            self.request = None  # PTB makes its own, with the builder's settings
         if api_url:
             root = api_url.rstrip("/")
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
@@ -272,6 +277,11 @@ class TelegramAdapter:
             await self.app.stop()
         await self.app.shutdown()
         await self.app.bot.shutdown()  # its connections, when start failed before the app's
+        # PTB before 22.6 leaves them open when the bot never initialized (a refused token):
+        # the adapter closes the connections it made itself (closing twice is harmless).
+        await self.poll.shutdown()
+        if self.request is not None:
+            await self.request.shutdown()
 
     async def publish_commands(self) -> None:
         commands = [BotCommand(c.name, c.summary[:256]) for c in COMMANDS.values()]

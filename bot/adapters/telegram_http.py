@@ -7,14 +7,13 @@ import contextlib
 import io
 import os
 import re
+import urllib.request
 from typing import IO, Any
 from urllib.parse import urlencode
 
 import aiohttp
+from aiohttp import Payload
 from aiohttp.abc import AbstractStreamWriter
-from aiohttp.helpers import get_env_proxy_for_url
-from aiohttp.payload import Payload
-from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from yarl import URL
@@ -107,6 +106,21 @@ class TimedBody(Payload):
                 await writer.write(view[start : start + WRITE_CHUNK])
 
 
+def env_proxy(origin: str) -> tuple[URL | None, dict[str, str] | None]:
+    """The proxy the environment sets for this origin (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, as
+    the standard library reads them) and the headers that give it the credentials in its URL.
+    Only http:// proxies, as aiohttp's own trust_env."""
+    url = URL(origin)
+    if url.host is not None and urllib.request.proxy_bypass(url.host):
+        return None, None
+    found = urllib.request.getproxies().get(url.scheme)
+    proxy = URL(found) if found else None
+    if proxy is None or proxy.scheme != "http":
+        return None, None
+    auth = aiohttp.BasicAuth.from_url(proxy)
+    return proxy.with_user(None), {"Proxy-Authorization": auth.encode()} if auth else None
+
+
 def scrubbed(text: str, url: str) -> str:
     """The text without the request's URL, whose path holds the bot token, in any of the forms
     aiohttp and yarl print it."""
@@ -176,7 +190,7 @@ class AiohttpRequest(BaseRequest):
         self._session: aiohttp.ClientSession | None = None
         self._closed = False  # shut down: requests fail until initialize() again
         self._slots: asyncio.Semaphore | None = None
-        self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
+        self._proxies: dict[str, tuple[URL | None, dict[str, str] | None]] = {}
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     @property
@@ -224,16 +238,12 @@ class AiohttpRequest(BaseRequest):
             self._timeouts[(read, connect)] = timeout
         return timeout
 
-    def _proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    def _proxy(self, url: str) -> tuple[URL | None, dict[str, str] | None]:
         end = url.find("/", url.find("//") + 2)
         origin = url if end < 0 else url[:end]
         found = self._proxies.get(origin)
         if found is None:
-            try:
-                found = get_env_proxy_for_url(URL(origin))
-            except LookupError:
-                found = (None, None)
-            self._proxies[origin] = found
+            found = self._proxies[origin] = env_proxy(origin)
         return found
 
     async def do_request(
@@ -259,7 +269,7 @@ class AiohttpRequest(BaseRequest):
         if request_data is not None:
             fields, files = request_data.json_parameters, request_data.multipart_data
             if files or fields:
-                if isinstance(write_timeout, DefaultValue):
+                if write_timeout is BaseRequest.DEFAULT_NONE:
                     write_timeout = self._media_write_timeout if files else self._write_timeout
                 # What httpx sends for data=fields, files=files: multipart with files, else
                 # the fields URL-encoded as a form.
@@ -270,11 +280,11 @@ class AiohttpRequest(BaseRequest):
                     body = TimedBody(data, content_type, write_timeout)
                 else:
                     body, headers = data, {"Content-Type": content_type}
-        if isinstance(read_timeout, DefaultValue):
+        if read_timeout is BaseRequest.DEFAULT_NONE:
             read_timeout = self._read_timeout
-        if isinstance(connect_timeout, DefaultValue):
+        if connect_timeout is BaseRequest.DEFAULT_NONE:
             connect_timeout = self._connect_timeout
-        if isinstance(pool_timeout, DefaultValue):
+        if pool_timeout is BaseRequest.DEFAULT_NONE:
             pool_timeout = self._pool_timeout
 
         if slots.locked():
@@ -286,7 +296,11 @@ class AiohttpRequest(BaseRequest):
         else:
             await slots.acquire()
         try:
-            proxy, proxy_auth = self._proxy(url)
+            proxy, proxy_headers = self._proxy(url)
+            if proxy_headers and url.startswith("http:"):
+                # aiohttp gives proxy_headers to the CONNECT of an https:// tunnel only; a
+                # plain http:// request goes to the proxy whole, with them among its headers.
+                headers = {**(headers or {}), **proxy_headers}
             async with session.request(
                 method,
                 url,
@@ -295,7 +309,7 @@ class AiohttpRequest(BaseRequest):
                 allow_redirects=False,
                 timeout=self._timeout(read_timeout, connect_timeout),
                 proxy=proxy,
-                proxy_auth=proxy_auth,
+                proxy_headers=proxy_headers,
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as error:  # aiohttp's timeouts are asyncio.TimeoutError too
