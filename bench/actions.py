@@ -30,7 +30,7 @@ from bench.common import (
 from bot.app import App, freeze_startup_heap, open_app
 from bot.clock import SimClock
 from bot.commands.events import Actor, Chat, CommandReceived, Event, Message, ReactionChanged
-from storage.direct import Counted
+from storage.sqlite_loop import loop_sqlite
 
 SECTION = "1. Game actions"
 ACTIONS = ("/checkin", "reaction", "/ask", "/offer", "/thanks", "/here", "/leaderboard")
@@ -65,21 +65,19 @@ class Block:
 
 
 class Counter:
-    """Counts the SQL statements SQLAlchemy sends, to explain the ratio to the floor."""
+    """Counts the SQL statements SQLAlchemy sends, to explain the ratio to the floor: an
+    event listener on the engines, attached by the bench (production code counts nothing)."""
 
     def __init__(self, app: App) -> None:
-        self._seen_here = 0
-        event.listen(app.engine.sync_engine, "before_cursor_execute", self._seen)
-        if app.engine.dialect.name == "sqlite":  # BEGIN IMMEDIATE goes straight to the cursor
-            event.listen(app.engine.sync_engine, "begin", self._seen)
+        self.count = 0
+        event.listen(app.engine.sync_engine, "before_cursor_execute", self.seen)
+        loop = loop_sqlite(app.engine)
+        if loop is not None:  # the units of work's engine; its BEGIN IMMEDIATE goes to sqlite3
+            event.listen(loop.engine, "before_cursor_execute", self.seen)
+            event.listen(loop.engine, "begin", self.seen)
 
-    def _seen(self, *_: Any) -> None:
-        self._seen_here += 1
-
-    @property
-    def count(self) -> int:
-        """Through SQLAlchemy, and straight on sqlite3 (storage/direct.py)."""
-        return self._seen_here + Counted.statements
+    def seen(self, *_: Any) -> None:
+        self.count += 1
 
 
 class Feeder:
@@ -208,17 +206,22 @@ FLOOR_TABLE = Table("bench_floor", FLOOR, Column("id", Integer, primary_key=True
 
 
 async def floor_block(app: App, counter: Counter, count: int) -> Block:
-    """The floor: one row inserted and committed per call, same engine, driver and pragmas."""
-    engine = app.engine
+    """The floor: one row inserted and committed per call, on the connections the units of
+    work use (same engine, driver and pragmas)."""
+    loop = loop_sqlite(app.engine)
+    connect = loop.connect if loop is not None else app.engine.connect
     statement = insert(FLOOR_TABLE)
     block = Block()
     before = counter.count
     start = now()
     for i in range(count):
         began = now()
-        async with engine.connect() as conn:
+        conn = await connect()
+        try:
             await conn.execute(statement, {"note": f"row {i}"})
             await conn.commit()
+        finally:
+            await conn.close()
         block.latencies.append(now() - began)
     block.wall = now() - start
     block.statements = counter.count - before
