@@ -139,8 +139,8 @@ async def serve(model: str, cpus: set[int]) -> None:
         count = int(request.query["count"])
         timeout = float(request.query.get("timeout", "60"))
         try:
-            await fake._until(lambda: len(fake.sent) >= count, timeout)
-        except TimeoutError:
+            await fake.wait_sent(count=count, timeout=timeout)
+        except AssertionError:  # the fake's way of saying it timed out
             return web.json_response({"ok": False, **fake.stats()})
         return web.json_response({"ok": True, **fake.stats()})
 
