@@ -65,14 +65,18 @@ async def test_committed_work_is_there_for_the_next_unit_of_work(any_app):
         assert await store.open_circle(kept.id) is not None
 
 
-async def test_a_dropped_postgres_connection_invalidates_it_for_the_retry(any_app):
+@pytest.mark.parametrize("begun", [False, True], ids=["first-statement", "later-statement"])
+async def test_a_dropped_postgres_connection_invalidates_it_for_the_retry(any_app, begun):
+    """The unit of work's first statement goes through SQLAlchemy, the later ones straight to
+    asyncpg: a connection lost under either is invalidated, and the error is retryable."""
     if any_app.engine.dialect.name != "postgresql":
         pytest.skip("a server-side disconnect needs PostgreSQL")
     async with any_app.game.uow() as store:
         crew = await store.add_crew("console", "dropped", "dropped", START)
         await store.commit()
         assert await store.roster(crew.id) == []  # this unit of work holds a connection
-        await store.commit()
+        if not begun:
+            await store.commit()
         async with any_app.engine.connect() as other:  # every other one, this one's too
             await other.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -99,6 +103,7 @@ async def test_a_command_cancelled_mid_statement_leaves_the_pool_working(any_app
 
     async def thank() -> None:
         async with any_app.game.uow() as store:
+            assert await store.roster(crew.id)  # the transaction has begun
             waiting.set()
             await store.mark_thanked(favour.id)  # blocks on the locker's row lock
 
