@@ -46,7 +46,7 @@ class Checkpoints:
         self.commits = 0
         self.done = 0
         self.running = False
-        self.worker = ThreadPoolExecutor(1, thread_name_prefix="crewbot-checkpoint")
+        self.worker: ThreadPoolExecutor | None = None  # started with the first checkpoint
         self.conn: sqlite3.Connection | None = None  # used on the worker's thread only
 
     def committed(self) -> None:
@@ -54,6 +54,8 @@ class Checkpoints:
         if self.commits < CHECKPOINT_EVERY or self.running:
             return
         self.commits, self.running = 0, True
+        if self.worker is None:
+            self.worker = ThreadPoolExecutor(1, thread_name_prefix="crewbot-checkpoint")
         self.worker.submit(self.checkpoint).add_done_callback(self.finished)
 
     def checkpoint(self) -> None:
@@ -72,7 +74,10 @@ class Checkpoints:
             self.done += 1
 
     def close(self) -> None:
-        self.worker.shutdown(wait=True)
+        """Waits for a running checkpoint; a later commit starts a new worker."""
+        if self.worker is not None:
+            self.worker.shutdown(wait=True)
+            self.worker = None
         if self.conn is not None:
             self.conn.close()
             self.conn = None
