@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import asyncpg
 from sqlalchemy import CompoundSelect, Executable, Select, TextClause
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import (
@@ -20,6 +19,9 @@ from sqlalchemy.exc import (
     StatementError,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:  # imported when an error needs it: a SQLite bot never loads asyncpg
+    import asyncpg
 
 # Through SQLAlchemy's execution (its execution context, cursor adapter, result object and
 # the greenlet hops of its asyncio layer) one of these statements cost the bot about as much
@@ -187,19 +189,18 @@ class PgStatement:
             await _raise_as_sqlalchemy(conn, error, self.sql)
 
 
-_RETRYABLE = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError,
-              asyncpg.LockNotAvailableError)
-
-
 async def _raise_as_sqlalchemy(conn: AsyncConnection, error: BaseException, sql: str
                                ) -> NoReturn:
     """Raises the exception SQLAlchemy raises for this asyncpg error; a lost connection, or a
     statement cancelled half-way (its connection's state unknown), is invalidated first so
     the pool hands out a fresh one."""
+    import asyncpg
+
     kind: type[DBAPIError] | None = None
     if isinstance(error, asyncpg.IntegrityConstraintViolationError):
         kind = IntegrityError
-    elif isinstance(error, _RETRYABLE):
+    elif isinstance(error, asyncpg.SerializationError | asyncpg.DeadlockDetectedError
+                    | asyncpg.LockNotAvailableError):
         kind = OperationalError
     elif isinstance(error, asyncpg.DataError):
         kind = DataError
