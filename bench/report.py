@@ -13,7 +13,7 @@ KEEP_MARKER = "<!-- bench: everything below this line is copied from bench/notes
 OLD_MARKER = "<!-- bench: everything below this line is kept when the results are rewritten -->"
 NOTES = Path(__file__).with_name("notes")
 # Hand-written parts, committed beside the harness, so every run rewrites the whole file.
-INCLUDED = ("fixes.md", "before.md")
+INCLUDED = ("fixes.md", "public_apis.md", "before.md")
 
 METHOD = """\
 - **1. Game actions**: `Game.handle` with `CommandReceived`/`ReactionChanged` events carrying

@@ -1016,10 +1016,10 @@ class SqlStore:
         rows = [{"crew_id": crew_id, "member_id": member_id, "points": points, "level": level,
                  "reason": reason, "source": source, "month": month, "at": now}
                 for member_id, points, level, reason, source in items]
-        # On SQLite one statement per row (each a cached statement on the loop's thread) costs
-        # less than SQLAlchemy's multi-row INSERT ... RETURNING ("insertmanyvalues"), compiled
-        # anew for each row count.
-        if self._dialect == "sqlite" or len(rows) == 1:
+        # Several rows: SQLAlchemy's multi-row INSERT ... RETURNING ("insertmanyvalues"), one
+        # statement (measured on SQLite: as fast as one cached statement per row for a tally's
+        # 4-6 awards, and one statement fewer for /thanks).
+        if len(rows) == 1:
             inserted = [r for row in rows for r in (await self._run("award", **row)).all()]
         else:
             inserted = (await self._conn.execute(self._sql["award"], rows)).all()
