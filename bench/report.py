@@ -139,8 +139,9 @@ compare medians and ratios, not one value.
 ## Results
 
 These figures are from the code as it is now, after the fixes for issue 8 (explained in
-"What was slow and what fixed it" below); the figures before any fix are kept in "Before any
-fix" at the end. Load during this run, as load averages over 1, 5 and 15 minutes on
+"What was slow and what fixed it" below) and with every library used through its public API
+(issue 15, with its before and after below); the figures before any fix are kept in "Before
+any fix" at the end. Load during this run, as load averages over 1, 5 and 15 minutes on
 {machine.get("Cores", "?")} cores:
 
 - at the start: {load[0]}
