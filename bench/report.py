@@ -13,7 +13,7 @@ KEEP_MARKER = "<!-- bench: everything below this line is copied from bench/notes
 OLD_MARKER = "<!-- bench: everything below this line is kept when the results are rewritten -->"
 NOTES = Path(__file__).with_name("notes")
 # Hand-written parts, committed beside the harness, so every run rewrites the whole file.
-INCLUDED = ("fixes.md", "before.md")
+INCLUDED = ("fixes.md", "public_apis.md", "before.md")
 
 METHOD = """\
 - **1. Game actions**: `Game.handle` with `CommandReceived`/`ReactionChanged` events carrying
@@ -25,10 +25,12 @@ METHOD = """\
   (untimed `/meeting now`), `/here` and `/leaderboard`. Every reply is checked, so a refusal
   never counts as an action. actions/s is the median over rounds of (calls / wall time of the
   block); p50/p99 pool every call of every round. The floor is one row inserted and committed
-  per call through the same engine (`storage.engine.make_engine`: same driver, pragmas,
-  `BEGIN IMMEDIATE` and statements on the loop thread on SQLite, no pre-ping on PostgreSQL);
-  the ratio is p50 over floor p50. "SQL/action" counts the statements sent per call
-  (the commit not included; on SQLite the `BEGIN IMMEDIATE` is one of them). A second set of
+  per call on the connections the units of work use (on SQLite the loop thread's engine of
+  `storage.sqlite_loop`, with its pragmas and `BEGIN IMMEDIATE`; on PostgreSQL
+  `storage.engine.make_engine`'s, no pre-ping); the ratio is p50 over floor p50. "SQL/action"
+  counts the statements sent per call (the commit not included; on SQLite the
+  `BEGIN IMMEDIATE` is one of them), in the untimed warm-up round: SQLAlchemy's event
+  listeners and asyncpg's query logger, attached by the bench for that round only. A second set of
   rounds plays every crew at once (each crew's events in order, as the adapters run chats).
   "bot CPU" is this process's CPU time over a block (`time.process_time`: every thread, so
   SQLite's own work and its checkpoints too) per call, the median over rounds; "PostgreSQL
@@ -137,8 +139,9 @@ compare medians and ratios, not one value.
 ## Results
 
 These figures are from the code as it is now, after the fixes for issue 8 (explained in
-"What was slow and what fixed it" below); the figures before any fix are kept in "Before any
-fix" at the end. Load during this run, as load averages over 1, 5 and 15 minutes on
+"What was slow and what fixed it" below) and with every library used through its public API
+(issue 15, with its before and after below); the figures before any fix are kept in "Before
+any fix" at the end. Load during this run, as load averages over 1, 5 and 15 minutes on
 {machine.get("Cores", "?")} cores:
 
 - at the start: {load[0]}

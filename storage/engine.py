@@ -9,8 +9,6 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from storage.sqlite_driver import LoopSQLite
-
 DEFAULT_SQLITE = "crewbot.sqlite3"
 PG_POOL_SIZE = 20  # PostgreSQL connections kept open per process; as many more for a burst
 
@@ -38,21 +36,22 @@ def database_url(url_or_path: str | None) -> URL:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # This engine's connections run on aiosqlite's thread, so waiting for a lock inside
+    # SQLite (busy_timeout) blocks no task; the units of work run on the loop's thread
+    # instead (storage.sqlite_loop), with pragmas of their own.
     cursor = dbapi_connection.cursor()
-    # busy_timeout=0: a lock is waited for on the loop (LoopCursor); wal_autocheckpoint=0:
-    # checkpoints run in a worker thread (Checkpoints), never inside a commit on the loop.
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                   "busy_timeout=0", "wal_autocheckpoint=0"):
+                   "busy_timeout=30000"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+    # SQLAlchemy's documented recipe for SQLite transactions: aiosqlite sends no BEGIN of its
+    # own, and the "begin" event below sends BEGIN IMMEDIATE.
+    dbapi_connection.isolation_level = None
 
 
-def _begin_immediate(dbapi_connection: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("BEGIN IMMEDIATE")
-    finally:
-        cursor.close()
+def _begin_immediate(conn: Any) -> None:
+    # The write lock is taken at BEGIN, so two processes serialise instead of deadlocking.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url_or_path: str | None, pool_size: int = PG_POOL_SIZE) -> AsyncEngine:
@@ -60,19 +59,9 @@ def make_engine(url_or_path: str | None, pool_size: int = PG_POOL_SIZE) -> Async
     `pool_size`: PostgreSQL connections kept open (as many more are opened for a burst)."""
     url = database_url(url_or_path)
     if url.drivername.startswith("sqlite"):
-        engine = create_async_engine(url, module=LoopSQLite(), hide_parameters=True,
-                                     connect_args={"timeout": 0, "check_same_thread": False})
+        engine = create_async_engine(url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        # Take the write lock at BEGIN so two processes serialise instead of deadlocking. Sent
-        # as the dialect's own BEGIN, straight to the DBAPI cursor (SQLITE_BUSY waited for
-        # there, errors wrapped as any BEGIN's): a "begin" event running exec_driver_sql paid
-        # a whole statement's execution and result set-up per unit of work.
-        engine.sync_engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign]
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     # No pool_pre_ping: it costs a round trip on every unit of work. A connection the server
     # dropped fails its first statement instead; SQLAlchemy then invalidates the pool and

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
@@ -46,8 +45,6 @@ from bot.rules.model import (
     Member,
     Venture,
 )
-from storage.direct import Direct, P, compile_all
-from storage.direct_pg import PgDirect
 from storage.models import (
     CheckinRow,
     CircleRow,
@@ -69,6 +66,8 @@ from storage.models import (
     VentureMemberRow,
     VentureRow,
 )
+from storage.pg_statements import PgStatement
+from storage.sqlite_loop import LoopConnection, LoopSession, loop_sqlite
 
 LEASE = timedelta(seconds=60)
 MEETING_TIMERS = ("meeting_prompt", "meeting_reminder", "meeting_start", "meeting_tally")
@@ -374,17 +373,16 @@ def _arrival(p: Any) -> Executable:
 
 
 _STATEMENTS: dict[str, dict[str, Executable]] = {}
-_DIRECT: dict[tuple[type, str], dict[str, Any]] = {}
+_PG_STATEMENTS: dict[str, PgStatement] = {}
 
 
-def _direct(kind: type[P], dialect: Dialect) -> dict[str, P]:
-    """The prebuilt statements that run straight on the driver `kind` is for (`Direct`: sqlite3,
-    `PgDirect`: asyncpg); none on the other database."""
-    key = (kind, dialect.name)
-    if key not in _DIRECT:
-        _DIRECT[key] = (compile_all(kind, _statements(dialect.name), dialect)
-                        if dialect.name == kind.DIALECT else {})
-    return _DIRECT[key]
+def _pg_statements(dialect: Dialect) -> dict[str, PgStatement]:
+    """The prebuilt statements that run on asyncpg's own API (storage/pg_statements.py)."""
+    if not _PG_STATEMENTS:
+        for name, statement in _statements(dialect.name).items():
+            if (compiled := PgStatement.compile(statement, dialect)) is not None:
+                _PG_STATEMENTS[name] = compiled
+    return _PG_STATEMENTS
 
 
 def _statements(dialect: str) -> dict[str, Executable]:
@@ -434,70 +432,53 @@ def _crew_and_member(row: Any) -> tuple[Crew | None, Member | None]:
 class SqlStore:
     """Every read and write the game needs, inside one transaction (commit or it rolls back).
 
-    It works on one connection: the prebuilt statements of the hot paths run on it directly,
-    and an ORM session is made on the same transaction only when a method needs one (most
-    game actions never do; a session's set-up and commit cost more than two statements)."""
+    It works on one connection: the prebuilt statements of the hot paths run on it as Core
+    statements, and an ORM session is made on the same transaction only when a method needs
+    one (most game actions never do; a session's set-up and commit cost more than two
+    statements). On a SQLite file the connection is a LoopConnection, whose statements run on
+    the loop's thread (storage/sqlite_loop.py)."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection | LoopConnection) -> None:
         self._conn = conn
-        self._session: AsyncSession | None = None
+        self._session: AsyncSession | LoopSession | None = None
         self._dialect = conn.dialect.name
         self._sql = _statements(self._dialect)
-        self._direct = _direct(Direct, conn.dialect)
-        self._direct_pg = _direct(PgDirect, conn.dialect)
-        self._sqlite: sqlite3.Connection | None = None
-        self._asyncpg: Any = None
+        self._pg = _pg_statements(conn.dialect) if self._dialect == "postgresql" else {}
+        self._driver: Any = None  # asyncpg's connection, on PostgreSQL
 
     @property
-    def session(self) -> AsyncSession:
+    def session(self) -> AsyncSession | LoopSession:
         if self._session is None:
             # control_fully: the session's commit and rollback are the connection's.
-            self._session = AsyncSession(bind=self._conn, expire_on_commit=False,
-                                         join_transaction_mode="control_fully")
+            self._session = (LoopSession(self._conn) if isinstance(self._conn, LoopConnection)
+                             else AsyncSession(bind=self._conn, expire_on_commit=False,
+                                               join_transaction_mode="control_fully"))
         return self._session
 
     async def _run(self, name: str, **params: Any) -> Any:
-        """Runs a prebuilt statement on the connection, past the ORM layer (every ORM write
-        here flushes at once, so there is nothing to autoflush first); on SQLite straight on
-        the sqlite3 connection (storage/direct.py), on PostgreSQL on asyncpg's
-        (storage/direct_pg.py)."""
-        direct = self._direct.get(name)
-        if direct is not None:
-            return direct.run(await self._in_transaction(), params)
-        fast = self._direct_pg.get(name)
-        if fast is not None:
-            return await fast.run(self._conn, await self._asyncpg_adapter(), params)
+        """Runs a prebuilt statement on the connection as a Core statement, past the ORM layer
+        (every ORM write here flushes at once, so there is nothing to autoflush first); on
+        PostgreSQL on asyncpg's own API once the transaction has begun."""
+        fast = self._pg.get(name)
+        if fast is not None and (driver := await self._in_pg_transaction()) is not None:
+            return await fast.run(self._conn, driver, params)
         return await self._conn.execute(self._sql[name], params)
 
     async def _run_many(self, name: str, rows: list[dict[str, Any]]) -> None:
-        """`_run` once per row (no rows returned)."""
-        direct = self._direct.get(name)
-        if direct is not None:
-            direct.run_many(await self._in_transaction(), rows)
-            return
-        fast = self._direct_pg.get(name)
-        if fast is not None:
-            await fast.run_many(self._conn, await self._asyncpg_adapter(), rows)
+        """`_run` once per row (no rows returned): the driver's executemany."""
+        fast = self._pg.get(name)
+        if fast is not None and (driver := await self._in_pg_transaction()) is not None:
+            await fast.run_many(self._conn, driver, rows)
             return
         await self._conn.execute(self._sql[name], rows)
 
-    async def _in_transaction(self) -> sqlite3.Connection:
-        """The sqlite3 connection, inside the transaction SQLAlchemy began on it."""
-        if not self._conn.in_transaction():
-            await self._conn.begin()
-        if self._sqlite is None:
-            raw = await self._conn.get_raw_connection()
-            self._sqlite = raw.driver_connection._conn  # type: ignore[union-attr]
-        return self._sqlite
-
-    async def _asyncpg_adapter(self) -> Any:
-        """SQLAlchemy's adapter of the asyncpg connection, inside a transaction SQLAlchemy
-        began (its BEGIN is sent with the first statement, as SQLAlchemy's adapter does)."""
-        if not self._conn.in_transaction():
-            await self._conn.begin()
-        if self._asyncpg is None:
-            self._asyncpg = (await self._conn.get_raw_connection()).dbapi_connection
-        return self._asyncpg
+    async def _in_pg_transaction(self) -> Any:
+        """asyncpg's connection once SQLAlchemy's transaction has begun on it, else None: its
+        asyncpg adapter sends BEGIN with the unit of work's first statement, which therefore
+        goes through SQLAlchemy."""
+        if self._driver is None:
+            self._driver = (await self._conn.get_raw_connection()).driver_connection
+        return self._driver if self._driver.is_in_transaction() else None
 
     async def _first(self, name: str, **params: Any) -> Any:
         """The first row a prebuilt statement returned, or None."""
@@ -1027,9 +1008,10 @@ class SqlStore:
         rows = [{"crew_id": crew_id, "member_id": member_id, "points": points, "level": level,
                  "reason": reason, "source": source, "month": month, "at": now}
                 for member_id, points, level, reason, source in items]
-        # Straight on sqlite3 one statement per row (~20 us each) costs a tenth of SQLAlchemy's
-        # multi-row INSERT ... RETURNING ("insertmanyvalues"), its only other way.
-        if "award" in self._direct or len(rows) == 1:
+        # Several rows: SQLAlchemy's multi-row INSERT ... RETURNING ("insertmanyvalues"), one
+        # statement (measured on SQLite: as fast as one cached statement per row for a tally's
+        # 4-6 awards, and one statement fewer for /thanks).
+        if len(rows) == 1:
             inserted = [r for row in rows for r in (await self._run("award", **row)).all()]
         else:
             inserted = (await self._conn.execute(self._sql["award"], rows)).all()
@@ -1327,29 +1309,31 @@ class SqlStore:
 class UnitOfWork:
     """`async with uow() as store:` gives a store whose work is lost unless committed.
 
-    On SQLite, units of work of this process take turns (an asyncio lock): SQLite lets one
-    writer in at a time anyway, and a second BEGIN IMMEDIATE would wait in SQLite's busy
-    handler, which sleeps up to 100 ms a try, instead of being woken the moment the first
-    commits. Other processes still wait in the busy handler."""
+    On a SQLite file the store's statements run on the loop's thread (storage/sqlite_loop.py),
+    and units of work of this process take turns (an asyncio lock): SQLite lets one writer in
+    at a time anyway, and the next one's BEGIN IMMEDIATE then starts the moment the first
+    commits. Another process's write lock is waited for with asyncio.sleep."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.loop = loop_sqlite(engine)
         self.turns = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self) -> _Scope:
-        return _Scope(self.engine, self.turns)
+        return _Scope(self)
 
 
 class _Scope:
-    def __init__(self, engine: AsyncEngine, turns: asyncio.Lock | None) -> None:
-        self.engine = engine
-        self.turns = turns
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.turns = uow.turns
 
     async def __aenter__(self) -> SqlStore:
         if self.turns:
             await self.turns.acquire()
         try:
-            self.conn = await self.engine.connect()
+            self.conn: AsyncConnection | LoopConnection = await (
+                self.uow.loop.connect() if self.uow.loop else self.uow.engine.connect())
         except BaseException:
             if self.turns:
                 self.turns.release()

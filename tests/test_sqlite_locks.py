@@ -11,9 +11,9 @@ from sqlalchemy import text
 from bot.app import open_app
 from bot.clock import SimClock
 from bot.commands.events import Actor, Chat, CommandReceived
-from storage import sqlite_driver
+from storage import sqlite_loop
 from storage.engine import make_engine
-from storage.sqlite_driver import CHECKPOINT_EVERY
+from storage.sqlite_loop import CHECKPOINT_EVERY, loop_sqlite
 from tests.conftest import START
 
 
@@ -46,10 +46,12 @@ async def test_a_write_lock_held_elsewhere_is_waited_for_without_blocking_the_lo
 
 async def test_wal_checkpoints_run_off_the_loop_and_keep_the_wal_small(tmp_path, monkeypatch):
     # Past RESTART_PAGES the worker waits for writers to pause, so the WAL can start over.
-    monkeypatch.setattr(sqlite_driver, "RESTART_PAGES", 100)
+    monkeypatch.setattr(sqlite_loop, "RESTART_PAGES", 100)
     path = tmp_path / "crew.sqlite3"
     app = await open_app(str(path), SimClock(START))
-    checkpoints = app.engine.dialect.dbapi.checkpoints
+    loop = loop_sqlite(app.engine)
+    assert loop is not None
+    checkpoints = loop.checkpoints
     try:
         for round_ in range(3):
             for n in range(CHECKPOINT_EVERY):
@@ -61,7 +63,7 @@ async def test_wal_checkpoints_run_off_the_loop_and_keep_the_wal_small(tmp_path,
                     break
                 await asyncio.sleep(0.01)
             assert checkpoints.done == round_ + 1
-        async with app.engine.connect() as conn:  # this connection would never checkpoint
+        async with await loop.connect() as conn:  # the units of work's: never a checkpoint
             assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
         # The WAL is reused from its start after each checkpoint, so it stays about as big
         # as CHECKPOINT_EVERY commits need, not all of them.
