@@ -128,7 +128,8 @@ def must_refuse() -> st.SearchStrategy[tuple[Actor, str]]:
         st.tuples(anyone, st.builds(lambda t: f"/offer @nobody{t.split()[0] if t.split() else ''}"
                                               f" {t}", ODD)),
         st.tuples(anyone, st.sampled_from(["/ask", "/ask    ", "/checkin", "/reflect",
-                                           "/offer", "/conflict", "/coown", "/here now"])),
+                                           "/offer", "/conflict", "/coown drop", "/coown withdraw",
+                                           "/here now"])),
         st.tuples(anyone, st.builds(lambda c, t: f"/{c} " + "é" * 2001 + t,
                                     st.sampled_from(["checkin", "ask", "reflect", "money"]), ODD)),
         st.tuples(st.just(actor("alice")), st.just("/meeting now")),  # one a month
