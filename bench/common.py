@@ -28,7 +28,7 @@ from bot.app import App
 from bot.commands.game import Game
 from storage.engine import empty_public_schema, make_engine
 from storage.migrate import upgrade
-from storage.repository import UnitOfWork
+from storage.unit_of_work import UnitOfWork
 
 SQLITE = "SQLite"
 POSTGRES = "PostgreSQL"

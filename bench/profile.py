@@ -37,7 +37,8 @@ from bot.app import App, open_app
 from bot.clock import SimClock
 from bot.commands.events import Event
 from storage.models import MemberRow
-from storage.repository import SqlStore
+from storage.repositories.base import Db
+from storage.unit_of_work import REPOSITORIES, SqlStore
 
 
 async def profile_actions(settings: Settings, backend: str, profiler: cProfile.Profile) -> str:
@@ -88,9 +89,11 @@ async def store_calls(settings: Settings, backend: str, _: cProfile.Profile) -> 
 
         return counted
 
-    for name, method in list(vars(SqlStore).items()):  # this process only
-        if inspect.iscoroutinefunction(method):
-            setattr(SqlStore, name, wrap(name, method))
+    owners = [(SqlStore, ""), *((cls, f"{name}.") for name, cls in REPOSITORIES.items())]
+    for owner, prefix in owners:
+        for name, method in list(vars(owner).items()):  # this process only
+            if inspect.iscoroutinefunction(method):
+                setattr(owner, name, wrap(prefix + name, method))
     url = await fresh_database(settings, backend, "profile")
     clock = SimClock(START)
     app = await open_app(url, clock)
@@ -137,8 +140,8 @@ async def statement_costs(settings: Settings, backend: str, _: cProfile.Profile)
 
     try:
         async with app.game.uow() as store:
-            crew = await store.add_crew("telegram", "-1", "Crew", START)
-            member = await store.add_member(crew.id, "u1", "Member", START)
+            crew = await store.crews.add_crew("telegram", "-1", "Crew", START)
+            member = await store.crews.add_member(crew.id, "u1", "Member", START)
             await store.commit()
         table = MemberRow.__table__
         if backend == SQLITE:
@@ -156,8 +159,9 @@ async def statement_costs(settings: Settings, backend: str, _: cProfile.Profile)
                         lambda i: conn.execute(select(table).where(table.c.id == member.id)))
             await conn.rollback()
         async with app.engine.connect() as conn:
-            store = SqlStore(conn)
-            await timed("ORM: SqlStore.member (entity)", lambda i: store.member(crew.id, "u1"))
+            store = SqlStore(Db(conn))
+            await timed("ORM: SqlCrews.member (entity)",
+                        lambda i: store.crews.member(crew.id, "u1"))
             await timed("ORM: SqlStore.first_seen (insert on conflict)",
                         lambda i: store.first_seen("telegram", f"p{i}", START))
             await conn.rollback()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.commands.game import Game
 from storage.engine import PG_POOL_SIZE, make_engine
 from storage.migrate import upgrade
-from storage.repository import UnitOfWork
+from storage.unit_of_work import UnitOfWork
 
 
 @dataclass

@@ -115,13 +115,13 @@ async def setup(app: App, clock: SimClock, room: str, meeting: bool) -> dict[str
                   if line.endswith(" bob: /checkin hi"))
     ids["checkin_message"] = console.shown[number].message_id
     async with app.game.uow() as store:
-        crew = await store.crew("console", room)
+        crew = await store.crews.crew("console", room)
         assert crew is not None
-        entries = await store.ledger(crew.id)
-        bob = await store.member(crew.id, "bob")
+        entries = await store.ledger.ledger(crew.id)
+        bob = await store.crews.member(crew.id, "bob")
         assert bob is not None
         ids["entry"] = str(next(e.id for e in entries if e.member_id == bob.id))
-        link = await store.linked(crew.id, ids["checkin_message"])
+        link = await store.outbox.linked(crew.id, ids["checkin_message"])
         assert link is not None and link.kind == "checkin"
         ids["checkin"] = str(link.item_id)
     return ids

@@ -1,1 +1,1 @@
-"""Persistence: SQLAlchemy 2 models, engine, migrations and the repository the core talks to."""
+"""Persistence: the schema, engines, migrations, the unit of work and its repositories."""

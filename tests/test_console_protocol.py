@@ -11,8 +11,8 @@ NUMBERED = re.compile(r"^#(\d+) ([^\s:]+): ")
 
 async def roster(play, room: str = "crew") -> list[str]:
     async with play.app.game.uow() as store:
-        crew = await store.crew("console", room)
-        return [m.name for m in await store.roster(crew.id)] if crew else []
+        crew = await store.crews.crew("console", room)
+        return [m.name for m in await store.crews.roster(crew.id)] if crew else []
 
 
 async def test_every_message_is_numbered_in_order_and_bot_lines_continue_indented(play):

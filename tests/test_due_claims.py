@@ -62,7 +62,7 @@ async def prepare(app: App, rooms: list[str]) -> None:
         assert not any(word in line for line in lines
                        for word in ("tallied", "circle is complete", "has closed")), lines
     async with app.game.uow() as store:
-        assert len(await store.due(LATER, 1000)) == 2 * len(rooms)
+        assert len(await store.outbox.due(LATER, 1000)) == 2 * len(rooms)
 
 
 async def census(url: str) -> dict:

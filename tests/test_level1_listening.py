@@ -14,14 +14,14 @@ def completions(lines: list[str]) -> list[str]:
 async def checkin_texts(play, room: str = "crew") -> dict[str, list[str]]:
     """Each member's check-in texts in the room's open circle, straight from the store."""
     async with play.app.game.uow() as store:
-        crew = await store.crew("console", room)
+        crew = await store.crews.crew("console", room)
         assert crew is not None
-        circle = await store.open_circle(crew.id)
+        circle = await store.circles.open_circle(crew.id)
         if circle is None:
             return {}
         texts: dict[str, list[str]] = {}
-        for member in await store.all_members(crew.id):
-            for circle_id, _, text in await store.member_checkins(member.id):
+        for member in await store.crews.all_members(crew.id):
+            for circle_id, _, text in await store.circles.member_checkins(member.id):
                 if circle_id == circle.id:
                     texts.setdefault(member.name, []).append(text)
         return texts

@@ -16,9 +16,9 @@ async def reasons(play, room: str = "crew") -> list[tuple[str, str, int]]:
 
 async def roster(play, room: str = "crew") -> list[str]:
     async with play.app.game.uow() as store:
-        crew = await store.crew("console", room)
+        crew = await store.crews.crew("console", room)
         assert crew is not None
-        return [m.name for m in await store.roster(crew.id)]
+        return [m.name for m in await store.crews.roster(crew.id)]
 
 
 async def test_ask_scores_five(play):
@@ -95,7 +95,7 @@ async def test_an_at_sign_inside_the_offer_text_is_not_a_second_recipient(play):
     assert lines[3].startswith("#4 bot: alice offers something to @bob (offer 1). +5 points")
     assert await play.points() == {"alice": 5, "bob": 0}
     async with play.app.game.uow() as store:
-        offer = await store.favour(1)
+        offer = await store.favours.favour(1)
     assert offer is not None and offer.text == "a lift; mail me at alice@example.com"
 
 
@@ -293,7 +293,7 @@ async def test_a_fourth_ask_of_the_local_day_is_recorded_without_score(play):
     assert "bob thanks alice for offer 1" in last_bot(lines)
     assert await play.points() == {"alice": 6, "bob": 21}
     async with play.app.game.uow() as store:
-        asks = [await store.favour(i) for i in range(1, 7)]
+        asks = [await store.favours.favour(i) for i in range(1, 7)]
     assert [(f.kind, f.scored) for f in asks if f] == [
         ("ask", True), ("ask", True), ("ask", True), ("ask", False), ("ask", False),
         ("ask", True)]
@@ -421,4 +421,4 @@ async def test_money_text_over_2000_characters_is_refused(play):
     lines = await play("alice: /money " + "m" * 2001)
     assert "2001 characters; the limit is 2000" in last_bot(lines)
     async with play.app.game.uow() as store:
-        assert await store.favour(1) is None
+        assert await store.favours.favour(1) is None

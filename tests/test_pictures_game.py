@@ -158,8 +158,8 @@ async def test_a_queued_recap_is_drawn_when_sent_and_a_broken_one_still_sends_it
     await play(CREW)
     lines = await play("alice: /meeting now\nbob: /here\n:advance 3h")
     async with app.game.uow() as store:
-        crew = await store.crew("console", "crew")
-        posts = await store.crew_posts(crew.id)
+        crew = await store.crews.crew("console", "crew")
+        posts = await store.outbox.crew_posts(crew.id)
     queued = Message.from_json(posts[-1][1])
     assert "tallied" in queued.plain() and queued.attachment is not None
     assert queued.attachment.data == b"" and queued.attachment.recipe["draw"] == "recap"
@@ -211,8 +211,8 @@ async def labels_of(app, who: str, text: str) -> tuple[str, ...]:
 async def last_post(app) -> Message:
     """The crew's last queued or sent post, its picture drawn as it is when sent."""
     async with app.game.uow() as store:
-        crew = await store.crew("console", "crew")
-        posts = await store.crew_posts(crew.id)
+        crew = await store.crews.crew("console", "crew")
+        posts = await store.outbox.crew_posts(crew.id)
     return drawn_now(Message.from_json(posts[-1][1]))
 
 
@@ -240,8 +240,8 @@ async def test_forgetme_drops_a_queued_picture_that_shows_the_member(play: Trans
     await app.game.say_in(chat, Message(("Board",), attachment=shows_others))
     await app.game.handle(CommandReceived(chat, Actor("carol", "carol"), "/forgetme confirm"))
     async with app.game.uow() as store:
-        crew = await store.crew("console", "crew")
-        posts = [Message.from_json(p) for _, p, _ in await store.crew_posts(crew.id)][-2:]
+        crew = await store.crews.crew("console", "crew")
+        posts = [Message.from_json(p) for _, p, _ in await store.outbox.crew_posts(crew.id)][-2:]
     assert posts[0].plain() == "Recap" and posts[0].attachment is None
     # a file that does not show them keeps its bytes untouched; its description is scrubbed
     assert posts[1].attachment == Attachment("board.png", b"\x89PNG carol", "photo",
@@ -296,9 +296,9 @@ async def test_graph_counts_ties_on_every_database(play_any: Transcript):
         alice presses "Thank you" ^bot
     """)
     async with play.app.game.uow() as store:
-        crew = await store.crew("console", "crew")
-        ids = {m.name: m.id for m in await store.all_members(crew.id)}
-        rows = await store.reciprocity(crew.id, None)
+        crew = await store.crews.crew("console", "crew")
+        ids = {m.name: m.id for m in await store.crews.all_members(crew.id)}
+        rows = await store.favours.reciprocity(crew.id, None)
     assert sorted(rows) == sorted([
         ("listen", ids["alice"], ids["bob"], 1), ("listen", ids["bob"], ids["alice"], 1),
         ("listen", ids["bob"], ids["carol"], 2),

@@ -151,7 +151,7 @@ async def test_forgetme_confirm_erases_words_and_name_and_keeps_the_totals(play)
     assert "former member (1 confirmation missing)" in repr(
         await column(play, "SELECT payload FROM outbox"))
     async with play.app.game.uow() as store:
-        former = await store.member_by_id(1)
+        former = await store.crews.member_by_id(1)
     assert (former.name, former.handle, former.user_id, former.hidden, former.active) == (
         "former member", None, "forgotten:1", True, False)
     assert await column(play, "SELECT DISTINCT author FROM message_links ORDER BY author") == [
@@ -228,7 +228,7 @@ async def test_forgetme_takes_them_out_of_posts_not_yet_sent(play):
         bob: /join
     """)
     async with play.app.game.uow() as store:
-        crew = await store.crew("console", "crew")
+        crew = await store.crews.crew("console", "crew")
         assert crew is not None
         now = play.app.game.clock()
         for message in (
@@ -236,7 +236,7 @@ async def test_forgetme_takes_them_out_of_posts_not_yet_sent(play):
                 Message((Mention("alice", "alice"), " and ", Mention("bob", "bob"),
                          ": bob and alice, half the time has passed.")),
                 Message(("alice and bobby stay; bob's name goes.",))):
-            await store.add_post(crew.id, "console", message.to_json(), now)
+            await store.outbox.add_post(crew.id, "console", message.to_json(), now)
         await store.commit()
     await handle(play, "bob", "/forgetme confirm")
     pending = [p.message for p in await play.app.game.pending_posts("console")]

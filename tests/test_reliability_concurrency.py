@@ -48,7 +48,7 @@ async def test_processes_released_together_do_every_kind_of_due_work_once(db_url
             lines = await play(f":room {room}\n{ROOM}\n{CONFLICTS}")
             assert not any("Slow down" in line or "I don't know" in line for line in lines)
         async with app.game.uow() as store:
-            assert len(await store.due(DUE_AT, 1000)) == 6 * len(ROOMS)
+            assert len(await store.outbox.due(DUE_AT, 1000)) == 6 * len(ROOMS)
     finally:
         await app.close()
     done = await run_together(db_url, processes, DUE_AT, open_first=True)

@@ -15,7 +15,8 @@ from bot.app import App
 from bot.commands.events import Chat
 from bot.rules.points import scores_under_cap
 from storage.engine import make_engine
-from storage.repository import SqlStore
+from storage.repositories.base import Db
+from storage.unit_of_work import SqlStore
 from tests.conftest import START
 from tests.test_numbering import command_in, said
 
@@ -65,8 +66,9 @@ def commit_a_scored_ask_elsewhere(url: str, crew_id: int, member_id: int) -> Non
         engine = make_engine(url)
         try:
             async with engine.connect() as conn:
-                store = SqlStore(conn)
-                await store.add_favour(crew_id, "ask", member_id, None, "elsewhere", True, START)
+                store = SqlStore(Db(conn))
+                await store.favours.add_favour(crew_id, "ask", member_id, None, "elsewhere", True,
+                                               START)
                 await store.commit()
         finally:
             await engine.dispose()
@@ -84,9 +86,9 @@ async def test_an_ask_committed_between_the_count_and_the_insert_is_counted(any_
         pytest.skip("SQLite's writers take turns: nothing can commit between the two statements")
     await said(any_app, command_in(CREW, "alice", "/settings ask_cap 1"))
     async with any_app.game.uow() as store:
-        crew = await store.crew("console", "crew")
+        crew = await store.crews.crew("console", "crew")
         assert crew is not None
-        alice = await store.member(crew.id, "alice")
+        alice = await store.crews.member(crew.id, "alice")
         assert alice is not None
     counts: list[int] = []
 
@@ -97,9 +99,9 @@ async def test_an_ask_committed_between_the_count_and_the_insert_is_counted(any_
         return scores_under_cap(already, 1)
 
     async with any_app.game.uow() as store:
-        favour = await store.add_favour_counted(crew.id, "ask", alice.id, None, "here",
-                                                START - timedelta(days=1),
-                                                START + timedelta(days=1), START, scores)
+        favour = await store.favours.add_favour_counted(crew.id, "ask", alice.id, None, "here",
+                                                        START - timedelta(days=1),
+                                                        START + timedelta(days=1), START, scores)
         await store.commit()
     assert counts == [0, 1]  # decided again on the count that includes the other ask
     assert not favour.scored

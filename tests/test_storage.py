@@ -143,29 +143,30 @@ async def test_times_are_stored_in_utc_and_come_back_as_aware_utc(any_app):
     local = datetime(2026, 11, 2, 10, 30, 15, 123456, tzinfo=BERLIN)  # 09:30:15.123456 UTC
     utc = datetime(2026, 11, 2, 9, 30, 15, 123456, tzinfo=UTC)
     async with any_app.game.uow() as store:
-        crew = await store.add_crew("console", "crew", "crew", local)
-        member = await store.add_member(crew.id, "alice", "alice", local)
-        circle = await store.add_circle(crew.id, local, local + timedelta(hours=24))
-        meeting = await store.add_meeting(crew.id, "2026-11", local, local + timedelta(hours=3),
-                                          False, "open")
-        favour = await store.add_favour(crew.id, "ask", member.id, None, "a lift", True, local)
-        conflict = await store.add_conflict(crew.id, member.id, member.id, local)
-        assert await store.award(crew.id, member.id, 5, 2, "ask", f"favour:{favour.id}",
-                                 "2026-11", local)
-        await store.add_due(crew.id, "meeting_tally", meeting.id, local + timedelta(hours=3))
+        crew = await store.crews.add_crew("console", "crew", "crew", local)
+        member = await store.crews.add_member(crew.id, "alice", "alice", local)
+        circle = await store.circles.add_circle(crew.id, local, local + timedelta(hours=24))
+        meeting = await store.meetings.add_meeting(crew.id, "2026-11", local,
+                                                   local + timedelta(hours=3), False, "open")
+        favour = await store.favours.add_favour(crew.id, "ask", member.id, None, "a lift", True,
+                                                local)
+        conflict = await store.conflicts.add_conflict(crew.id, member.id, member.id, local)
+        assert await store.ledger.award(crew.id, member.id, 5, 2, "ask", f"favour:{favour.id}",
+                                        "2026-11", local)
+        await store.outbox.add_due(crew.id, "meeting_tally", meeting.id, local + timedelta(hours=3))
         await store.commit()
 
     async with any_app.game.uow() as store:
         if any_app.engine.dialect.name == "postgresql":
             # asyncpg answers in UTC whatever the session's zone; the boundary must not care.
-            await store.session.execute(text("SET TIME ZONE 'Asia/Tokyo'"))
-        got_circle = await store.circle(circle.id)
-        got_meeting = await store.meeting(meeting.id)
-        got_favour = await store.favour(favour.id)
-        got_conflict = await store.conflict(conflict.id)
-        [entry] = await store.ledger(crew.id)
-        [due] = await store.due(utc + timedelta(days=1), 10)
-        next_due = await store.next_due_at()
+            await store.db.session.execute(text("SET TIME ZONE 'Asia/Tokyo'"))
+        got_circle = await store.circles.circle(circle.id)
+        got_meeting = await store.meetings.meeting(meeting.id)
+        got_favour = await store.favours.favour(favour.id)
+        got_conflict = await store.conflicts.conflict(conflict.id)
+        [entry] = await store.ledger.ledger(crew.id)
+        [due] = await store.outbox.due(utc + timedelta(days=1), 10)
+        next_due = await store.outbox.next_due_at()
     values = {
         "circle.opened_at": (got_circle.opened_at, utc),
         "circle.closes_at": (got_circle.closes_at, utc + timedelta(hours=24)),
@@ -193,16 +194,16 @@ async def test_times_are_stored_in_utc_and_come_back_as_aware_utc(any_app):
 
 async def test_a_naive_time_is_refused_and_nothing_is_written(any_app):
     async with any_app.game.uow() as store:
-        crew = await store.add_crew("console", "crew", "crew", START)
-        member = await store.add_member(crew.id, "alice", "alice", START)
+        crew = await store.crews.add_crew("console", "crew", "crew", START)
+        member = await store.crews.add_member(crew.id, "alice", "alice", START)
         await store.commit()
     async with any_app.game.uow() as store:
         with pytest.raises(StatementError, match="naive"):
-            await store.award(crew.id, member.id, 5, 2, "ask", "favour:1", "2026-11",
-                              datetime(2026, 11, 2, 9, 30))
+            await store.ledger.award(crew.id, member.id, 5, 2, "ask", "favour:1", "2026-11",
+                                     datetime(2026, 11, 2, 9, 30))
     async with any_app.game.uow() as store:
-        assert await store.ledger(crew.id) == []
-        assert await store.totals(crew.id, "all") == {}
+        assert await store.ledger.ledger(crew.id) == []
+        assert await store.ledger.totals(crew.id, "all") == {}
 
 
 # the ledger's unique award
@@ -211,53 +212,56 @@ async def test_a_naive_time_is_refused_and_nothing_is_written(any_app):
 async def test_a_repeated_award_is_a_no_op_and_leaves_the_totals_alone(any_app):
     uow = any_app.game.uow
     async with uow() as store:
-        crew = await store.add_crew("console", "crew", "crew", START)
-        alice = await store.add_member(crew.id, "alice", "alice", START)
-        bob = await store.add_member(crew.id, "bob", "bob", START)
-        assert await store.award(crew.id, alice.id, 5, 2, "ask", "favour:1", "2026-11", START)
-        assert not await store.award(crew.id, alice.id, 5, 2, "ask", "favour:1", "2026-11",
-                                     START)
+        crew = await store.crews.add_crew("console", "crew", "crew", START)
+        alice = await store.crews.add_member(crew.id, "alice", "alice", START)
+        bob = await store.crews.add_member(crew.id, "bob", "bob", START)
+        assert await store.ledger.award(crew.id, alice.id, 5, 2, "ask", "favour:1", "2026-11",
+                                        START)
+        assert not await store.ledger.award(crew.id, alice.id, 5, 2, "ask", "favour:1", "2026-11",
+                                            START)
         # Same (crew, member, reason, source) with other points, level, month: still the same.
-        assert not await store.award(crew.id, alice.id, 50, 3, "ask", "favour:1", "2026-12",
-                                     START + timedelta(days=40))
+        assert not await store.ledger.award(crew.id, alice.id, 50, 3, "ask", "favour:1", "2026-12",
+                                            START + timedelta(days=40))
         await store.commit()
 
     async with uow() as store:  # a later transaction, as after a redelivered event
-        assert not await store.award(crew.id, alice.id, 5, 2, "ask", "favour:1", "2026-11",
-                                     START + timedelta(hours=1))
+        assert not await store.ledger.award(crew.id, alice.id, 5, 2, "ask", "favour:1", "2026-11",
+                                            START + timedelta(hours=1))
         # Any one of the four differing makes a new award.
-        assert await store.award(crew.id, alice.id, 5, 2, "offer", "favour:1", "2026-11", START)
-        assert await store.award(crew.id, bob.id, 5, 2, "ask", "favour:1", "2026-11", START)
-        assert await store.award(crew.id, alice.id, 5, 2, "ask", "favour:2", "2026-11", START)
+        assert await store.ledger.award(crew.id, alice.id, 5, 2, "offer", "favour:1", "2026-11",
+                                        START)
+        assert await store.ledger.award(crew.id, bob.id, 5, 2, "ask", "favour:1", "2026-11", START)
+        assert await store.ledger.award(crew.id, alice.id, 5, 2, "ask", "favour:2", "2026-11",
+                                        START)
         await store.commit()
 
     async with uow() as store:
         ledger = [(e.member_id, e.points, e.level, e.reason, e.source)
-                  for e in await store.ledger(crew.id)]
+                  for e in await store.ledger.ledger(crew.id)]
         assert ledger == [(alice.id, 5, 2, "ask", "favour:1"),
                           (alice.id, 5, 2, "offer", "favour:1"),
                           (bob.id, 5, 2, "ask", "favour:1"),
                           (alice.id, 5, 2, "ask", "favour:2")]
-        assert await store.totals(crew.id, "all") == {alice.id: {2: 15}, bob.id: {2: 5}}
-        assert await store.totals(crew.id, "2026-11") == {alice.id: {2: 15}, bob.id: {2: 5}}
-        assert await store.totals(crew.id, "2026-12") == {}
+        assert await store.ledger.totals(crew.id, "all") == {alice.id: {2: 15}, bob.id: {2: 5}}
+        assert await store.ledger.totals(crew.id, "2026-11") == {alice.id: {2: 15}, bob.id: {2: 5}}
+        assert await store.ledger.totals(crew.id, "2026-12") == {}
 
     # The key is the database's own, not only the store's good manners.
     async with uow() as store:
         with pytest.raises(IntegrityError):
-            await store.session.execute(insert(LedgerRow).values(
+            await store.db.session.execute(insert(LedgerRow).values(
                 crew_id=crew.id, member_id=alice.id, points=1, level=2, reason="ask",
                 source="favour:1", month="2026-11", at=START))
 
 
 async def test_give_reports_a_repeat_through_the_command_layer_too(any_app):
     async with any_app.game.uow() as store:
-        crew = await store.add_crew("console", "crew", "crew", START)
-        alice = await store.add_member(crew.id, "alice", "alice", START)
+        crew = await store.crews.add_crew("console", "crew", "crew", START)
+        alice = await store.crews.add_member(crew.id, "alice", "alice", START)
         assert await give(store, crew, alice.id, ASK, "favour:7", START)
         assert not await give(store, crew, alice.id, ASK, "favour:7", START)
-        assert await store.member_totals(crew.id, alice.id, "all") == {2: 5}
-        assert await store.member_totals(crew.id, alice.id, "2026-11") == {2: 5}
+        assert await store.ledger.member_totals(crew.id, alice.id, "all") == {2: 5}
+        assert await store.ledger.member_totals(crew.id, alice.id, "2026-11") == {2: 5}
 
 
 # cached totals
@@ -298,8 +302,8 @@ MIXED_GAME_DECEMBER = """
 async def ledger_and_cache(app: App, chat_id: str) -> tuple[dict, dict]:
     """Sums of the ledger by (period, member, level), and the cached totals by the same key."""
     async with app.game.uow() as store:
-        session = store.session
-        crew = await store.crew("console", chat_id)
+        session = store.db.session
+        crew = await store.crews.crew("console", chat_id)
         assert crew is not None
         sums: dict[tuple[str, int, int], int] = defaultdict(int)
         rows = await session.execute(
@@ -314,7 +318,7 @@ async def ledger_and_cache(app: App, chat_id: str) -> tuple[dict, dict]:
         # and the same through the store's own reader
         through_store = {}
         for period in {key[0] for key in sums} | {"2027-01"}:
-            for member_id, levels in (await store.totals(crew.id, period)).items():
+            for member_id, levels in (await store.ledger.totals(crew.id, period)).items():
                 for level, points in levels.items():
                     through_store[(period, member_id, level)] = points
     assert through_store == cached
@@ -328,8 +332,8 @@ async def test_cached_totals_equal_the_ledger_sums_after_a_mixed_game(play_any):
     assert any("+100 each" in line for line in lines), lines
 
     async with play_any.app.game.uow() as store:
-        crew = await store.crew("console", "crew")
-        offer = next(e for e in await store.ledger(crew.id) if e.reason == "offer")
+        crew = await store.crews.crew("console", "crew")
+        offer = next(e for e in await store.ledger.ledger(crew.id) if e.reason == "offer")
     lines = await play_any(f"alice: /revoke {offer.id}\ndave: /join")
     assert any("Corrected: bob's entry \u201coffered help\u201d (+5, " in line
                for line in lines), lines
@@ -345,11 +349,14 @@ async def test_cached_totals_equal_the_ledger_sums_after_a_mixed_game(play_any):
     # November holds everything but the co-owning (December). The revocation, made in December,
     # counts in the month of the entry it cancels (November), so November's board is true.
     async with play_any.app.game.uow() as store:
-        crew = await store.crew("console", "crew")
-        ids = {m.name: m.id for m in await store.all_members(crew.id)}
-        by_name = {name: await store.member_totals(crew.id, ids[name], "all") for name in ids}
-        november = {name: await store.member_totals(crew.id, ids[name], "2026-11") for name in ids}
-        december = {name: await store.member_totals(crew.id, ids[name], "2026-12") for name in ids}
+        crew = await store.crews.crew("console", "crew")
+        ids = {m.name: m.id for m in await store.crews.all_members(crew.id)}
+        by_name = {name: await store.ledger.member_totals(crew.id, ids[name],
+                                                          "all") for name in ids}
+        november = {name: await store.ledger.member_totals(crew.id, ids[name],
+                                                           "2026-11") for name in ids}
+        december = {name: await store.ledger.member_totals(crew.id, ids[name],
+                                                           "2026-12") for name in ids}
     assert by_name == {
         "alice": {1: 1, 2: 6, 3: 1, 4: -20, 5: 100},
         "bob": {1: 1, 2: 1, 3: 1, 4: 10},
@@ -391,44 +398,47 @@ async def count(app: App, table: type) -> int:
 async def test_a_stores_work_is_rolled_back_unless_committed(any_app):
     uow = any_app.game.uow
     async with uow() as store:
-        crew = await store.add_crew("console", "lost", "lost", START)
-        member = await store.add_member(crew.id, "alice", "alice", START)
-        assert await store.award(crew.id, member.id, 5, 2, "ask", "favour:1", "2026-11", START)
-        await store.add_post(crew.id, "console", {"parts": ["hi"], "buttons": [], "ref": None},
-                             START)
+        crew = await store.crews.add_crew("console", "lost", "lost", START)
+        member = await store.crews.add_member(crew.id, "alice", "alice", START)
+        assert await store.ledger.award(crew.id, member.id, 5, 2, "ask", "favour:1", "2026-11",
+                                        START)
+        await store.outbox.add_post(crew.id, "console", {"parts": ["hi"], "buttons": [],
+                                                         "ref": None},
+                                    START)
     for table in (CrewRow, LedgerRow, TotalRow, OutboxRow):
         assert await count(any_app, table) == 0, table.__tablename__
 
     # What was committed stays; what came after the commit does not.
     async with uow() as store:
-        kept = await store.add_crew("console", "kept", "kept", START)
+        kept = await store.crews.add_crew("console", "kept", "kept", START)
         await store.commit()
-        member = await store.add_member(kept.id, "alice", "alice", START)
-        assert await store.award(kept.id, member.id, 5, 2, "ask", "favour:1", "2026-11", START)
+        member = await store.crews.add_member(kept.id, "alice", "alice", START)
+        assert await store.ledger.award(kept.id, member.id, 5, 2, "ask", "favour:1", "2026-11",
+                                        START)
     async with uow() as store:
-        assert [c.chat_id for c in await store.all_crews()] == ["kept"]
-        assert await store.all_members(kept.id) == []
-        assert await store.ledger(kept.id) == []
-        assert await store.totals(kept.id, "all") == {}
+        assert [c.chat_id for c in await store.crews.all_crews()] == ["kept"]
+        assert await store.crews.all_members(kept.id) == []
+        assert await store.ledger.ledger(kept.id) == []
+        assert await store.ledger.totals(kept.id, "all") == {}
 
     # An error inside the unit of work loses its work and still reaches the caller.
     with pytest.raises(RuntimeError, match="boom"):
         async with uow() as store:
-            await store.add_member(kept.id, "bob", "bob", START)
+            await store.crews.add_member(kept.id, "bob", "bob", START)
             raise RuntimeError("boom")
     # An explicit rollback loses it too, and the store can go on and commit new work.
     async with uow() as store:
-        await store.add_member(kept.id, "carol", "carol", START)
+        await store.crews.add_member(kept.id, "carol", "carol", START)
         await store.rollback()
-        await store.add_member(kept.id, "dave", "dave", START)
+        await store.crews.add_member(kept.id, "dave", "dave", START)
         await store.commit()
     async with uow() as store:
-        assert [m.name for m in await store.all_members(kept.id)] == ["dave"]
+        assert [m.name for m in await store.crews.all_members(kept.id)] == ["dave"]
     # Work that goes on after a rollback is committed, whichever way the store reached the
     # database first (an ORM read, then a prebuilt statement): a refused command records its
     # event like this, so that a redelivery is not answered twice.
     async with uow() as store:
-        assert (await store.crew("console", "kept")) is not None
+        assert (await store.crews.crew("console", "kept")) is not None
         await store.rollback()
         assert await store.first_seen("console", "after-rollback", START)
         await store.commit()

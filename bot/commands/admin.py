@@ -42,12 +42,12 @@ async def settings(ctx: Context) -> list[Message]:
     except crew_settings.SettingError as error:
         raise Refusal(str(error)) from None
     overrides = {**ctx.crew.settings, key: value}
-    await ctx.store.update_crew(ctx.crew.id, settings=overrides)
+    await ctx.store.crews.update_crew(ctx.crew.id, settings=overrides)
     note = ""
     if key in REPLANS and ctx.crew.schedule:
-        for planned in await ctx.store.meetings_with_status(ctx.crew.id, "planned"):
-            await ctx.store.drop_meeting(planned.id)
-        await plan_next(ctx.store, await ctx.store.crew_by_id(ctx.crew.id), ctx.now)
+        for planned in await ctx.store.meetings.meetings_with_status(ctx.crew.id, "planned"):
+            await ctx.store.meetings.drop_meeting(planned.id)
+        await plan_next(ctx.store, await ctx.store.crews.crew_by_id(ctx.crew.id), ctx.now)
         note = " The next meeting was planned again with it."
     return [say(f"{key} is now {crew_settings.show(value)}.{note}")]
 
@@ -64,7 +64,7 @@ async def revoke(ctx: Context) -> list[Message]:
     if len(words) != 1:
         raise ctx.usage("Give the number of one ledger entry (/score @member shows an admin "
                         "the numbers, privately).")
-    entry = await ctx.store.entry(ctx.item_id(words[0], "ledger entry"))
+    entry = await ctx.store.ledger.entry(ctx.item_id(words[0], "ledger entry"))
     if entry is None or entry.crew_id != ctx.crew.id:
         raise Refusal(f"There is no ledger entry {words[0][:20]} in this crew.")
     if entry.reason == REVOKED:
@@ -74,12 +74,12 @@ async def revoke(ctx: Context) -> list[Message]:
     if not await give(ctx.store, ctx.crew, entry.member_id, correction, f"ledger:{entry.id}",
                       ctx.now, month_of=entry.at, exact=True):
         raise Refusal(f"Entry {entry.id} was already revoked.")
-    member = await ctx.store.member_by_id(entry.member_id)
+    member = await ctx.store.crews.member_by_id(entry.member_id)
     lookup = await lookup_for(ctx.store, ctx.crew, [entry])
     what = (f"\u201c{entry_words(entry, lookup)}\u201d ({signed(entry.points)}, "
             f"{local_time(entry.at, lookup.tz)}) is cancelled: {signed(-entry.points)} recorded "
             "as a correction.")
-    total = sum((await ctx.store.member_totals(ctx.crew.id, member.id, "all")).values())
+    total = sum((await ctx.store.ledger.member_totals(ctx.crew.id, member.id, "all")).values())
     own = member.id == ctx.member.id
     told = [Message((f"Corrected: your entry {what} Your total is now "
                      f"{plural(total, 'point')}.",), dm_to=ctx.mention(ctx.member))]

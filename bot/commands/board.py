@@ -93,7 +93,7 @@ async def leaderboard(ctx: Context) -> list[Message]:
     if word in ("hide", "show") and wanted:
         raise ctx.usage(f"/leaderboard {word} takes no picture.")
     if word in ("hide", "show"):
-        await ctx.store.update_member(ctx.member.id, hidden=word == "hide")
+        await ctx.store.crews.update_member(ctx.member.id, hidden=word == "hide")
         return [say(f"{ctx.member.name}, you are now out of the ranking; your points still count "
                     "in the crew total." if word == "hide" else
                     f"{ctx.member.name}, you are back in the ranking.")]
@@ -103,16 +103,16 @@ async def leaderboard(ctx: Context) -> list[Message]:
     label = f"this month ({period})" if word == "month" else "all time"
     title = f"{ctx.crew.title} \u00b7 {label}"
     if no_points(ctx.crew):
-        done = await ctx.store.activity(ctx.crew.id, period if word == "month" else None)
+        done = await ctx.store.ledger.activity(ctx.crew.id, period if word == "month" else None)
         text = say(together_text(done, label))
         if not wanted:
             return [text]
         drawn = draw_board(title, "What we did together. This crew plays without points.",
                            [Section("Together", activity_bars(done))])
         return [with_picture(text, "leaderboard.png", drawn)]
-    totals = await ctx.store.totals(ctx.crew.id, period)
+    totals = await ctx.store.ledger.totals(ctx.crew.id, period)
     crew_total = sum(sum(levels.values()) for levels in totals.values())
-    shown = [m for m in await ctx.store.roster(ctx.crew.id) if not m.hidden]
+    shown = [m for m in await ctx.store.crews.roster(ctx.crew.id) if not m.hidden]
     shown.sort(key=lambda m: (-sum(totals.get(m.id, {}).values()), m.name.lower()))
     scores = [sum(totals.get(m.id, {}).values()) for m in shown]
     lines = [f"Crew total, {label}: {plural(crew_total, 'point')}. The game is won together."]
@@ -156,7 +156,7 @@ def together_text(done: dict[str, int], label: str) -> str:
 async def what_they_did(ctx: Context, member: Member) -> dict[str, int]:
     """The rhythm-mode /score: a member's part in it, without points (not even earlier ones)."""
     sources: dict[str, set[str]] = {}
-    for entry in await ctx.store.member_ledger(ctx.crew.id, member.id):
+    for entry in await ctx.store.ledger.member_ledger(ctx.crew.id, member.id):
         sources.setdefault(entry.reason, set()).add(entry.source)
     return {reason: len(events) for reason, events in sources.items()}
 
@@ -183,8 +183,8 @@ async def score(ctx: Context) -> list[Message]:
         drawn = draw_board(title, "This crew plays without points.",
                            [Section("Their part in it", activity_bars(done, MEMBER_LABELS))])
         return [with_picture(text, "score.png", drawn, (member.name,))]
-    levels = await ctx.store.member_totals(ctx.crew.id, member.id, "all")
-    latest = await ctx.store.latest_entries(ctx.crew.id, member.id, LATEST)
+    levels = await ctx.store.ledger.member_totals(ctx.crew.id, member.id, "all")
+    latest = await ctx.store.ledger.latest_entries(ctx.crew.id, member.id, LATEST)
     total = sum(levels.values())
     lines = [f"{member.name}: {plural(total, 'point')}. "
              + " \u00b7 ".join(f"{level.name} {levels.get(level.number, 0)}"

@@ -30,7 +30,8 @@ async def agreement(ctx: Context) -> list[Message]:
                     "No confidentiality agreement yet. Talk it over, then an admin records it: "
                     "/agreement What is shared here stays here.")]
     ctx.require_admin("record the crew's agreement", "anyone can read it with /agreement")
-    await ctx.store.update_crew(ctx.crew.id, settings={**ctx.crew.settings, "agreement": text})
+    await ctx.store.crews.update_crew(ctx.crew.id, settings={**ctx.crew.settings,
+                                                             "agreement": text})
     return [say(f"Recorded our confidentiality agreement: {quoted(text)} I'll repeat it at "
                 "the start of each meeting.")]
 

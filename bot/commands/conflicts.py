@@ -45,13 +45,13 @@ async def conflict(ctx: Context) -> list[Message]:
     if other.id == ctx.member.id:
         raise Refusal("A conflict repair is between you and another member; name them, e.g. "
                       "/conflict @sam.")
-    for c in await ctx.store.open_conflicts(ctx.crew.id, ctx.member.id):
+    for c in await ctx.store.conflicts.open_conflicts(ctx.crew.id, ctx.member.id):
         if other.id in (c.proposer_id, c.other_id):
             raise Refusal(f"A repair with {other.name} is already under way (conflict {c.number}). "
                           "Carry it on with /apologise or /forgive.")
-    item = await ctx.store.add_conflict(ctx.crew.id, ctx.member.id, other.id, ctx.now)
-    await ctx.store.add_due(ctx.crew.id, "conflict_lapse", item.id,
-                            ctx.now + timedelta(days=ACCEPT_DAYS))
+    item = await ctx.store.conflicts.add_conflict(ctx.crew.id, ctx.member.id, other.id, ctx.now)
+    await ctx.store.outbox.add_due(ctx.crew.id, "conflict_lapse", item.id,
+                                   ctx.now + timedelta(days=ACCEPT_DAYS))
     return [say(f"{ctx.member.name} proposes a repair with ", ctx.mention(other),
                 f" (conflict {item.number}). {other.name}, press {ACCEPT} or send /conflict accept "
                 f"{item.number} within {ACCEPT_DAYS} days; otherwise it lapses"
@@ -64,14 +64,14 @@ async def pick(ctx: Context, words: list[str], verb: str) -> Conflict:
     """The conflict a command acts on: by id, by the message replied to, or the only one."""
 
     async def mine() -> list[Conflict]:
-        open_ones = await ctx.store.open_conflicts(ctx.crew.id, ctx.member.id)
+        open_ones = await ctx.store.conflicts.open_conflicts(ctx.crew.id, ctx.member.id)
         if verb == "accept":
             return [c for c in open_ones
                     if c.status == "proposed" and c.other_id == ctx.member.id]
         return [c for c in open_ones if c.status == "accepted"]
 
-    return await ctx.choose(words, "conflict", ctx.store.numbered_conflict,
-                            ctx.store.conflict, mine,
+    return await ctx.choose(words, "conflict", ctx.store.conflicts.numbered_conflict,
+                            ctx.store.conflicts.conflict, mine,
                             f"You have no conflict to {verb}. A repair starts with "
                             "/conflict @member.",
                             "You have several conflicts ({ids}); say which by its number.")
@@ -87,15 +87,15 @@ async def accept(ctx: Context, item: Conflict) -> list[Message]:
     if item.other_id != ctx.member.id:
         raise Refusal(f"Only the member invited to conflict {item.number} can accept it; it waits "
                       "for them to press Accept.")
-    if not await ctx.store.move_conflict(item.id, "proposed", status="accepted",
-                                         accepted_at=ctx.now):
+    if not await ctx.store.conflicts.move_conflict(item.id, "proposed", status="accepted",
+                                                   accepted_at=ctx.now):
         raise Refusal(f"Conflict {item.number} is {STATUS_WORDS[item.status]}, so there is nothing "
                       "to accept. A new repair starts with /conflict @member.")
     days = ctx.settings["conflict_days"]
-    await ctx.store.add_due(ctx.crew.id, "conflict_half", item.id,
-                            ctx.now + timedelta(days=days) / 2)
-    await ctx.store.add_due(ctx.crew.id, "conflict_deadline", item.id,
-                            ctx.now + timedelta(days=days))
+    await ctx.store.outbox.add_due(ctx.crew.id, "conflict_half", item.id,
+                                   ctx.now + timedelta(days=days) / 2)
+    await ctx.store.outbox.add_due(ctx.crew.id, "conflict_deadline", item.id,
+                                   ctx.now + timedelta(days=days))
     return [say(f"{ctx.member.name} accepted the repair (conflict {item.number}). A repair is "
                 f"under way: one of you apologises with /apologise {item.number}, the other "
                 f"forgives with /forgive {item.number}, within {days} days."
@@ -112,7 +112,8 @@ async def unresolved(ctx: Context, item: Conflict) -> list[Message]:
 
 async def end_unresolved(store: Store, crew: Crew, item: Conflict, now: datetime,
                          declared: bool) -> list[Message]:
-    if not await store.move_conflict(item.id, "accepted", status="unresolved", ended_at=now):
+    if not await store.conflicts.move_conflict(item.id, "accepted", status="unresolved",
+                                               ended_at=now):
         return []
     cost = scored(crew, CONFLICT_UNRESOLVED.points)
     how = "was declared unresolved" if declared else "reached its deadline without a resolution"
@@ -120,7 +121,7 @@ async def end_unresolved(store: Store, crew: Crew, item: Conflict, now: datetime
     for member_id in (item.proposer_id, item.other_id):
         await give(store, crew, member_id, CONFLICT_UNRESOLVED, f"conflict:{item.id}", now)
         if cost:
-            member = await store.member_by_id(member_id)
+            member = await store.crews.member_by_id(member_id)
             told.append(Message((f"Conflict {item.number} {how}. As this crew plays it, that costs "
                                  f"each of you {-cost} points. It still matters: you can always "
                                  "talk again, and outside help (a mediator, a counsellor) can "
@@ -153,9 +154,10 @@ async def apologise(ctx: Context) -> list[Message]:
         who = "You" if item.apologiser_id == ctx.member.id else "The other party"
         raise Refusal(f"{who} already apologised in conflict {item.number}; now it's time to "
                       "forgive.")
-    await ctx.store.move_conflict(item.id, "accepted", apologiser_id=ctx.member.id, apology=text)
+    await ctx.store.conflicts.move_conflict(item.id, "accepted", apologiser_id=ctx.member.id,
+                                            apology=text)
     other_id = item.other_id if ctx.member.id == item.proposer_id else item.proposer_id
-    other = await ctx.store.member_by_id(other_id)
+    other = await ctx.store.crews.member_by_id(other_id)
     said = f" They said: {quoted(text)}" if share and text else ""
     return [say(f"{ctx.member.name} apologised in conflict {item.number}.{said} {other.name}, "
                 f"when you are ready, /forgive {item.number}.")]
@@ -175,13 +177,13 @@ async def forgive(ctx: Context) -> list[Message]:
     if item.apologiser_id == ctx.member.id:
         raise Refusal("You apologised; the other party is the one to forgive. Give them "
                       "time.")
-    if not await ctx.store.move_conflict(item.id, "accepted", status="resolved",
-                                         ended_at=ctx.now):
+    if not await ctx.store.conflicts.move_conflict(item.id, "accepted", status="resolved",
+                                                   ended_at=ctx.now):
         raise Refusal(f"Conflict {item.number} has already ended; nothing more to do.")
     for member_id in (item.proposer_id, item.other_id):
         await give(ctx.store, ctx.crew, member_id, CONFLICT_RESOLVED, f"conflict:{item.id}",
                    ctx.now)
-    a, b = [await ctx.store.member_by_id(i) for i in (item.proposer_id, item.other_id)]
+    a, b = [await ctx.store.crews.member_by_id(i) for i in (item.proposer_id, item.other_id)]
     bonus = "" if no_points(ctx.crew) else " +10 each!"
     return [say(f"Conflict {item.number} is resolved: {a.name} and {b.name} turned it into greater "
                 f"connection.{bonus}")]
@@ -191,8 +193,9 @@ async def forgive(ctx: Context) -> list[Message]:
 
 
 async def lapse_due(store: Store, crew: Crew, conflict_id: int, now: datetime) -> None:
-    item = await store.conflict(conflict_id)
-    if item and await store.move_conflict(item.id, "proposed", status="lapsed", ended_at=now):
+    item = await store.conflicts.conflict(conflict_id)
+    if item and await store.conflicts.move_conflict(item.id, "proposed", status="lapsed",
+                                                    ended_at=now):
         await post(store, crew, say(f"The repair proposed in conflict {item.number} was not "
                                     f"accepted within {ACCEPT_DAYS} days and has lapsed, with "
                                     "no points."),
@@ -200,10 +203,10 @@ async def lapse_due(store: Store, crew: Crew, conflict_id: int, now: datetime) -
 
 
 async def half_due(store: Store, crew: Crew, conflict_id: int, now: datetime) -> None:
-    item = await store.conflict(conflict_id)
+    item = await store.conflicts.conflict(conflict_id)
     if item is None or item.status != "accepted":
         return
-    a, b = [await store.member_by_id(i) for i in (item.proposer_id, item.other_id)]
+    a, b = [await store.crews.member_by_id(i) for i in (item.proposer_id, item.other_id)]
     days = crew_settings.effective(crew.settings)["conflict_days"]
     assert item.accepted_at is not None
     left = item.accepted_at + timedelta(days=days) - now
@@ -218,7 +221,7 @@ async def half_due(store: Store, crew: Crew, conflict_id: int, now: datetime) ->
 
 
 async def deadline_due(store: Store, crew: Crew, conflict_id: int, now: datetime) -> None:
-    item = await store.conflict(conflict_id)
+    item = await store.conflicts.conflict(conflict_id)
     if item is None or item.status != "accepted":
         return
     for message in await end_unresolved(store, crew, item, now, declared=False):

@@ -95,9 +95,9 @@ class Context:
         actor = self.mentions.get(name) or self.mentions.get(name.lower())
         # Being mentioned never enrols anyone: people join by /join or their own commands.
         if actor is not None:
-            member = await self.store.member(self.crew.id, actor.user_id)
+            member = await self.store.crews.member(self.crew.id, actor.user_id)
         else:
-            member = await self.store.member_by_name(self.crew.id, name)
+            member = await self.store.crews.member_by_name(self.crew.id, name)
         if member is None:
             raise Refusal(f"I don't know @{name[:64]} in this crew. They can join with /join.")
         if not member.active and not left_ok:

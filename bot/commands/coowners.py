@@ -57,12 +57,12 @@ async def propose(ctx: Context) -> list[Message]:
         if member.id not in {o.id for o in owners}:
             owners.append(member)
     key = " ".join(name.lower().split())
-    existing = await ctx.store.venture_by_key(ctx.crew.id, key)
+    existing = await ctx.store.ventures.venture_by_key(ctx.crew.id, key)
     if existing:
         raise Refusal(f"This crew already has a venture called \u201c{existing.name}\u201d "
                       f"(venture {existing.number}); pick another name.")
-    venture = await ctx.store.add_venture(ctx.crew.id, name, key, ctx.member.id,
-                                          [o.id for o in owners], ctx.now)
+    venture = await ctx.store.ventures.add_venture(ctx.crew.id, name, key, ctx.member.id,
+                                                   [o.id for o in owners], ctx.now)
     others = owners[1:]
     parts: list = [f"{ctx.member.name} proposes to co-own \u201c{name}\u201d (venture "
                    f"{venture.number}) with "]
@@ -78,8 +78,8 @@ async def propose(ctx: Context) -> list[Message]:
 async def pick(ctx: Context, words: list[str]) -> Venture:
     """The venture a command acts on: by id, by the message replied to, or the only one."""
     return await ctx.choose(
-        words, "venture", ctx.store.numbered_venture, ctx.store.venture,
-        lambda: ctx.store.ventures_awaiting(ctx.crew.id, ctx.member.id),
+        words, "venture", ctx.store.ventures.numbered_venture, ctx.store.ventures.venture,
+        lambda: ctx.store.ventures.ventures_awaiting(ctx.crew.id, ctx.member.id),
         "No venture is waiting for your confirmation. /coown status shows your ventures.",
         "Several ventures wait for you ({ids}); say which by its number.")
 
@@ -88,15 +88,15 @@ async def pick_mine(ctx: Context, words: list[str]) -> Venture:
     """A still open venture the member proposed: by id, by reply, or the only one."""
 
     async def mine() -> list[Venture]:
-        return [v for v in await ctx.store.member_ventures(ctx.member.id)
+        return [v for v in await ctx.store.ventures.member_ventures(ctx.member.id)
                 if v.status == "proposed" and v.proposer_id == ctx.member.id]
 
     venture = await ctx.choose(
-        words, "venture", ctx.store.numbered_venture, ctx.store.venture, mine,
+        words, "venture", ctx.store.ventures.numbered_venture, ctx.store.ventures.venture, mine,
         "You have no venture waiting for confirmations. /coown status shows your ventures.",
         "You proposed several ventures still waiting ({ids}); say which by its number.")
     if venture.proposer_id != ctx.member.id:
-        proposer = await ctx.store.member_by_id(venture.proposer_id)
+        proposer = await ctx.store.crews.member_by_id(venture.proposer_id)
         raise Refusal(f"Only {proposer.name}, who proposed venture {venture.number}, can change "
                       "it; ask them.")
     if venture.status != "proposed":
@@ -143,11 +143,11 @@ async def confirm(ctx: Context, venture: Venture) -> list[Message]:
         raise Refusal(again)
     if not open_:
         raise Refusal(ended(venture))
-    if not await ctx.store.confirm_owner(venture.id, ctx.member.id, ctx.now):
+    if not await ctx.store.ventures.confirm_owner(venture.id, ctx.member.id, ctx.now):
         raise Refusal(again)
-    refreshed = await ctx.store.venture(venture.id)
+    refreshed = await ctx.store.ventures.venture(venture.id)
     assert refreshed is not None
-    members = await ctx.store.members_by_id(refreshed.confirmations)
+    members = await ctx.store.crews.members_by_id(refreshed.confirmations)
     if not all(refreshed.confirmations.values()):
         return [say(f"{ctx.member.name} confirmed \u201c{venture.name}\u201d. Still to confirm: "
                     f"{waiting_for(refreshed, members)}.{left_hint(refreshed, members)}")]
@@ -156,7 +156,7 @@ async def confirm(ctx: Context, venture: Venture) -> list[Message]:
 
 async def complete(ctx: Context, venture: Venture, members: dict[int, Member]
                    ) -> list[Message]:
-    await ctx.store.set_venture_status(venture.id, "owned")
+    await ctx.store.ventures.set_venture_status(venture.id, "owned")
     for member_id in venture.confirmations:
         await give(ctx.store, ctx.crew, member_id, COOWNERS, f"venture:{venture.id}", ctx.now)
     bonus = "" if no_points(ctx.crew) else " +100 each!"
@@ -181,12 +181,12 @@ async def drop(ctx: Context, token: str, words: list[str]) -> list[Message]:
                       f"\u201c{venture.name}\u201d; a venture is shared with at least one other. "
                       f"Withdraw it with /coown withdraw {venture.number}, or name someone else in "
                       "a new one.")
-    if not await ctx.store.drop_owner(venture.id, member.id):
+    if not await ctx.store.ventures.drop_owner(venture.id, member.id):
         raise Refusal(f"{member.name} already confirmed \u201c{venture.name}\u201d and stays in "
                       f"it. To start over, /coown withdraw {venture.number}.")
-    refreshed = await ctx.store.venture(venture.id)
+    refreshed = await ctx.store.ventures.venture(venture.id)
     assert refreshed is not None
-    members = await ctx.store.members_by_id(refreshed.confirmations)
+    members = await ctx.store.crews.members_by_id(refreshed.confirmations)
     note = say(f"{ctx.member.name} goes on with \u201c{venture.name}\u201d without "
                f"{member.name}, who left the crew.")
     if all(refreshed.confirmations.values()):
@@ -197,7 +197,7 @@ async def drop(ctx: Context, token: str, words: list[str]) -> list[Message]:
 
 async def withdraw(ctx: Context, words: list[str]) -> list[Message]:
     venture = await pick_mine(ctx, words)
-    await ctx.store.withdraw_venture(venture.id)
+    await ctx.store.ventures.withdraw_venture(venture.id)
     return [say(f"{ctx.member.name} withdrew \u201c{venture.name}\u201d "
                 f"(venture {venture.number}); nobody scores for it. A new venture can be "
                 "proposed any time with /coown.")]
@@ -206,20 +206,20 @@ async def withdraw(ctx: Context, words: list[str]) -> list[Message]:
 async def status(ctx: Context, words: list[str]) -> list[Message]:
     """Where the member's open ventures stand: who confirmed, who is still awaited."""
     if words:
-        found = await ctx.store.venture(ctx.item_id(words[0], "venture"))
+        found = await ctx.store.ventures.venture(ctx.item_id(words[0], "venture"))
         if found is None or found.crew_id != ctx.crew.id:
             raise Refusal(f"There is no venture {words[0][:20]} in this crew. /coown status "
                           "shows your ventures.")
         ventures = [found]
     else:
-        ventures = [v for v in await ctx.store.member_ventures(ctx.member.id)
+        ventures = [v for v in await ctx.store.ventures.member_ventures(ctx.member.id)
                     if v.status == "proposed" and v.crew_id == ctx.crew.id]
     if not ventures:
         return [say("You have no venture waiting for confirmations. Propose one, e.g. "
                     "/coown Bread Coop @sam @kim.")]
     lines = []
     for venture in ventures:
-        members = await ctx.store.members_by_id(venture.confirmations)
+        members = await ctx.store.crews.members_by_id(venture.confirmations)
         if venture.status != "proposed":
             lines.append(ended(venture))
             continue

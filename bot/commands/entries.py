@@ -18,15 +18,16 @@ async def lookup_for(store: Store, crew: Crew, entries: list[LedgerEntry]) -> Lo
     meeting_ids, original_ids = needs(entries)
     originals = {e.id: e for e in entries}
     for entry_id in original_ids - originals.keys():
-        found = await store.entry(entry_id)
+        found = await store.ledger.entry(entry_id)
         if found is not None and found.crew_id == crew.id:
             originals[entry_id] = found
     meeting_ids |= needs(list(originals.values()))[0]
     starts = {}
     if len(meeting_ids) > MANY_MEETINGS:
-        starts = {m.id: m.starts_at for m in await store.meetings_with_status(crew.id, "tallied")}
+        starts = {m.id: m.starts_at for m in await store.meetings.meetings_with_status(crew.id,
+                                                                                       "tallied")}
     for meeting_id in meeting_ids - starts.keys():
-        held = await store.meeting(meeting_id)
+        held = await store.meetings.meeting(meeting_id)
         if held is not None and held.crew_id == crew.id:
             starts[meeting_id] = held.starts_at
     return Lookup(starts, originals, tz)

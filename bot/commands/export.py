@@ -16,10 +16,10 @@ async def export(ctx: Context) -> list[Message]:
     ctx.require_admin()
     if ctx.args:
         raise ctx.usage("/export takes no words; it sends the whole ledger.")
-    crew = await ctx.store.crew_by_id(ctx.crew.id)
-    members = await ctx.store.all_members(crew.id)
-    ledger = await ctx.store.ledger(crew.id)
-    data = as_csv([CrewExport(crew, members, await ctx.store.totals(crew.id, "all"), ledger,
+    crew = await ctx.store.crews.crew_by_id(ctx.crew.id)
+    members = await ctx.store.crews.all_members(crew.id)
+    ledger = await ctx.store.ledger.ledger(crew.id)
+    data = as_csv([CrewExport(crew, members, await ctx.store.ledger.totals(crew.id, "all"), ledger,
                               await tallied_meetings(ctx.store, crew))])
     day = ctx.now.astimezone(ctx.tz).date().isoformat()
     entries = f"{len(ledger)} ledger {'entry' if len(ledger) == 1 else 'entries'}"

@@ -131,8 +131,8 @@ class Game:
                 raise NotCounted(NOT_A_TARGET)
             if isinstance(event, MemberLeft):
                 return []
-            crew = await store.add_crew(event.chat.platform, event.chat.chat_id,
-                                        event.chat.title or event.chat.chat_id, now)
+            crew = await store.crews.add_crew(event.chat.platform, event.chat.chat_id,
+                                              event.chat.title or event.chat.chat_id, now)
             crew = await self._default_timezone(store, crew)
         if isinstance(event, ButtonPressed) or (
                 isinstance(event, CommandReceived) and event.text.lstrip().startswith("/")):
@@ -152,7 +152,7 @@ class Game:
         if "timezone" in crew.settings or self.default_timezone == DEFAULT_TIMEZONE:
             return crew
         settings = {**crew.settings, "timezone": self.default_timezone}
-        await store.update_crew(crew.id, settings=settings)
+        await store.crews.update_crew(crew.id, settings=settings)
         return replace(crew, settings=settings)
 
     async def _context(self, store: Store, crew: Crew, member: Member | None, event: Any,
@@ -168,24 +168,24 @@ class Game:
             if member is None and not join:
                 raise Refusal(f"{name}, join the crew with /join first so that counts.")
             if member is None:
-                member = await store.add_member(crew.id, actor.user_id, name, now, handle)
+                member = await store.crews.add_member(crew.id, actor.user_id, name, now, handle)
             else:
-                await store.update_member(member.id, active=True, name=name, handle=handle)
-                member = await store.member_by_id(member.id)
+                await store.crews.update_member(member.id, active=True, name=name, handle=handle)
+                member = await store.crews.member_by_id(member.id)
             if joined:
                 notes = await self._size_note(store, crew)
         is_admin = actor.is_admin
         if is_admin is None:
-            is_admin = await store.founder(crew.id) == member.id
+            is_admin = await store.crews.founder(crew.id) == member.id
         ctx = Context(store=store, crew=crew, member=member, actor=actor, is_admin=is_admin,
                       now=now, command=command, args=args, joined=joined)
         return ctx, notes
 
     async def _size_note(self, store: Store, crew: Crew) -> list[Message]:
-        roster = await store.roster(crew.id)
+        roster = await store.crews.roster(crew.id)
         if len(roster) <= SWEET_SPOT or crew.size_warned:
             return []
-        await store.update_crew(crew.id, size_warned=True)
+        await store.crews.update_crew(crew.id, size_warned=True)
         return [say(f"This crew now has {len(roster)} members. The bot works at any size, but the "
                     "sweet spot is 5 to 8: small enough for everyone to hear everyone.")]
 
@@ -204,7 +204,8 @@ class Game:
                           f"to {MAX_TEXT}. Please shorten it.")
         ctx, notes = await self._context(store, crew, member, event, now, name, args.strip())
         if event.reply_to:
-            ctx.reply_to, ctx.reply_favour = await store.linked_favour(crew.id, event.reply_to)
+            ctx.reply_to, ctx.reply_favour = await store.favours.linked_favour(crew.id,
+                                                                               event.reply_to)
         for actor in event.mentions:
             ctx.mentions.setdefault(actor.name, actor)
             ctx.mentions.setdefault(actor.name.lower(), actor)
@@ -212,14 +213,14 @@ class Game:
         if event.message_id:
             for message in messages:
                 if message.ref and message.ref.kind in LINKED_KINDS:
-                    await store.link(crew.id, event.message_id, message.ref.kind, message.ref.id,
-                                     event.actor.user_id)
+                    await store.outbox.link(crew.id, event.message_id, message.ref.kind,
+                                            message.ref.id, event.actor.user_id)
                     break
         return messages + notes
 
     async def _reaction(self, store: Store, crew: Crew, member: Member | None,
                         event: ReactionChanged, now: datetime) -> list[Message]:
-        link, found = await store.linked_checkin(crew.id, event.message_id)
+        link, found = await store.circles.linked_checkin(crew.id, event.message_id)
         if link is None or link.kind not in ("checkin", "meeting"):
             raise NotCounted(NOT_A_TARGET)
         if member is None or not member.active:
@@ -250,19 +251,19 @@ class Game:
         if ref.kind == "checkin":
             result = await listening.confirm(ctx, ref.id, "button", True)
         elif ref.kind == "offer":
-            result = await money.thank(ctx, await store.favour(ref.id))
+            result = await money.thank(ctx, await store.favours.favour(ref.id))
         elif ref.kind == "meeting":
             result = await meetings.attend(ctx, ref.id, "button")
         elif ref.kind == "conflict":
             from bot.commands.conflicts import accept
 
-            item = await store.conflict(ref.id)
+            item = await store.conflicts.conflict(ref.id)
             if item is None or item.crew_id != crew.id:
                 raise Refusal("That conflict is not in this crew. Use the buttons on this "
                               "chat's own messages.")
             result = await accept(ctx, item)
         else:
-            venture = await store.venture(ref.id)
+            venture = await store.ventures.venture(ref.id)
             if venture is None or venture.crew_id != crew.id:
                 raise Refusal("That venture is not in this crew. Use the buttons on this "
                               "chat's own messages.")
@@ -276,7 +277,7 @@ class Game:
                 return ItemRef(BUTTON_CODES[code], int(number))
             raise Refusal("That button is not one of mine. Use the buttons on my messages, or "
                           "type the command instead (/help lists them).")
-        link = await store.linked(crew.id, event.message_id or "")
+        link = await store.outbox.linked(crew.id, event.message_id or "")
         if link is None or not has_label(link.kind, event.label or ""):
             raise Refusal(f"That message has no \u201c{event.label}\u201d button. Press a "
                           "button on my messages, or type the command instead (/help lists "
@@ -287,16 +288,16 @@ class Game:
         """Whether pressing `label` on this message reaches an item: a member's command message
         stands for the button of the bot's reply to it (the console's presses by label)."""
         async with self.uow() as store:
-            crew = await store.crew(chat.platform, chat.chat_id)
-            link = await store.linked(crew.id, message_id) if crew else None
+            crew = await store.crews.crew(chat.platform, chat.chat_id)
+            link = await store.outbox.linked(crew.id, message_id) if crew else None
         return link is not None and has_label(link.kind, label)
 
     async def _left(self, store: Store, crew: Crew, member: Member | None, event: MemberLeft,
                     now: datetime) -> list[Message]:
         if member is None or not member.active:
             return []
-        await store.update_member(member.id, active=False)
-        circle = await store.open_circle(crew.id)
+        await store.crews.update_member(member.id, active=False)
+        circle = await store.circles.open_circle(crew.id)
         return await listening.settle(store, crew, circle, now, False) if circle else []
 
     # scheduled work
@@ -308,7 +309,7 @@ class Game:
 
     async def next_due_at(self) -> datetime | None:
         async with self.uow() as store:
-            return await store.next_due_at()
+            return await store.outbox.next_due_at()
 
     async def run_due(self, now: datetime | None = None, batch: int = 100) -> int:
         """Does every piece of work due by `now`, oldest first, each exactly once, and returns
@@ -318,7 +319,8 @@ class Game:
         tried: set[int] = set()
         while True:
             async with self.uow() as store:
-                items = [i for i in await store.due(now, batch + len(tried)) if i.id not in tried]
+                items = [i for i in await store.outbox.due(now,
+                                                           batch + len(tried)) if i.id not in tried]
             if not items:
                 return done
             for start in range(0, len(items), DUE_CHUNK):
@@ -332,8 +334,9 @@ class Game:
         if len(items) > 1:
             async with self.uow() as store:
                 try:
-                    claimed = await store.claim_due_many([i.id for i in items], now)
-                    crews = await store.crews_by_id({i.crew_id for i in items if i.id in claimed})
+                    claimed = await store.outbox.claim_due_many([i.id for i in items], now)
+                    crews = await store.crews.crews_by_id(
+                        {i.crew_id for i in items if i.id in claimed})
                     for item in items:
                         if item.id in claimed:
                             await WORK[item.kind](store, crews[item.crew_id], item.subject_id,
@@ -355,9 +358,9 @@ class Game:
         for attempt in range(1, RETRIES + 1):
             async with self.uow() as store:
                 try:
-                    if not await store.claim_due(item.id, now):
+                    if not await store.outbox.claim_due(item.id, now):
                         return 0
-                    crew = await store.crew_by_id(item.crew_id)
+                    crew = await store.crews.crew_by_id(item.crew_id)
                     await WORK[item.kind](store, crew, item.subject_id, now)
                     await store.commit()
                     log.info("due=%s crew=%s outcome=done", item.kind, item.crew_id)
@@ -375,7 +378,7 @@ class Game:
     async def pending_posts(self, platform: str, limit: int = 100) -> list[Post]:
         """Queued posts for a platform, leased to this process until delivered or failed."""
         async with self.uow() as store:
-            rows = await store.lease_posts(platform, limit, self.clock())
+            rows = await store.outbox.lease_posts(platform, limit, self.clock())
             await store.commit()
         return [Post(post_id, Chat(crew.platform, crew.chat_id, crew.title),
                      self._drawn(post_id, Message.from_json(payload)))
@@ -420,15 +423,16 @@ class Game:
 
     async def post_delivered(self, posted: Post, message_id: str | None) -> None:
         async with self.uow() as store:
-            await store.post_sent(posted.id, message_id, self.clock())
+            await store.outbox.post_sent(posted.id, message_id, self.clock())
             if message_id and posted.message.ref:
-                await store.link_in_chat(posted.chat.platform, posted.chat.chat_id, message_id,
-                                         posted.message.ref.kind, posted.message.ref.id, "bot")
+                ref = posted.message.ref
+                await store.outbox.link_in_chat(posted.chat.platform, posted.chat.chat_id,
+                                                message_id, ref.kind, ref.id, "bot")
             await store.commit()
 
     async def post_failed(self, posted: Post) -> None:
         async with self.uow() as store:
-            await store.post_failed(posted.id)
+            await store.outbox.post_failed(posted.id)
             await store.commit()
 
     async def message_sent(self, chat: Chat, message_id: str, ref: ItemRef | None) -> None:
@@ -436,29 +440,31 @@ class Game:
         if ref is None or ref.kind not in LINKED_KINDS:
             return
         async with self.uow() as store:
-            await store.link_in_chat(chat.platform, chat.chat_id, message_id, ref.kind, ref.id,
-                                     "bot")
+            await store.outbox.link_in_chat(chat.platform, chat.chat_id, message_id, ref.kind,
+                                            ref.id, "bot")
             await store.commit()
 
     async def say_in(self, chat: Chat, message: Message) -> None:
         """Queues a message for a chat through the outbox."""
         async with self.uow() as store:
-            crew = await store.crew(chat.platform, chat.chat_id)
+            crew = await store.crews.crew(chat.platform, chat.chat_id)
             if crew is not None:
                 await post(store, crew, message, self.clock())
                 await store.commit()
 
     async def export(self) -> list[CrewExport]:
         async with self.uow() as store:
-            return [CrewExport(crew, await store.all_members(crew.id),
-                               await store.totals(crew.id, "all"), await store.ledger(crew.id),
+            return [CrewExport(crew, await store.crews.all_members(crew.id),
+                               await store.ledger.totals(crew.id,
+                                                         "all"), await store.ledger.ledger(crew.id),
                                await tallied_meetings(store, crew))
-                    for crew in await store.all_crews()]
+                    for crew in await store.crews.all_crews()]
 
 
 async def tallied_meetings(store: Store, crew: Crew) -> dict[int, datetime]:
     """When each of the crew's tallied meetings started: the export's words name them by day."""
-    return {m.id: m.starts_at for m in await store.meetings_with_status(crew.id, "tallied")}
+    return {m.id: m.starts_at for m in await store.meetings.meetings_with_status(crew.id,
+                                                                                 "tallied")}
 
 
 def has_label(kind: str, label: str) -> bool:

@@ -46,8 +46,8 @@ async def give(store: Store, crew: Crew, member_id: int, award: Award, source: s
     False if this exact award (member, reason, source) was made before. It counts in the
     crew-local month of `month_of` (default: now)."""
     points = award.points if exact else scored(crew, award.points)
-    return await store.award(crew.id, member_id, points, award.level, award.reason, source,
-                             month_key(month_of or now, crew_tz(crew)), now)
+    return await store.ledger.award(crew.id, member_id, points, award.level, award.reason, source,
+                                    month_key(month_of or now, crew_tz(crew)), now)
 
 
 async def give_many(store: Store, crew: Crew, awards: list[tuple[int, Award]], source: str,
@@ -55,16 +55,16 @@ async def give_many(store: Store, crew: Crew, awards: list[tuple[int, Award]], s
     """`give` for several (member id, award) pairs of one source, in two statements; returns
     how many were not made before."""
     points = (lambda a: a.points) if exact else (lambda a: scored(crew, a.points))
-    return await store.awards(
+    return await store.ledger.awards(
         crew.id, [(member_id, points(a), a.level, a.reason, source) for member_id, a in awards],
         month_key(now, crew_tz(crew)), now)
 
 
 async def post(store: Store, crew: Crew, message: Message, now: datetime) -> None:
     """Queues a message for the crew's chat; the adapter delivers it after commit."""
-    await store.add_post(crew.id, crew.platform, message.to_json(), now)
+    await store.outbox.add_post(crew.id, crew.platform, message.to_json(), now)
 
 
 async def post_many(store: Store, crew: Crew, messages: list[Message], now: datetime) -> None:
     """Queues messages for the crew's chat in one statement, in this order."""
-    await store.add_posts(crew.id, crew.platform, [m.to_json() for m in messages], now)
+    await store.outbox.add_posts(crew.id, crew.platform, [m.to_json() for m in messages], now)

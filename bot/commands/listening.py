@@ -30,12 +30,12 @@ async def checkin(ctx: Context) -> list[Message]:
     text = ctx.text(ctx.args, "check-in")
     if not text:
         raise ctx.usage("Say something true for you right now, e.g. /checkin I'm tired but glad.")
-    roster, circle, authors, heard = await ctx.store.open_circle_state(ctx.crew.id)
+    roster, circle, authors, heard = await ctx.store.circles.open_circle_state(ctx.crew.id)
     if circle is None:
         closes = ctx.now + timedelta(hours=ctx.settings["circle_hours"])
-        circle = await ctx.store.add_circle(ctx.crew.id, ctx.now, closes)
-        await ctx.store.add_due(ctx.crew.id, "circle_close", circle.id, closes)
-    entry, created = await ctx.store.put_checkin(circle.id, ctx.member.id, text, ctx.now)
+        circle = await ctx.store.circles.add_circle(ctx.crew.id, ctx.now, closes)
+        await ctx.store.outbox.add_due(ctx.crew.id, "circle_close", circle.id, closes)
+    entry, created = await ctx.store.circles.put_checkin(circle.id, ctx.member.id, text, ctx.now)
     # The circle as it is now, for the count line and for settle: a new check-in is the
     # newest; an updated one keeps its id and its confirmations.
     authors = {**authors, entry.id: ctx.member.id}
@@ -57,7 +57,7 @@ async def checkin(ctx: Context) -> list[Message]:
 async def circle_(ctx: Context) -> list[Message]:
     if ctx.args.strip():
         raise ctx.usage("/circle takes no words; it shows the open circle.")
-    roster, circle, authors, heard = await ctx.store.open_circle_state(ctx.crew.id)
+    roster, circle, authors, heard = await ctx.store.circles.open_circle_state(ctx.crew.id)
     if circle is None:
         raise Refusal("No circle is open: /checkin to open one.")
     people = {m.id: m for m in roster}
@@ -99,7 +99,7 @@ def summary(roster: list[Member], authors: dict[int, int], heard: set[tuple[int,
 
 async def confirm(ctx: Context, checkin_id: int, via: str, added: bool) -> list[Message]:
     """A member confirms (or, removing a reaction, withdraws) listening to a check-in."""
-    return await confirm_found(ctx, await ctx.store.checkin_circle(checkin_id), via, added)
+    return await confirm_found(ctx, await ctx.store.circles.checkin_circle(checkin_id), via, added)
 
 
 async def confirm_found(ctx: Context, found: tuple[Checkin, Circle] | None, via: str,
@@ -123,14 +123,14 @@ async def confirm_found(ctx: Context, found: tuple[Checkin, Circle] | None, via:
         raise NotCounted("That check-in's circle has already closed, so the reaction changes "
                          "nothing. Start a new circle with /checkin.")
     if added:
-        new = await ctx.store.add_listen(entry.id, ctx.member.id, via)
+        new = await ctx.store.circles.add_listen(entry.id, ctx.member.id, via)
         notes = []
         if via == "button":  # a reaction needs no note, so no author either
-            author = await ctx.store.member_by_id(entry.member_id)
+            author = await ctx.store.crews.member_by_id(entry.member_id)
             notes = [say(f"Noted: {ctx.member.name} listened to {author.name}." if new else
                          f"You already confirmed you listened to {author.name}.")]
     else:
-        await ctx.store.remove_listen(entry.id, ctx.member.id, via)
+        await ctx.store.circles.remove_listen(entry.id, ctx.member.id, via)
         notes = []
     return notes + await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False)
 
@@ -154,16 +154,17 @@ async def settle(store: Store, crew: Crew, circle: Circle, now: datetime, closin
                  known: tuple[list[Member], dict[int, int], set[tuple[int, int]]] | None = None
                  ) -> list[Message]:
     """Closes the circle if it is complete with the whole roster in it, or if its time is up.
-    `known`: the roster and `store.circle_state_roster`, if the caller just read them."""
-    members, all_authors, all_heard = known or await store.circle_state_roster(crew.id,
-                                                                               circle.id)
+    `known`: the roster and `store.circles.circle_state_roster`, if the caller just read them."""
+    members, all_authors, all_heard = known or await store.circles.circle_state_roster(crew.id,
+                                                                                       circle.id)
     roster = {m.id: m for m in members}
     authors = {c: m for c, m in all_authors.items() if m in roster}
     heard = {(c, m) for c, m in all_heard if m in roster}
     if not closing and not listening.closes_early(set(roster), authors, heard):
         return []
     complete = listening.is_complete(authors, heard)
-    if not await store.close_circle(circle.id, "complete" if complete else "incomplete", now):
+    if not await store.circles.close_circle(circle.id, "complete" if complete else "incomplete",
+                                            now):
         return []
     people = [roster[m] for m in sorted(set(authors.values()))]
     if complete:
@@ -189,7 +190,7 @@ async def settle(store: Store, crew: Crew, circle: Circle, now: datetime, closin
 
 async def close_due_circle(store: Store, crew: Crew, circle_id: int, now: datetime
                            ) -> list[Message]:
-    circle = await store.circle(circle_id)
+    circle = await store.circles.circle(circle_id)
     if circle.status != "open":
         return []
     return await settle(store, crew, circle, now, closing=True)

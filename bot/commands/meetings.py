@@ -54,7 +54,7 @@ async def meeting(ctx: Context) -> list[Message]:
         return await meeting_now(ctx)
     if action:
         raise ctx.usage(f"'{action[:20]}' is not a meeting action.")
-    planned = await ctx.store.meetings_with_status(ctx.crew.id, "planned")
+    planned = await ctx.store.meetings.meetings_with_status(ctx.crew.id, "planned")
     tz = ctx.settings["timezone"]
     rule = f"The crew meets {ctx.crew.schedule} ({tz})." if ctx.crew.schedule else (
         "No schedule yet: an admin sets one with /meeting schedule first tuesday 19:00.")
@@ -68,10 +68,10 @@ async def schedule(ctx: Context, text: str) -> list[Message]:
         rule = parse_rule(text)
     except RuleError as error:
         raise ctx.usage(str(error)) from None
-    for planned in await ctx.store.meetings_with_status(ctx.crew.id, "planned"):
-        await ctx.store.drop_meeting(planned.id)
-    await ctx.store.update_crew(ctx.crew.id, schedule=str(rule))
-    crew = await ctx.store.crew_by_id(ctx.crew.id)
+    for planned in await ctx.store.meetings.meetings_with_status(ctx.crew.id, "planned"):
+        await ctx.store.meetings.drop_meeting(planned.id)
+    await ctx.store.crews.update_crew(ctx.crew.id, schedule=str(rule))
+    crew = await ctx.store.crews.crew_by_id(ctx.crew.id)
     nxt = await plan_next(ctx.store, crew, ctx.now)
     days = ctx.settings["reflect_days"]
     return [say(f"The crew now meets {rule} ({ctx.settings['timezone']}). Next meeting: "
@@ -87,17 +87,17 @@ async def plan_next(store: Store, crew: Crew, after: datetime) -> Meeting:
     tz = crew_tz(crew)
     for start in occurrences_after(parse_rule(crew.schedule), after, tz):
         month = month_key(start, tz)
-        if await store.meeting_in_month(crew.id, month) is None:
+        if await store.meetings.meeting_in_month(crew.id, month) is None:
             break
     else:  # pragma: no cover - 24 months all taken cannot happen with one meeting a month
         raise RuntimeError("no free month for the next meeting")
     ends = start + timedelta(hours=settings["attendance_hours"])
-    meeting = await store.add_meeting(crew.id, month, start, ends, True, "planned")
+    meeting = await store.meetings.add_meeting(crew.id, month, start, ends, True, "planned")
     prompt = max(after, start - timedelta(days=settings["reflect_days"]))
     for kind, due in (("meeting_prompt", prompt), ("meeting_reminder", start - REMINDER_BEFORE),
                       ("meeting_start", start), ("meeting_tally", ends)):
         if kind != "meeting_reminder" or due > after:
-            await store.add_due(crew.id, kind, meeting.id, due)
+            await store.outbox.add_due(crew.id, kind, meeting.id, due)
     return meeting
 
 
@@ -105,7 +105,7 @@ async def meeting_now(ctx: Context) -> list[Message]:
     ctx.require_admin("hold a meeting now, as it can cost absent members points",
                       "anyone can see the schedule with /meeting")
     tz = ctx.settings["timezone"]
-    existing = await ctx.store.meeting_in_month(ctx.crew.id, ctx.month)
+    existing = await ctx.store.meetings.meeting_in_month(ctx.crew.id, ctx.month)
     if existing and existing.status == "planned":
         raise Refusal(f"This month's meeting is scheduled for "
                       f"{local_time(existing.starts_at, tz)}; only one meeting a month is scored. "
@@ -114,14 +114,16 @@ async def meeting_now(ctx: Context) -> list[Message]:
         raise Refusal(f"The crew already met this month ({local_time(existing.starts_at, tz)}); "
                       "only one meeting a month is scored. See you next month!")
     ends = ctx.now + timedelta(hours=ctx.settings["attendance_hours"])
-    held = await ctx.store.add_meeting(ctx.crew.id, ctx.month, ctx.now, ends, False, "open")
-    await ctx.store.take_roster(held.id, [m.id for m in await ctx.store.roster(ctx.crew.id)])
-    await ctx.store.add_due(ctx.crew.id, "meeting_tally", held.id, ends)
+    held = await ctx.store.meetings.add_meeting(ctx.crew.id, ctx.month, ctx.now, ends, False,
+                                                "open")
+    await ctx.store.meetings.take_roster(held.id,
+                                         [m.id for m in await ctx.store.crews.roster(ctx.crew.id)])
+    await ctx.store.outbox.add_due(ctx.crew.id, "meeting_tally", held.id, ends)
     return [attendance_message(ctx.crew, held)]
 
 
 async def open_meeting(ctx: Context) -> Meeting | None:
-    for held in await ctx.store.meetings_with_status(ctx.crew.id, "open"):
+    for held in await ctx.store.meetings.meetings_with_status(ctx.crew.id, "open"):
         if held.starts_at <= ctx.now < held.ends_at:
             return held
     return None
@@ -133,7 +135,7 @@ async def here(ctx: Context) -> list[Message]:
         raise Refusal("You can only mark yourself present: just send /here.")
     held = await open_meeting(ctx)
     if held is None:
-        planned = await ctx.store.meetings_with_status(ctx.crew.id, "planned")
+        planned = await ctx.store.meetings.meetings_with_status(ctx.crew.id, "planned")
         nxt = (f" The next one starts {local_time(planned[0].starts_at, ctx.settings['timezone'])}."
                if planned else "")
         raise Refusal("No meeting is open for attendance right now." + (
@@ -142,13 +144,13 @@ async def here(ctx: Context) -> list[Message]:
 
 
 async def mark_present(ctx: Context, held: Meeting) -> list[Message]:
-    if not await ctx.store.mark_present(held.id, ctx.member.id, ctx.now):
+    if not await ctx.store.meetings.mark_present(held.id, ctx.member.id, ctx.now):
         return [Message((f"You are already marked present, {ctx.member.name}.",), private=True)]
     return [say(f"{ctx.member.name} is here.")]
 
 
 async def attend(ctx: Context, meeting_id: int, via: str) -> list[Message]:
-    held = await ctx.store.meeting(meeting_id)
+    held = await ctx.store.meetings.meeting(meeting_id)
     if held is None or held.crew_id != ctx.crew.id:
         raise Refusal("That is not a meeting of this crew. Mark your presence on your own "
                       "crew's meeting post, or send /here there.")
@@ -168,10 +170,10 @@ async def reflect(ctx: Context) -> list[Message]:
     if not text:
         raise ctx.usage("Share where you have been and where you might go next.")
     held = await open_meeting(ctx)
-    planned = await ctx.store.meetings_with_status(ctx.crew.id, "planned")
+    planned = await ctx.store.meetings.meetings_with_status(ctx.crew.id, "planned")
     target = held or (planned[0] if planned else None)
-    await ctx.store.add_reflection(ctx.crew.id, ctx.member.id, target.id if target else None,
-                                   text, ctx.now)
+    await ctx.store.meetings.add_reflection(ctx.crew.id, ctx.member.id,
+                                            target.id if target else None, text, ctx.now)
     return [say(f"Thank you, {ctx.member.name}: your reflection is shared with the crew.")]
 
 
@@ -179,7 +181,7 @@ async def reflect(ctx: Context) -> list[Message]:
 
 
 async def prompt_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
-    held = await store.meeting(meeting_id)
+    held = await store.meetings.meeting(meeting_id)
     if held is None or held.status != "planned" or now >= held.starts_at:
         return  # caught up after the meeting began: the attendance post says it all
     settings = crew_settings.effective(crew.settings)
@@ -192,10 +194,10 @@ async def prompt_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -
 
 
 async def reminder_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
-    held = await store.meeting(meeting_id)
+    held = await store.meetings.meeting(meeting_id)
     if held is None or held.status != "planned" or now >= held.starts_at:
         return
-    roster = await store.roster(crew.id)
+    roster = await store.crews.roster(crew.id)
     if not roster:
         return
     tz = crew_settings.effective(crew.settings)["timezone"]
@@ -207,14 +209,14 @@ async def reminder_due(store: Store, crew: Crew, meeting_id: int, now: datetime)
 
 
 async def start_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
-    held = await store.meeting(meeting_id)
+    held = await store.meetings.meeting(meeting_id)
     if held is None or held.status != "planned":
         return
     # Catching up after the whole attendance window passed while the bot was down: nobody
     # could mark presence, so the tally must not punish anyone for it.
     offline = now >= held.ends_at
-    await store.set_meeting_status(held.id, "offline" if offline else "open")
-    await store.take_roster(held.id, [m.id for m in await store.roster(crew.id)])
+    await store.meetings.set_meeting_status(held.id, "offline" if offline else "open")
+    await store.meetings.take_roster(held.id, [m.id for m in await store.crews.roster(crew.id)])
     if not offline:
         await post(store, crew, attendance_message(crew, held), now)
     if crew.schedule:
@@ -224,12 +226,12 @@ async def start_due(store: Store, crew: Crew, meeting_id: int, now: datetime) ->
 async def tally_due(store: Store, crew: Crew, meeting_id: int, now: datetime) -> None:
     """Scores everyone on the roster once. The post names who was present, never who was not:
     absences are counted, and each absent member is told privately what it cost."""
-    held = await store.meeting(meeting_id)
+    held = await store.meetings.meeting(meeting_id)
     if held is None or held.status not in ("open", "offline"):
         return
-    await store.set_meeting_status(held.id, "tallied")
+    await store.meetings.set_meeting_status(held.id, "tallied")
     if held.status == "offline":
-        await _tally_offline(store, crew, held, await store.meeting_roster(held.id), now)
+        await _tally_offline(store, crew, held, await store.meetings.meeting_roster(held.id), now)
         return
     settings = crew_settings.effective(crew.settings)
     tz = settings["timezone"]
@@ -239,8 +241,8 @@ async def tally_due(store: Store, crew: Crew, meeting_id: int, now: datetime) ->
     awards: list[tuple[int, Award]] = []
     notes: list[Message] = []
     absent = 0
-    for member, was_present, was_excused, attended in await store.tally_roster(crew.id,
-                                                                               held.id):
+    for member, was_present, was_excused, attended in await store.meetings.tally_roster(crew.id,
+                                                                                        held.id):
         if was_present:
             award = meeting_attended(attended + 1)
             awards.append((member.id, award))
@@ -275,11 +277,11 @@ async def recap(store: Store, crew: Crew, held: Meeting, when: str, came: list[s
                 absent: int) -> Attachment:
     """The tally's small picture: who came by name, the others only counted, and the month."""
     if no_points(crew):
-        done = await store.activity(crew.id, held.month)
+        done = await store.ledger.activity(crew.id, held.month)
         heading = f"What we did together in {held.month}"
         bars = [(bar.label, bar.value, 0) for bar in activity_bars(done)]
     else:
-        totals = await store.totals(crew.id, held.month)
+        totals = await store.ledger.totals(crew.id, held.month)
         levels = {level: sum(t.get(level.number, 0) for t in totals.values()) for level in LEVELS}
         heading = f"Crew points in {held.month}: {sum(levels.values())}"
         bars = [(level.name, points, level.number) for level, points in levels.items()]
@@ -315,14 +317,14 @@ async def away(ctx: Context) -> list[Message]:
         raise Refusal(f"The meeting of {local_time(held.starts_at, ctx.settings['timezone'])} "
                       "has already started; /away works before a meeting's start. You can "
                       "still join in with /here.")
-    planned = await ctx.store.meetings_with_status(ctx.crew.id, "planned")
+    planned = await ctx.store.meetings.meetings_with_status(ctx.crew.id, "planned")
     upcoming = [m for m in planned if m.starts_at > ctx.now]
     if not upcoming:
         raise Refusal("There is no upcoming meeting to be away from; /away works before a "
                       "meeting starts. /meeting shows the schedule.")
     meeting = upcoming[0]
     when = local_time(meeting.starts_at, ctx.settings["timezone"])
-    if not await ctx.store.excuse(meeting.id, ctx.member.id):
+    if not await ctx.store.meetings.excuse(meeting.id, ctx.member.id):
         raise Refusal(f"You already said you'll be away on {when}; the crew knows, nothing "
                       "more to do.")
     if ctx.settings["excused_absence"] == "on" or scored(ctx.crew, MEETING_MISSED.points) == 0:

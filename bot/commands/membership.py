@@ -17,11 +17,12 @@ async def join(ctx: Context) -> list[Message]:
     if not ctx.joined:
         return [say(f"You are already in this crew, {ctx.member.name}. Try /checkin to share "
                     "what is true for you right now, or /help.")]
-    roster = await ctx.store.roster(ctx.crew.id)
+    roster = await ctx.store.crews.roster(ctx.crew.id)
     invite = ""
     if not agreement_of(ctx.crew) and not ctx.crew.settings.get(INVITED):
         invite = " " + INVITATION
-        await ctx.store.update_crew(ctx.crew.id, settings={**ctx.crew.settings, INVITED: True})
+        await ctx.store.crews.update_crew(ctx.crew.id, settings={**ctx.crew.settings,
+                                                                 INVITED: True})
     return [say(f"Welcome, {ctx.member.name}! The crew has {plural(len(roster), 'member')}. "
                 f"Try /checkin to share what is true for you right now, or /help.{invite}")]
 
@@ -31,6 +32,6 @@ async def leave(ctx: Context) -> list[Message]:
     if ctx.joined:  # refused, so the automatic join is undone too
         raise Refusal("You are not in this crew, so there is nothing to leave. "
                       "/join when you want to play.")
-    await ctx.store.update_member(ctx.member.id, active=False)
+    await ctx.store.crews.update_member(ctx.member.id, active=False)
     return [say(f"{ctx.member.name} left the crew; their points stay in the crew's total. "
                 "/join any time to come back.")]

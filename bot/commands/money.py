@@ -31,8 +31,8 @@ async def money(ctx: Context) -> list[Message]:
     text = ctx.text(words[1] if keep and len(words) > 1 else ("" if keep else ctx.args),
                     "money talk")
     # The words are stored only if the member asks; no figures are ever asked for.
-    talk = await ctx.store.add_favour(ctx.crew.id, "money", ctx.member.id, None,
-                                      text if keep else "", False, ctx.now)
+    talk = await ctx.store.favours.add_favour(ctx.crew.id, "money", ctx.member.id, None,
+                                              text if keep else "", False, ctx.now)
     questions = " ".join(f"({i}) {q}" for i, q in enumerate(MONEY_QUESTIONS, 1))
     stored = ("Your words are stored with the crew's game, as you asked." if keep else
               "I don't store your words (start with /money keep if you want them kept), and I "
@@ -61,7 +61,7 @@ async def _add_capped(ctx: Context, kind: str, recipient_id: int | None, text: s
     """Records an ask or offer, scored while fewer than `cap` of the member's of this kind
     scored today (`scores_under_cap`)."""
     since, until = ctx.day_bounds()
-    return await ctx.store.add_favour_counted(
+    return await ctx.store.favours.add_favour_counted(
         ctx.crew.id, kind, ctx.member.id, recipient_id, text, since, until, ctx.now,
         lambda already: scores_under_cap(already, cap))
 
@@ -97,7 +97,7 @@ async def offer(ctx: Context) -> list[Message]:
     if who:
         recipient = await ctx.resolve(who[0])
     elif ctx.reply_to and ctx.reply_to.kind in ("ask", "money"):
-        found = ctx.reply_favour or await ctx.store.favour_author(ctx.reply_to.item_id)
+        found = ctx.reply_favour or await ctx.store.favours.favour_author(ctx.reply_to.item_id)
         assert found is not None
         recipient = found[1]
         if not recipient.active:
@@ -129,15 +129,15 @@ async def offer(ctx: Context) -> list[Message]:
 async def thanks(ctx: Context) -> list[Message]:
     words = ctx.args.split()
     if words:  # the offer's number in this crew
-        found = await ctx.store.numbered_favour_author(ctx.crew.id, "offer",
-                                                       ctx.item_id(words[0], "offer"))
+        found = await ctx.store.favours.numbered_favour_author(ctx.crew.id, "offer",
+                                                               ctx.item_id(words[0], "offer"))
         return await thank(ctx, *(found or (None, None)))
     if ctx.reply_to and ctx.reply_to.kind == "offer":
         found = ctx.reply_favour  # the giver too, for the reply
         if found is None or found[0].id != ctx.reply_to.item_id:
-            found = await ctx.store.favour_author(ctx.reply_to.item_id)
+            found = await ctx.store.favours.favour_author(ctx.reply_to.item_id)
         return await thank(ctx, *(found or (None, None)))
-    waiting = await ctx.store.offers_awaiting_thanks(ctx.member.id)
+    waiting = await ctx.store.favours.offers_awaiting_thanks(ctx.member.id)
     waiting = [f for f in waiting if f.crew_id == ctx.crew.id]
     if not waiting:
         raise Refusal("No offer to you is waiting for thanks. /thanks acknowledges an offer "
@@ -154,14 +154,14 @@ async def thank(ctx: Context, favour: Favour | None, giver: Member | None = None
         raise Refusal("There is no such offer in this crew. /thanks takes the id of an offer "
                       "made to you.")
     if favour.recipient_id != ctx.member.id:
-        recipient = await ctx.store.member_by_id(favour.recipient_id or 0)
+        recipient = await ctx.store.crews.member_by_id(favour.recipient_id or 0)
         raise Refusal(f"Only {recipient.name}, who received offer {favour.number}, can thank it. "
                       "/thanks is for offers made to you.")
-    if not await ctx.store.mark_thanked(favour.id):
+    if not await ctx.store.favours.mark_thanked(favour.id):
         raise Refusal(f"You already thanked offer {favour.number}; a thank-you counts once, so "
                       "nothing more is needed.")
     if giver is None:
-        giver = await ctx.store.member_by_id(favour.member_id)
+        giver = await ctx.store.crews.member_by_id(favour.member_id)
     assert favour.recipient_id is not None
     await give_many(ctx.store, ctx.crew, [(favour.member_id, MUTUAL_REGARD),
                                           (favour.recipient_id, MUTUAL_REGARD)],

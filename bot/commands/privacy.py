@@ -52,15 +52,15 @@ async def mydata(ctx: Context) -> list[Message]:
     def when(at: datetime) -> str:
         return local_time(at, tz)
 
-    checkins = await store.member_checkins(me.id)
-    listens = await store.member_listens(me.id)
-    favours = await store.member_favours(me.id)
-    reflections = await store.member_reflections(me.id)
-    meetings = await store.member_meetings(me.id)
-    conflicts = await store.member_conflicts(me.id)
-    ventures = await store.member_ventures(me.id)
-    entries = await store.member_ledger(ctx.crew.id, me.id)
-    others = await store.members_by_id(
+    checkins = await store.circles.member_checkins(me.id)
+    listens = await store.circles.member_listens(me.id)
+    favours = await store.favours.member_favours(me.id)
+    reflections = await store.meetings.member_reflections(me.id)
+    meetings = await store.meetings.member_meetings(me.id)
+    conflicts = await store.conflicts.member_conflicts(me.id)
+    ventures = await store.ventures.member_ventures(me.id)
+    entries = await store.ledger.member_ledger(ctx.crew.id, me.id)
+    others = await store.crews.members_by_id(
         {author for _, author in listens}
         | {i for f in favours for i in (f.member_id, f.recipient_id) if i is not None}
         | {i for c, _ in conflicts for i in (c.proposer_id, c.other_id)}
@@ -109,7 +109,7 @@ async def mydata(ctx: Context) -> list[Message]:
     ]
     handle = f"@{me.handle}" if me.handle else "none"
     lines = [f"Everything stored about you in this crew, for you alone. Name: {me.name}; "
-             f"handle: {handle}; joined {when(await store.member_joined(me.id))}; "
+             f"handle: {handle}; joined {when(await store.crews.member_joined(me.id))}; "
              + ("on the roster" if me.active else "not on the roster") + "; "
              + ("hidden from" if me.hidden else "shown in") + " the ranking; "
              + f"{sum(e.points for e in entries)} points."]
@@ -136,15 +136,16 @@ async def forgetme(ctx: Context) -> list[Message]:
     me = ctx.member
     # Repairs and ventures they were part of end now, with no points: nobody can be penalised
     # by, or left waiting on, someone who has gone.
-    for item in await ctx.store.open_conflicts(ctx.crew.id, me.id):
-        await ctx.store.move_conflict(item.id, item.status, status="lapsed", ended_at=ctx.now)
-    for venture in await ctx.store.ventures_awaiting(ctx.crew.id, me.id):
-        await ctx.store.set_venture_status(venture.id, "withdrawn")
+    for item in await ctx.store.conflicts.open_conflicts(ctx.crew.id, me.id):
+        await ctx.store.conflicts.move_conflict(item.id, item.status, status="lapsed",
+                                                ended_at=ctx.now)
+    for venture in await ctx.store.ventures.ventures_awaiting(ctx.crew.id, me.id):
+        await ctx.store.ventures.set_venture_status(venture.id, "withdrawn")
     await scrub_posts(ctx, me)
-    await ctx.store.forget_member(me.id, forgotten_id(me), FORMER)
+    await ctx.store.crews.forget_member(me.id, forgotten_id(me), FORMER)
     messages = [say(ERASED)]
     # Like leaving the chat: their check-in no longer holds the open circle back.
-    circle = await ctx.store.open_circle(ctx.crew.id)
+    circle = await ctx.store.circles.open_circle(ctx.crew.id)
     if circle is not None:
         messages += await listening.settle(ctx.store, ctx.crew, circle, ctx.now, closing=False)
     return messages
@@ -186,10 +187,10 @@ async def scrub_posts(ctx: Context, member: Member) -> None:
                 out[key] = scrubbed(item)
         return out
 
-    for post_id, payload, sent in await ctx.store.crew_posts(ctx.crew.id):
+    for post_id, payload, sent in await ctx.store.outbox.crew_posts(ctx.crew.id):
         clean = scrubbed(payload)
         if clean == payload:
             continue
-        await ctx.store.set_post_payload(post_id, clean)
+        await ctx.store.outbox.set_post_payload(post_id, clean)
         if not sent and clean.get("dm_to") != payload.get("dm_to"):
-            await ctx.store.post_sent(post_id, None, ctx.now)
+            await ctx.store.outbox.post_sent(post_id, None, ctx.now)

@@ -51,8 +51,8 @@ async def graph(ctx: Context) -> list[Message]:
     if len(words) > 1:
         raise ctx.usage("Give at most one period.")
     since, label = period_of(ctx, words[0] if words else "month")
-    rows = await ctx.store.reciprocity(ctx.crew.id, since)
-    everyone = await ctx.store.all_members(ctx.crew.id)
+    rows = await ctx.store.favours.reciprocity(ctx.crew.id, since)
+    everyone = await ctx.store.crews.all_members(ctx.crew.id)
     tied = {m for _, a, b, _ in rows for m in (a, b)}
     # Forgotten members are left out entirely, and people who left are shown only where they
     # took part in the period.

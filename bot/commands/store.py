@@ -1,4 +1,5 @@
-"""The storage port: what the command layer asks of the database, written for it."""
+"""The storage ports: what the command layer asks of the database, one per aggregate, written
+for it."""
 
 from __future__ import annotations
 
@@ -21,35 +22,9 @@ from bot.rules.model import (
 )
 
 
-class Store(Protocol):
-    """One unit of work: every read and write of one event or timer, committed together or
-    not at all. Times are UTC; [since, until) ranges include since and exclude until. Items
-    members type are found by their number within the crew; ids are the database's."""
-
-    # the unit of work
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
-
-    def retryable(self, error: Exception) -> bool:
-        """True when the work failed only because another unit of work won a race (or the
-        connection dropped): it was rolled back and may be run again from the start."""
-        ...
-
-    # events: each platform event is handled once
-
-    async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
-        """Records the event; False if it was already handled (a redelivery)."""
-        ...
-
-    async def arrival(self, platform: str, event_id: str | None, now: datetime, chat_id: str,
-                      user_id: str) -> tuple[bool, Crew | None, Member | None]:
-        """`first_seen` (True without an event id), the chat's crew and the sender's membership
-        of it, as one read."""
-        ...
-
-    # crews
+class Crews(Protocol):
+    """Crews and their members. A member who left stays, inactive; `forget_member` makes them
+    anonymous."""
 
     async def crew(self, platform: str, chat_id: str) -> Crew | None: ...
 
@@ -64,8 +39,6 @@ class Store(Protocol):
     async def update_crew(self, crew_id: int, **fields: Any) -> None:
         """Sets these columns of the crew (settings, schedule, title, size_warned)."""
         ...
-
-    # members
 
     async def member(self, crew_id: int, user_id: str) -> Member | None: ...
 
@@ -96,7 +69,16 @@ class Store(Protocol):
         """The id of the crew's first member to join."""
         ...
 
-    # Level 1: circles, check-ins and listening
+    async def member_joined(self, member_id: int) -> datetime: ...
+
+    async def forget_member(self, member_id: int, user_id: str, name: str) -> None:
+        """Erases every text the member wrote and makes them anonymous: `user_id` and `name`
+        replace theirs. Their points stay."""
+        ...
+
+
+class Circles(Protocol):
+    """Level 1: listening circles, their check-ins and the confirmations of listening."""
 
     async def open_circle(self, crew_id: int) -> Circle | None: ...
 
@@ -135,7 +117,20 @@ class Store(Protocol):
 
     async def remove_listen(self, checkin_id: int, listener_id: int, via: str) -> bool: ...
 
-    # Level 2: favours (asks, offers, money talks)
+    async def linked_checkin(self, crew_id: int, message_id: str
+                             ) -> tuple[Link | None, tuple[Checkin, Circle] | None]: ...
+
+    async def member_checkins(self, member_id: int) -> list[tuple[int, datetime, str]]:
+        """(circle id, when, text) of each of the member's check-ins."""
+        ...
+
+    async def member_listens(self, member_id: int) -> list[tuple[int, int]]:
+        """(circle id, author id) of each check-in the member confirmed listening to."""
+        ...
+
+
+class Favours(Protocol):
+    """Level 2: favours (asks, offers and money talks) and thanks."""
 
     async def add_favour(self, crew_id: int, kind: str, member_id: int,
                          recipient_id: int | None, text: str, scored: bool, now: datetime
@@ -170,7 +165,16 @@ class Store(Protocol):
         """Who gave to whom since then: (kind, giver id, receiver id, how many)."""
         ...
 
-    # Level 3: meetings
+    async def linked_favour(self, crew_id: int, message_id: str
+                            ) -> tuple[Link | None, tuple[Favour, Member] | None]: ...
+
+    async def member_favours(self, member_id: int) -> list[Favour]:
+        """Favours the member made or received; another's words are left out."""
+        ...
+
+
+class Meetings(Protocol):
+    """Level 3: meetings, their rosters and attendance, and reflections."""
 
     async def meeting(self, meeting_id: int) -> Meeting | None: ...
 
@@ -215,7 +219,15 @@ class Store(Protocol):
     async def add_reflection(self, crew_id: int, member_id: int, meeting_id: int | None,
                              text: str, now: datetime) -> None: ...
 
-    # Level 4: conflicts
+    async def member_reflections(self, member_id: int) -> list[tuple[datetime, str]]: ...
+
+    async def member_meetings(self, member_id: int) -> list[tuple[Meeting, bool]]:
+        """Each meeting the member was on the roster of, and whether they were present."""
+        ...
+
+
+class Conflicts(Protocol):
+    """Level 4: conflicts between two members."""
 
     async def add_conflict(self, crew_id: int, proposer_id: int, other_id: int, now: datetime
                            ) -> Conflict: ...
@@ -233,7 +245,13 @@ class Store(Protocol):
         action moved it first."""
         ...
 
-    # Level 5: ventures and co-owners
+    async def member_conflicts(self, member_id: int) -> list[tuple[Conflict, str]]:
+        """Each of the member's conflicts, with their own apology ('' if none)."""
+        ...
+
+
+class Ventures(Protocol):
+    """Level 5: ventures and their co-owners."""
 
     async def venture_by_key(self, crew_id: int, key: str) -> Venture | None: ...
 
@@ -258,7 +276,11 @@ class Store(Protocol):
         """Proposed ventures that wait for the member's confirmation."""
         ...
 
-    # the ledger and its totals
+    async def member_ventures(self, member_id: int) -> list[Venture]: ...
+
+
+class Ledger(Protocol):
+    """The ledger of points and its totals."""
 
     async def award(self, crew_id: int, member_id: int, points: int, level: int, reason: str,
                     source: str, month: str, now: datetime) -> bool:
@@ -290,26 +312,12 @@ class Store(Protocol):
 
     async def ledger(self, crew_id: int) -> list[LedgerEntry]: ...
 
-    # due work: timers of circles, meetings and conflicts
+    async def member_ledger(self, crew_id: int, member_id: int) -> list[LedgerEntry]: ...
 
-    async def add_due(self, crew_id: int, kind: str, subject_id: int, due_at: datetime
-                      ) -> None: ...
 
-    async def latest_time(self) -> datetime | None:
-        """The newest time the game recorded anything; None on an empty database."""
-        ...
-
-    async def next_due_at(self) -> datetime | None: ...
-
-    async def due(self, now: datetime, limit: int) -> list[Due]: ...
-
-    async def claim_due_many(self, due_ids: list[int], now: datetime) -> set[int]:
-        """The ids of these that this unit of work claimed (no other worker has them)."""
-        ...
-
-    async def claim_due(self, due_id: int, now: datetime) -> bool: ...
-
-    # posts waiting to be sent (the outbox)
+class Outbox(Protocol):
+    """Posts waiting to be sent, the messages they became (which item a platform message
+    stands for), and due work: the timers of circles, meetings and conflicts."""
 
     async def add_post(self, crew_id: int, platform: str, payload: dict, now: datetime
                        ) -> int: ...
@@ -326,7 +334,11 @@ class Store(Protocol):
 
     async def post_failed(self, post_id: int) -> None: ...
 
-    # message links: which item a platform message stands for
+    async def crew_posts(self, crew_id: int) -> list[tuple[int, dict, bool]]:
+        """(post id, payload, sent?) of every post of the crew."""
+        ...
+
+    async def set_post_payload(self, post_id: int, payload: dict) -> None: ...
 
     async def link(self, crew_id: int, message_id: str, kind: str, item_id: int,
                    author: str) -> None: ...
@@ -336,49 +348,72 @@ class Store(Protocol):
 
     async def linked(self, crew_id: int, message_id: str) -> Link | None: ...
 
-    async def linked_checkin(self, crew_id: int, message_id: str
-                             ) -> tuple[Link | None, tuple[Checkin, Circle] | None]: ...
+    async def add_due(self, crew_id: int, kind: str, subject_id: int, due_at: datetime
+                      ) -> None: ...
 
-    async def linked_favour(self, crew_id: int, message_id: str
-                            ) -> tuple[Link | None, tuple[Favour, Member] | None]: ...
+    async def next_due_at(self) -> datetime | None: ...
 
-    # a member's own data (/mydata, /forgetme)
+    async def due(self, now: datetime, limit: int) -> list[Due]: ...
 
-    async def member_joined(self, member_id: int) -> datetime: ...
-
-    async def member_checkins(self, member_id: int) -> list[tuple[int, datetime, str]]:
-        """(circle id, when, text) of each of the member's check-ins."""
+    async def claim_due_many(self, due_ids: list[int], now: datetime) -> set[int]:
+        """The ids of these that this unit of work claimed (no other worker has them)."""
         ...
 
-    async def member_listens(self, member_id: int) -> list[tuple[int, int]]:
-        """(circle id, author id) of each check-in the member confirmed listening to."""
+    async def claim_due(self, due_id: int, now: datetime) -> bool: ...
+
+
+class Store(Protocol):
+    """One unit of work: every read and write of one event or timer, committed together or
+    not at all. Times are UTC; [since, until) ranges include since and exclude until. Items
+    members type are found by their number within the crew; ids are the database's."""
+
+    # the repositories, one per aggregate (read-only: the unit of work made them)
+
+    @property
+    def crews(self) -> Crews: ...
+
+    @property
+    def circles(self) -> Circles: ...
+
+    @property
+    def favours(self) -> Favours: ...
+
+    @property
+    def meetings(self) -> Meetings: ...
+
+    @property
+    def conflicts(self) -> Conflicts: ...
+
+    @property
+    def ventures(self) -> Ventures: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    def retryable(self, error: Exception) -> bool:
+        """True when the work failed only because another unit of work won a race (or the
+        connection dropped): it was rolled back and may be run again from the start."""
         ...
 
-    async def member_favours(self, member_id: int) -> list[Favour]:
-        """Favours the member made or received; another's words are left out."""
+    async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
+        """Records the event; False if it was already handled (a redelivery)."""
         ...
 
-    async def member_reflections(self, member_id: int) -> list[tuple[datetime, str]]: ...
-
-    async def member_meetings(self, member_id: int) -> list[tuple[Meeting, bool]]:
-        """Each meeting the member was on the roster of, and whether they were present."""
+    async def arrival(self, platform: str, event_id: str | None, now: datetime, chat_id: str,
+                      user_id: str) -> tuple[bool, Crew | None, Member | None]:
+        """`first_seen` (True without an event id), the chat's crew and the sender's membership
+        of it, as one read: the first read of every event, one statement on PostgreSQL, so it
+        stays here rather than being split between the events and `crews`."""
         ...
 
-    async def member_conflicts(self, member_id: int) -> list[tuple[Conflict, str]]:
-        """Each of the member's conflicts, with their own apology ('' if none)."""
+    async def latest_time(self) -> datetime | None:
+        """The newest time the game recorded anything, in any aggregate; None on an empty
+        database."""
         ...
-
-    async def member_ventures(self, member_id: int) -> list[Venture]: ...
-
-    async def member_ledger(self, crew_id: int, member_id: int) -> list[LedgerEntry]: ...
-
-    async def forget_member(self, member_id: int, user_id: str, name: str) -> None:
-        """Erases every text the member wrote and makes them anonymous: `user_id` and `name`
-        replace theirs. Their points stay."""
-        ...
-
-    async def crew_posts(self, crew_id: int) -> list[tuple[int, dict, bool]]:
-        """(post id, payload, sent?) of every post of the crew."""
-        ...
-
-    async def set_post_payload(self, post_id: int, payload: dict) -> None: ...

@@ -1,0 +1,158 @@
+"""The unit of work: one transaction, and the repositories of the game's aggregates in it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.rules.model import Crew, Member
+from storage.models import (
+    CheckinRow,
+    CircleRow,
+    ConflictRow,
+    CrewRow,
+    DueRow,
+    FavourRow,
+    LedgerRow,
+    MemberRow,
+    OutboxRow,
+    ReflectionRow,
+    RosterRow,
+    SeenEventRow,
+    VentureMemberRow,
+    VentureRow,
+)
+from storage.repositories.base import Db
+from storage.repositories.circles import SqlCircles
+from storage.repositories.conflicts import SqlConflicts
+from storage.repositories.crews import SqlCrews
+from storage.repositories.favours import SqlFavours
+from storage.repositories.ledger import SqlLedger
+from storage.repositories.meetings import SqlMeetings
+from storage.repositories.outbox import SqlOutbox
+from storage.repositories.rows import crew_and_member
+from storage.repositories.ventures import SqlVentures
+from storage.sqlite_loop import LoopConnection, loop_sqlite
+
+# Each aggregate's repository, by the name the unit of work gives it (the port's attributes).
+REPOSITORIES: dict[str, type] = {
+    "crews": SqlCrews, "circles": SqlCircles, "favours": SqlFavours, "meetings": SqlMeetings,
+    "conflicts": SqlConflicts, "ventures": SqlVentures, "ledger": SqlLedger, "outbox": SqlOutbox,
+}
+
+
+class SqlStore:
+    """Every read and write of one event or timer, inside one transaction (commit, or it
+    rolls back): a repository per aggregate on the same connection (`db`), and the few reads
+    that cross them on the hot path."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        self.crews = SqlCrews(db)
+        self.circles = SqlCircles(db)
+        self.favours = SqlFavours(db)
+        self.meetings = SqlMeetings(db)
+        self.conflicts = SqlConflicts(db)
+        self.ventures = SqlVentures(db)
+        self.ledger = SqlLedger(db)
+        self.outbox = SqlOutbox(db)
+
+    async def commit(self) -> None:
+        await self.db.commit()
+
+    async def rollback(self) -> None:
+        await self.db.rollback()
+
+    async def close(self) -> None:
+        """Rolls back what was not committed."""
+        await self.db.close()
+
+    def retryable(self, error: Exception) -> bool:
+        """True for a race another transaction won (unique key, lock, serialisation) or a
+        connection the server dropped: the work was rolled back and can simply be tried
+        again."""
+        return isinstance(error, IntegrityError | OperationalError) or (
+            isinstance(error, DBAPIError) and (error.connection_invalidated
+                                               or "deadlock" in str(error).lower()))
+
+    async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
+        result = await self.db.run("first_seen", platform=platform, event_id=event_id[:96],
+                                   at=now)
+        return bool(result.rowcount)
+
+    async def arrival(self, platform: str, event_id: str | None, now: datetime, chat_id: str,
+                      user_id: str) -> tuple[bool, Crew | None, Member | None]:
+        """`first_seen` (True without an event id) and `crews.crew_member`; one statement on
+        PostgreSQL, where each is a round trip. It reads the events, the crews and the members
+        at once, the first read of every event, so it belongs to the unit of work rather than
+        to one repository."""
+        if "arrival" in self.db.sql and event_id:
+            row = (await self.db.run("arrival", platform=platform, event_id=event_id[:96], at=now,
+                                     chat_id=chat_id, user_id=user_id)).one()
+            return bool(row[0]), *crew_and_member(row[1:])
+        fresh = await self.first_seen(platform, event_id, now) if event_id else True
+        return fresh, *(await self.crews.crew_member(platform, chat_id, user_id))
+
+    async def latest_time(self) -> datetime | None:
+        """The newest time the game has recorded (a crew or member added, a check-in, a favour,
+        a point, a post, work done...), or None on an empty database. Times planned ahead (a
+        circle's closing, a meeting, due work) are not records and do not count."""
+        columns = (CrewRow.created_at, MemberRow.joined_at, CircleRow.opened_at,
+                   CircleRow.closed_at, CheckinRow.updated_at, FavourRow.created_at,
+                   RosterRow.present_at, ReflectionRow.created_at, ConflictRow.proposed_at,
+                   ConflictRow.accepted_at, ConflictRow.ended_at, VentureRow.created_at,
+                   VentureMemberRow.confirmed_at, LedgerRow.at, OutboxRow.created_at,
+                   OutboxRow.sent_at, DueRow.done_at, SeenEventRow.at)
+        newest = (await self.db.session.execute(
+            select(*(select(func.max(c)).scalar_subquery() for c in columns)))).one()
+        return max((t for t in newest if t is not None), default=None)
+
+
+class UnitOfWork:
+    """`async with uow() as store:` gives a store whose work is lost unless committed.
+
+    On a SQLite file the store's statements run on the loop's thread (storage/sqlite_loop.py),
+    and units of work of this process take turns (an asyncio lock): SQLite lets one writer in
+    at a time anyway, and the next one's BEGIN IMMEDIATE then starts the moment the first
+    commits. Another process's write lock is waited for with asyncio.sleep."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.loop = loop_sqlite(engine)
+        self.turns = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    def __call__(self) -> _Scope:
+        return _Scope(self)
+
+
+class _Scope:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.turns = uow.turns
+
+    async def __aenter__(self) -> SqlStore:
+        if self.turns:
+            await self.turns.acquire()
+        try:
+            self.conn: AsyncConnection | LoopConnection = await (
+                self.uow.loop.connect() if self.uow.loop else self.uow.engine.connect())
+        except BaseException:
+            if self.turns:
+                self.turns.release()
+            raise
+        self.store = SqlStore(Db(self.conn))
+        return self.store
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            try:
+                await self.store.close()
+            finally:
+                await self.conn.close()
+        finally:
+            if self.turns:
+                self.turns.release()
