@@ -222,3 +222,19 @@ async def test_a_number_too_large_for_any_item_is_refused_like_an_unknown_one(an
     for line in ("/thanks 99999999999999", "/conflict accept 99999999999999",
                  "/coown confirm 99999999999", "/apologise 3000000000", "/forgive 2147483648"):
         assert await refused(any_app, command_in(A, "bob", line)), line
+
+
+async def test_coown_status_takes_the_crews_own_venture_number(play_any):
+    lines = await play_any("""
+        alice: /join
+        bob: /join
+        alice: /coown Bakery @bob
+        :room other
+        carol: /join
+        dan: /join
+        carol: /coown Mill @dan
+        carol: /coown status 1
+    """)
+    # the other room's venture 1 is Mill, though Bakery holds the lower id in the database
+    assert lines[-1].startswith(
+        "#14 bot: \u201cMill\u201d (venture 1): confirmed by carol"), lines[-2:]

@@ -21,7 +21,7 @@ ACTIONS = ("confirm", "drop", "withdraw", "status")
                "| /coown drop @member [number]",
          summary="propose co-owning a venture; every named member confirms: +100 each",
          options=(Option("action", "choice", "what to do", choices=ACTIONS),
-                  Option("venture", "text", "the venture's name and @members (or its id)")))
+                  Option("venture", "text", "the venture's name and @members (or its number)")))
 async def coown(ctx: Context) -> list[Message]:
     words = ctx.args.split()
     action = words[0].lower() if words else "status"
@@ -206,8 +206,9 @@ async def withdraw(ctx: Context, words: list[str]) -> list[Message]:
 async def status(ctx: Context, words: list[str]) -> list[Message]:
     """Where the member's open ventures stand: who confirmed, who is still awaited."""
     if words:
-        found = await ctx.store.ventures.venture(ctx.item_id(words[0], "venture"))
-        if found is None or found.crew_id != ctx.crew.id:
+        found = await ctx.store.ventures.numbered_venture(ctx.crew.id,
+                                                          ctx.item_id(words[0], "venture"))
+        if found is None:
             raise Refusal(f"There is no venture {words[0][:20]} in this crew. /coown status "
                           "shows your ventures.")
         ventures = [found]
