@@ -40,13 +40,12 @@ async def checkin(ctx: Context) -> list[Message]:
     # newest; an updated one keeps its id and its confirmations.
     authors = {**authors, entry.id: ctx.member.id}
     lead = ctx.member.name + (" checked in" if created else " updated their check-in")
-    present = {m.id for m in roster}
-    counted = {a for a in authors.values() if a in present}
+    standing = heard_by(roster, authors, heard)
     reply = say(
-        f"{lead} ({len(counted)} of {plural(len(roster), 'member')} in this circle, open until "
+        f"{lead} ({len(standing)} of {plural(len(roster), 'member')} in this circle, open until "
         f"{local_time(circle.closes_at, ctx.settings['timezone'])}). "
         f"Listen, then react to {ctx.member.name}'s check-in or press {LISTENED}. "
-        + summary(roster, authors, heard),
+        + summary(standing),
         buttons=(listen_button(entry.id), PASS), ref=ItemRef("checkin", entry.id))
     return [reply, *await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False,
                                  known=(roster, authors, heard))]
@@ -85,9 +84,8 @@ def heard_by(roster: list[Member], authors: dict[int, int], heard: set[tuple[int
     return {a: len(missing.get(a, ())) for a in kept.values()}
 
 
-def summary(roster: list[Member], authors: dict[int, int], heard: set[tuple[int, int]]) -> str:
-    """One line on the open circle, for the /checkin reply."""
-    standing = heard_by(roster, authors, heard)
+def summary(standing: dict[int, int]) -> str:
+    """One line on the open circle (`heard_by`'s standing), for the /checkin reply."""
     if len(standing) < 2:
         return "A circle needs at least two check-ins."
     full = sum(1 for n in standing.values() if not n)
