@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.commands.store import Store
 from bot.rules import settings as crew_settings
 from bot.rules.model import Crew, LedgerEntry
@@ -10,6 +12,12 @@ from bot.rules.text import local_time, signed
 from bot.rules.words import Lookup, corrected_ids, entry_words, needs
 
 MANY_MEETINGS = 3  # past this, one query for all the crew's tallied meetings beats one each
+
+
+async def tallied_meetings(store: Store, crew: Crew) -> dict[int, datetime]:
+    """When each of the crew's tallied meetings started: entries name them by day."""
+    return {m.id: m.starts_at
+            for m in await store.meetings.meetings_with_status(crew.id, "tallied")}
 
 
 async def lookup_for(store: Store, crew: Crew, entries: list[LedgerEntry]) -> Lookup:
@@ -24,8 +32,7 @@ async def lookup_for(store: Store, crew: Crew, entries: list[LedgerEntry]) -> Lo
     meeting_ids |= needs(list(originals.values()))[0]
     starts = {}
     if len(meeting_ids) > MANY_MEETINGS:
-        starts = {m.id: m.starts_at for m in await store.meetings.meetings_with_status(crew.id,
-                                                                                       "tallied")}
+        starts = await tallied_meetings(store, crew)
     for meeting_id in meeting_ids - starts.keys():
         held = await store.meetings.meeting(meeting_id)
         if held is not None and held.crew_id == crew.id:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bot.commands.context import Context
+from bot.commands.entries import tallied_meetings
 from bot.commands.events import Attachment, Message
-from bot.commands.game import CrewExport, tallied_meetings
+from bot.commands.game import CrewExport
 from bot.commands.registry import command
 from bot.export import as_csv
 from bot.rules.text import plural

@@ -14,6 +14,7 @@ from bot.commands import care, coowners, listening, meetings, money
 from bot.commands.board import drawn_now
 from bot.commands.context import Context, NotCounted, Refusal
 from bot.commands.due import WORK
+from bot.commands.entries import tallied_meetings
 from bot.commands.events import (
     ButtonPressed,
     Chat,
@@ -319,8 +320,8 @@ class Game:
         tried: set[int] = set()
         while True:
             async with self.uow() as store:
-                items = [i for i in await store.outbox.due(now,
-                                                           batch + len(tried)) if i.id not in tried]
+                due = await store.outbox.due(now, batch + len(tried))
+                items = [i for i in due if i.id not in tried]
             if not items:
                 return done
             for start in range(0, len(items), DUE_CHUNK):
@@ -455,16 +456,10 @@ class Game:
     async def export(self) -> list[CrewExport]:
         async with self.uow() as store:
             return [CrewExport(crew, await store.crews.all_members(crew.id),
-                               await store.ledger.totals(crew.id,
-                                                         "all"), await store.ledger.ledger(crew.id),
+                               await store.ledger.totals(crew.id, "all"),
+                               await store.ledger.ledger(crew.id),
                                await tallied_meetings(store, crew))
                     for crew in await store.crews.all_crews()]
-
-
-async def tallied_meetings(store: Store, crew: Crew) -> dict[int, datetime]:
-    """When each of the crew's tallied meetings started: the export's words name them by day."""
-    return {m.id: m.starts_at for m in await store.meetings.meetings_with_status(crew.id,
-                                                                                 "tallied")}
 
 
 def has_label(kind: str, label: str) -> bool:

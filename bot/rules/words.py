@@ -87,17 +87,11 @@ def entry_words(entry: LedgerEntry, lookup: Lookup, depth: int = 0) -> str:
 
 def corrected_ids(entries: list[LedgerEntry]) -> set[int]:
     """The ids of the entries that a correction among `entries` cancels."""
-    out = set()
-    for entry in entries:
-        found = source_id(entry.source, "ledger") if entry.reason == REVOKED else None
-        if found is not None:
-            out.add(found)
-    return out
+    return {o for e in entries if e.reason == REVOKED
+            and (o := source_id(e.source, "ledger")) is not None}
 
 
 def needs(entries: list[LedgerEntry]) -> tuple[set[int], set[int]]:
     """The meeting ids and corrected entry ids whose details the words of `entries` need."""
     meetings = {m for e in entries if (m := source_id(e.source, "meeting")) is not None}
-    originals = {o for e in entries if e.reason == REVOKED
-                 and (o := source_id(e.source, "ledger")) is not None}
-    return meetings, originals
+    return meetings, corrected_ids(entries)
