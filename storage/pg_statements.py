@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -36,7 +37,8 @@ Processor = Callable[[Any], Any] | None
 
 
 class Rows:
-    """The part of SQLAlchemy's Result the store reads: rows as tuples, and the row count."""
+    """The part of SQLAlchemy's Result the store reads: rows whose columns are read by name, as
+    SQLAlchemy's Row is, and the row count."""
 
     __slots__ = ("rowcount", "rows")
 
@@ -67,6 +69,16 @@ class Rows:
         return self.one()[0]
 
 
+def row_class(keys: Sequence[str | None]) -> type[tuple[Any, ...]]:
+    """A named tuple class of these column keys: rows read by name (`row.member_id`), as
+    SQLAlchemy's rows are; one class per statement, made when it is compiled. A column without
+    a usable name (an unlabelled expression) gets a positional one, and is not read by name."""
+    return namedtuple("Row", [str(k) for k in keys], rename=True)  # type: ignore[return-value]
+
+
+_TEXT_ROWS: dict[tuple[str, ...], type[tuple[Any, ...]]] = {}
+
+
 def _keeps_null(processor: Processor) -> bool:
     if processor is None:
         return True
@@ -87,14 +99,16 @@ def _result_columns(statement: Executable) -> Sequence[Any] | None:
 class PgStatement:
     """One statement compiled once by SQLAlchemy for PostgreSQL, with its types' processors."""
 
-    __slots__ = ("args", "results", "returns", "sql")
+    __slots__ = ("args", "results", "returns", "row", "sql")
 
     def __init__(self, sql: str, args: list[tuple[str | None, Any]],
-                 results: list[tuple[int, Callable[[Any], Any]]] | None, returns: bool) -> None:
+                 results: list[tuple[int, Callable[[Any], Any]]] | None, returns: bool,
+                 row: type[tuple[Any, ...]] | None = None) -> None:
         self.sql = sql
         self.args = args  # (parameter name, its processor) or (None, a constant's value)
         self.results = results  # (column index, its result processor); None: rows as they come
         self.returns = returns  # whether it returns rows (else its status gives the row count)
+        self.row = row  # the rows' class; None: from the first record's keys (a text statement)
 
     @classmethod
     def compile(cls, statement: Executable, dialect: Dialect) -> PgStatement | None:
@@ -141,7 +155,8 @@ class PgStatement:
         if not all(_keeps_null(p) for p in results):
             return None  # rows() passes NULLs by unprocessed
         processed = [(i, p) for i, p in enumerate(results) if p is not None]
-        return cls(sql, args, processed or None, bool(columns))
+        return cls(sql, args, processed or None, bool(columns),
+                   row_class([c.key for c in columns]) if columns else None)
 
     def values(self, params: Mapping[str, Any]) -> list[Any]:
         try:
@@ -155,15 +170,21 @@ class PgStatement:
         """asyncpg's records as SQLAlchemy would return them: through the result processors,
         only on the columns that have one, and a NULL passed by (a union's rows are mostly
         NULLs of the other parts' columns)."""
+        row = self.row
+        if row is None:
+            if not records:
+                return []
+            keys = tuple(records[0].keys())
+            row = _TEXT_ROWS.get(keys) or _TEXT_ROWS.setdefault(keys, row_class(keys))
         if self.results is None:
-            return list(records)
+            return [row(*record) for record in records]
         out = []
         for record in records:
             values = list(record)
             for i, process in self.results:
                 if values[i] is not None:
                     values[i] = process(values[i])
-            out.append(tuple(values))
+            out.append(row(*values))
         return out
 
     async def run(self, conn: AsyncConnection, driver: asyncpg.Connection,

@@ -93,7 +93,7 @@ class SqlStore:
         if "arrival" in self.db.sql and event_id:
             row = (await self.db.run("arrival", platform=platform, event_id=event_id[:96], at=now,
                                      chat_id=chat_id, user_id=user_id)).one()
-            return bool(row[0]), *crew_and_member(row[1:])
+            return bool(row.fresh), *crew_and_member(row)
         fresh = await self.first_seen(platform, event_id, now) if event_id else True
         return fresh, *(await self.crews.crew_member(platform, chat_id, user_id))
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from bot.rules.model import Checkin, Circle, Link, Member
 from storage.models import CheckinRow, CircleRow, ListenRow
 from storage.repositories.base import Db
-from storage.repositories.rows import roster_and_circle, to_circle
+from storage.repositories.rows import link_and_checkin, record, roster_and_circle, to_circle
 
 
 class SqlCircles:
@@ -21,7 +21,7 @@ class SqlCircles:
 
     async def open_circle(self, crew_id: int) -> Circle | None:
         row = (await self.db.run("open_circle", crew_id=crew_id)).first()
-        return Circle(*row) if row else None
+        return record(Circle, row) if row else None
 
     async def circle(self, circle_id: int) -> Circle:
         return to_circle(await self.db.session.get_one(CircleRow, circle_id))
@@ -40,7 +40,7 @@ class SqlCircles:
     async def checkin_circle(self, checkin_id: int) -> tuple[Checkin, Circle] | None:
         """A check-in and its circle, in one query."""
         row = (await self.db.run("checkin_circle", id=checkin_id)).first()
-        return (Checkin(*row[:4]), Circle(*row[4:])) if row else None
+        return (record(Checkin, row, "checkin"), record(Circle, row, "circle")) if row else None
 
     async def open_circle_state(self, crew_id: int) -> tuple[
             list[Member], Circle | None, dict[int, int], set[tuple[int, int]]]:
@@ -85,8 +85,7 @@ class SqlCircles:
         row = (await self.db.run("linked_checkin", crew_id=crew_id, message_id=message_id)).first()
         if row is None:
             return None, None
-        found = (Checkin(*row[3:7]), Circle(*row[7:])) if row[3] is not None else None
-        return Link(*row[:3]), found
+        return link_and_checkin(row)
 
     async def member_checkins(self, member_id: int) -> list[tuple[int, datetime, str]]:
         """(circle id, time, text) of each check-in the member wrote."""

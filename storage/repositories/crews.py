@@ -19,7 +19,7 @@ from storage.models import (
     ReflectionRow,
 )
 from storage.repositories.base import Db
-from storage.repositories.rows import crew_and_member, to_crew, to_member
+from storage.repositories.rows import crew_and_member, record, to_crew, to_member
 
 
 class SqlCrews:
@@ -61,10 +61,10 @@ class SqlCrews:
 
     async def member(self, crew_id: int, user_id: str) -> Member | None:
         row = (await self.db.run("member", crew_id=crew_id, user_id=user_id)).first()
-        return Member(*row) if row else None
+        return record(Member, row) if row else None
 
     async def member_by_id(self, member_id: int) -> Member:
-        return Member(*(await self.db.run("member_by_id", id=member_id)).one())
+        return record(Member, (await self.db.run("member_by_id", id=member_id)).one())
 
     async def members_by_id(self, ids: Iterable[int]) -> dict[int, Member]:
         wanted = set(ids)
@@ -97,7 +97,7 @@ class SqlCrews:
             update(MemberRow).where(MemberRow.id == member_id).values(**fields))
 
     async def roster(self, crew_id: int) -> list[Member]:
-        return [Member(*r) for r in await self.db.run("roster", crew_id=crew_id)]
+        return [record(Member, r) for r in await self.db.run("roster", crew_id=crew_id)]
 
     async def all_members(self, crew_id: int) -> list[Member]:
         rows = await self.db.session.scalars(

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.rules.model import Favour, Link, Member
 from storage.models import CheckinRow, CircleRow, FavourRow, ListenRow
 from storage.repositories.base import Db, numbered
-from storage.repositories.rows import favour_and_member, to_favour
+from storage.repositories.rows import favour_and_member, link_and_favour, record, to_favour
 from storage.repositories.statements import NUMBERS
 
 
@@ -60,7 +60,7 @@ class SqlFavours:
 
     async def favour(self, favour_id: int) -> Favour | None:
         row = (await self.db.run("favour", id=favour_id)).first()
-        return Favour(*row) if row else None
+        return record(Favour, row) if row else None
 
     async def favour_author(self, favour_id: int) -> tuple[Favour, Member] | None:
         """A favour and the member who made it (the asker, the giver), in one query."""
@@ -124,7 +124,7 @@ class SqlFavours:
         row = (await self.db.run("linked_favour", crew_id=crew_id, message_id=message_id)).first()
         if row is None:
             return None, None
-        return Link(*row[:3]), (favour_and_member(row[3:]) if row[3] is not None else None)
+        return link_and_favour(row)
 
     async def member_favours(self, member_id: int) -> list[Favour]:
         """The member's asks, offers and money talks, then the offers made to them (those

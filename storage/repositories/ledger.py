@@ -50,9 +50,9 @@ class SqlLedger:
             return 0
         # One row per totals key: a multi-row upsert may not touch the same row twice.
         sums: dict[tuple[str, int, int], int] = defaultdict(int)
-        for member_id, level, points in inserted:
+        for row in inserted:
             for period in ("all", month):
-                sums[(period, member_id, level)] += points
+                sums[(period, row.member_id, row.level)] += row.points
         await self.db.run_many("add_total", [
             {"crew_id": crew_id, "period": period, "member_id": member_id, "level": level,
              "points": points} for (period, member_id, level), points in sums.items()])
@@ -65,9 +65,8 @@ class SqlLedger:
     async def totals(self, crew_id: int, period: str) -> dict[int, dict[int, int]]:
         """Member id to {level: points} for the period, from the cached sums."""
         out: dict[int, dict[int, int]] = defaultdict(dict)
-        for member_id, level, points in await self.db.run("totals", crew_id=crew_id,
-                                                          period=period):
-            out[member_id][level] = points
+        for row in await self.db.run("totals", crew_id=crew_id, period=period):
+            out[row.member_id][row.level] = row.points
         return dict(out)
 
     async def member_totals(self, crew_id: int, member_id: int, period: str) -> dict[int, int]:

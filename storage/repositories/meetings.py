@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from bot.rules.model import Meeting, Member
 from storage.models import DueRow, MeetingRow, ReflectionRow, RosterRow
 from storage.repositories.base import Db
-from storage.repositories.rows import to_meeting
+from storage.repositories.rows import record, to_meeting
 from storage.repositories.statements import MEETING_TIMERS
 
 
@@ -23,7 +23,7 @@ class SqlMeetings:
 
     async def meeting(self, meeting_id: int) -> Meeting | None:
         row = (await self.db.run("meeting", id=meeting_id)).first()
-        return Meeting(*row) if row else None
+        return record(Meeting, row) if row else None
 
     async def meeting_in_month(self, crew_id: int, month: str) -> Meeting | None:
         row = await self.db.session.scalar(
@@ -31,7 +31,7 @@ class SqlMeetings:
         return to_meeting(row) if row else None
 
     async def meetings_with_status(self, crew_id: int, status: str) -> list[Meeting]:
-        return [Meeting(*r) for r in
+        return [record(Meeting, r) for r in
                 await self.db.run("meetings_with_status", crew_id=crew_id, status=status)]
 
     async def add_meeting(self, crew_id: int, month: str, starts_at: datetime,
@@ -98,7 +98,8 @@ class SqlMeetings:
         """The meeting_roster's members, each with present?, excused? and how many meetings
         they attended in this crew before, in one query."""
         rows = await self.db.run("tally_roster", crew_id=crew_id, meeting_id=meeting_id)
-        return [(Member(*row[:7]), bool(row[7]), bool(row[8]), row[9]) for row in rows]
+        return [(record(Member, row), bool(row.present), bool(row.excused), row.attended)
+                for row in rows]
 
     async def add_reflection(self, crew_id: int, member_id: int, meeting_id: int | None,
                              text: str, now: datetime) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from bot.rules.model import Crew, Due, Link
 from storage.models import CrewRow, DueRow, OutboxRow
 from storage.repositories.base import Db
-from storage.repositories.rows import to_crew
+from storage.repositories.rows import record, to_crew
 from storage.repositories.statements import LEASE, MAX_ATTEMPTS
 
 
@@ -95,7 +95,7 @@ class SqlOutbox:
 
     async def linked(self, crew_id: int, message_id: str) -> Link | None:
         row = (await self.db.run("linked", crew_id=crew_id, message_id=message_id)).first()
-        return Link(*row) if row else None
+        return record(Link, row) if row else None
 
     async def add_due(self, crew_id: int, kind: str, subject_id: int, due_at: datetime) -> None:
         await self.db.run("add_due", crew_id=crew_id, kind=kind, subject_id=subject_id,

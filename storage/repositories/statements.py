@@ -70,11 +70,17 @@ _CIRCLE_COLS = (_CIRCLES.c.id, _CIRCLES.c.crew_id, _CIRCLES.c.opened_at, _CIRCLE
 _FAVOUR_COLS = (_FAVOURS.c.id, _FAVOURS.c.crew_id, _FAVOURS.c.number, _FAVOURS.c.kind,
                 _FAVOURS.c.member_id, _FAVOURS.c.recipient_id, _FAVOURS.c.text,
                 _FAVOURS.c.scored, _FAVOURS.c.thanked, _FAVOURS.c.created_at)
-FAVOUR_FIELDS = len(_FAVOUR_COLS)
+_LINK_COLS = (_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author)
+_CHECKIN_COLS = (_CHECKINS.c.id, _CHECKINS.c.circle_id, _CHECKINS.c.member_id, _CHECKINS.c.text)
 _MEETING_COLS = (_MEETINGS.c.id, _MEETINGS.c.crew_id, _MEETINGS.c.month, _MEETINGS.c.starts_at,
                  _MEETINGS.c.ends_at, _MEETINGS.c.scheduled, _MEETINGS.c.status)
 
 
+
+def named(prefix: str, columns: tuple[Any, ...]) -> list[Any]:
+    """The columns labelled `<prefix>_<name>`: a row joining two tables is read by name
+    (rows.record) without one table's `id` hiding the other's."""
+    return [c.label(f"{prefix}_{c.name}") for c in columns]
 
 
 def next_number(table: Any, **within: Any) -> Any:
@@ -95,8 +101,8 @@ def _circle_state_with_roster(by_id: bool) -> Executable:
     own columns (the caller has the circle; repeated on every row, they cost more to decode
     than the rest)."""
     p = bindparam
-    member_cols = [c.label(f"m_{c.name}") for c in _MEMBER_COLS]
-    circle_cols = [c.label(f"c_{c.name}") for c in _CIRCLE_COLS]
+    member_cols = named("m", _MEMBER_COLS)
+    circle_cols = named("c", _CIRCLE_COLS)
     state_cols = [_CHECKINS.c.id.label("k_id"), _CHECKINS.c.member_id.label("k_member_id"),
                   _LISTENS.c.listener_id.label("l_listener_id")]
 
@@ -136,7 +142,8 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
             set_={"points": _TOTALS.c.points + add_total.excluded.points}),
         "mark_thanked": update(_FAVOURS).where(_FAVOURS.c.id == p("w_id"), ~_FAVOURS.c.thanked)
         .values(thanked=True),
-        "crew_member": select(*_CREW_COLS, *_MEMBER_COLS).select_from(
+        "crew_member": select(*named("crew", _CREW_COLS), *named("member", _MEMBER_COLS))
+        .select_from(
             _CREWS.outerjoin(_MEMBERS, and_(_MEMBERS.c.crew_id == _CREWS.c.id,
                                             _MEMBERS.c.user_id == p("user_id"))))
         .where(_CREWS.c.platform == p("platform"), _CREWS.c.chat_id == p("chat_id")),
@@ -147,10 +154,10 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                                               _MEMBERS.c.active).order_by(_MEMBERS.c.id),
         "first_seen": insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"),
                                            at=p("at")).on_conflict_do_nothing(),
-        "linked": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author).where(
+        "linked": select(*_LINK_COLS).where(
             _LINKS.c.crew_id == p("crew_id"), _LINKS.c.message_id == p("message_id")),
-        "linked_favour": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author,
-                                *_FAVOUR_COLS, *_MEMBER_COLS)
+        "linked_favour": select(*named("link", _LINK_COLS), *named("favour", _FAVOUR_COLS),
+                                *named("member", _MEMBER_COLS))
         .select_from(_LINKS.outerjoin(_FAVOURS, and_(_FAVOURS.c.id == _LINKS.c.item_id,
                                                      _LINKS.c.kind.in_(FAVOUR_KINDS)))
                      .outerjoin(_MEMBERS, _MEMBERS.c.id == _FAVOURS.c.member_id))
@@ -169,15 +176,13 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                                                    _CIRCLES.c.status == "open"),
         "open_circle_state": _circle_state_with_roster(by_id=False),
         "circle_state_roster": _circle_state_with_roster(by_id=True),
-        "linked_checkin": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author,
-                                 _CHECKINS.c.id, _CHECKINS.c.circle_id, _CHECKINS.c.member_id,
-                                 _CHECKINS.c.text, *_CIRCLE_COLS)
+        "linked_checkin": select(*named("link", _LINK_COLS), *named("checkin", _CHECKIN_COLS),
+                                 *named("circle", _CIRCLE_COLS))
         .select_from(_LINKS.outerjoin(_CHECKINS, and_(_CHECKINS.c.id == _LINKS.c.item_id,
                                                       _LINKS.c.kind == "checkin"))
                      .outerjoin(_CIRCLES, _CIRCLES.c.id == _CHECKINS.c.circle_id))
         .where(_LINKS.c.crew_id == p("crew_id"), _LINKS.c.message_id == p("message_id")),
-        "checkin_circle": select(_CHECKINS.c.id, _CHECKINS.c.circle_id, _CHECKINS.c.member_id,
-                                 _CHECKINS.c.text, *_CIRCLE_COLS)
+        "checkin_circle": select(*named("checkin", _CHECKIN_COLS), *named("circle", _CIRCLE_COLS))
         .join(_CIRCLES, _CIRCLES.c.id == _CHECKINS.c.circle_id)
         .where(_CHECKINS.c.id == p("id")),
         "add_circle": insert(_CIRCLES).values(crew_id=p("crew_id"), opened_at=p("opened_at"),
@@ -196,9 +201,10 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                                               listener_id=p("listener_id"), via=p("via"))
         .on_conflict_do_nothing(),
         "favour": select(*_FAVOUR_COLS).where(_FAVOURS.c.id == p("id")),
-        "favour_author": select(*_FAVOUR_COLS, *_MEMBER_COLS)
+        "favour_author": select(*named("favour", _FAVOUR_COLS), *named("member", _MEMBER_COLS))
         .join(_MEMBERS, _MEMBERS.c.id == _FAVOURS.c.member_id).where(_FAVOURS.c.id == p("id")),
-        "numbered_favour_author": select(*_FAVOUR_COLS, *_MEMBER_COLS)
+        "numbered_favour_author": select(*named("favour", _FAVOUR_COLS),
+                                         *named("member", _MEMBER_COLS))
         .join(_MEMBERS, _MEMBERS.c.id == _FAVOURS.c.member_id)
         .where(_FAVOURS.c.crew_id == p("crew_id"), _FAVOURS.c.kind == p("kind"),
                _FAVOURS.c.number == p("number")),
@@ -243,10 +249,11 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "set_meeting_status": update(_MEETINGS).where(_MEETINGS.c.id == p("w_id"))
         .values(status=p("status")),
         "tally_roster": select(
-            *_MEMBER_COLS, _ROSTER.c.present_at.is_not(None), _ROSTER.c.excused,
+            *_MEMBER_COLS, _ROSTER.c.present_at.is_not(None).label("present"),
+            _ROSTER.c.excused,
             select(func.count()).select_from(_LEDGER).where(
                 _LEDGER.c.crew_id == p("crew_id"), _LEDGER.c.member_id == _ROSTER.c.member_id,
-                _LEDGER.c.reason == "meeting_attended").scalar_subquery())
+                _LEDGER.c.reason == "meeting_attended").scalar_subquery().label("attended"))
         .join(_MEMBERS, _MEMBERS.c.id == _ROSTER.c.member_id)
         .where(_ROSTER.c.meeting_id == p("meeting_id"),
                _ROSTER.c.at_start | _ROSTER.c.present_at.is_not(None))
@@ -298,7 +305,8 @@ def _arrival(p: Any) -> Executable:
     seen = (pg_insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"), at=p("at"))
             .on_conflict_do_nothing().returning(literal(1).label("new")).cte("seen"))
     fresh = select(func.count().label("fresh")).select_from(seen).subquery("arrival")
-    return select(fresh.c.fresh, *_CREW_COLS, *_MEMBER_COLS).select_from(
+    return select(fresh.c.fresh, *named("crew", _CREW_COLS), *named("member", _MEMBER_COLS)
+                  ).select_from(
         fresh.outerjoin(_CREWS, and_(_CREWS.c.platform == p("platform"),
                                      _CREWS.c.chat_id == p("chat_id")))
         .outerjoin(_MEMBERS, and_(_MEMBERS.c.crew_id == _CREWS.c.id,
