@@ -127,7 +127,9 @@ def help_text() -> str:
     for number, heading in [*areas, (0, "The crew")]:
         lines.append(heading)
         lines += [f"  {c.usage}: {c.summary}{' (admins)' if c.admin else ''}"
-                  for c in COMMANDS.values() if c.level == number]
+                  for c in COMMANDS.values() if c.level == number and not c.area]
+    lines.append("The congregation (crews side by side, and a lobby for people looking)")
+    lines += [f"  {c.usage}: {c.summary}" for c in COMMANDS.values() if c.area]
     lines.append(PEER_SUPPORT)
     return "\n".join(lines)
 

@@ -436,7 +436,7 @@ class Congregations(Protocol):
 
     async def person_knocks(self, platform: str, user_id: str,
                             since: datetime | None = None) -> list[Knock]:
-        """The person's knocks (since then, or all), oldest first."""
+        """The person's knocks (after `since`, or all), oldest first."""
         ...
 
     async def move_knock(self, knock_id: int, from_status: str, status: str,

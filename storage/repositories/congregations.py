@@ -204,10 +204,10 @@ class SqlCongregations:
 
     async def person_knocks(self, platform: str, user_id: str,
                             since: datetime | None = None) -> list[Knock]:
-        """The person's knocks (since then, or all), oldest first."""
+        """The person's knocks (after `since`, or all), oldest first."""
         query = select(KnockRow).where(KnockRow.platform == platform, KnockRow.user_id == user_id)
         if since is not None:
-            query = query.where(KnockRow.at >= since)
+            query = query.where(KnockRow.at > since)
         rows = await self.db.session.scalars(query.order_by(KnockRow.at, KnockRow.id))
         return [_knock(r) for r in rows]
 
