@@ -426,7 +426,7 @@ def test_export_of_an_empty_database(tmp_path):
     db = str(tmp_path / "empty.sqlite3")
     result = run("export", "--db", db, "--format", "json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"crews": []}
+    assert json.loads(result.stdout) == {"crews": [], "congregations": []}
     result = run("export", "--db", db, "--format", "csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert list(csv.reader(io.StringIO(result.stdout))) == [

@@ -3,6 +3,7 @@ knocks that end in an invitation or a decline, and a lobby person who asks to be
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.conftest import Transcript
@@ -268,3 +269,54 @@ async def test_stewards_rename_renew_the_code_and_remove_a_crew(play):
     lines += await play(":room gamma\ngil: /congregation")
     assert "A steward took this crew out of the congregation Shore" in "\n".join(lines)
     assert "This crew is in no congregation" in said(lines, "in no congregation")
+
+
+def test_crewbot_export_includes_congregations_and_the_lobby(db_url, tmp_path):
+    from tests.test_cli import run
+
+    start = ["--start", "2026-11-02T09:00"]
+    made = run("console", "--db", db_url, *start, cwd=tmp_path,
+               stdin=":room alpha telegram\nann: /join\nann: /congregation create Lakeside\n")
+    assert made.returncode == 0, made.stderr
+    code = re.search(r"The join code of Lakeside is (\w+)\.", made.stdout).group(1)
+    played = run("console", "--db", db_url, *start, cwd=tmp_path, stdin=(
+        f":room gamma discord server-1\ngil: /join\ngil: /congregation join {code}\n"
+        f":room lobby telegram\nann: /congregation lobby {code}\n"
+        ":room alpha telegram\nann: /settings open yes\n"
+        ":room lobby telegram\nbea: /looking New in town\nbea: /knock alpha\n"))
+    assert played.returncode == 0, played.stderr
+    exported = run("export", "--db", db_url, "--format", "json", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    data = json.loads(exported.stdout)
+    assert [c["chat_id"] for c in data["crews"]] == ["alpha", "gamma"]  # the lobby is no crew
+    [found] = data["congregations"]
+    assert found["name"] == "Lakeside" and found["code"] == code
+    assert found["crews"] == [
+        {"platform": "telegram", "chat_id": "alpha", "title": "alpha"},
+        {"platform": "discord", "chat_id": "gamma", "title": "gamma"}]
+    assert found["stewards"] == [{"platform": "telegram", "user_id": "ann", "name": "ann"}]
+    assert found["lobbies"] == [{"platform": "telegram", "chat_id": "lobby"}]
+    assert [(p["user_id"], p["words"]) for p in found["looking"]] == [("bea", "New in town")]
+    assert [(k["user_id"], k["crew_chat_id"], k["status"]) for k in found["knocks"]] == [
+        ("bea", "alpha", "waiting")]
+
+
+async def test_a_members_mydata_and_forgetme_in_a_crew_cover_their_lobby_words(play_any):
+    play = play_any
+    code = await congregation_of_three(play)
+    lines = await play(f"""
+        :room lobby telegram
+        ann: /congregation lobby {code}
+        amy: /looking Also curious about a second crew
+        :room alpha
+        amy: /mydata
+    """)
+    data = said(lines, "(privately to amy) Everything stored about you")
+    assert "In a congregation's lobby (1):" in data
+    assert "Also curious about a second crew" in data
+    lines = await play("""
+        amy: /forgetme confirm
+        :room lobby
+        ann: /looking
+    """)
+    assert "Nobody is looking for a crew in Lakeside" in said(lines, "Nobody is looking")

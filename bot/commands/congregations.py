@@ -588,3 +588,33 @@ async def lobby_forget(lobby: LobbyCall, args: str) -> list[Message]:
                                                          lobby.actor.user_id)
     return [Message((("Done: your words and knocks are erased." if gone else
                       "The lobby kept nothing about you; nothing to erase."),), private=True)]
+
+
+# `crewbot export`
+
+
+async def exported(store: Store) -> list[dict]:
+    """Every congregation as plain data for `crewbot export`: its crews (by platform and chat),
+    stewards, lobbies, the people looking with their words, and the knocks."""
+    out = []
+    for found in await store.congregations.all_congregations():
+        crews = await store.congregations.crews(found.id)
+        knocks = await store.congregations.knocks(found.id)
+        by_id = await store.crews.crews_by_id({k.crew_id for k in knocks})
+        out.append({
+            "name": found.name,
+            "code": found.code,
+            "crews": [{"platform": c.platform, "chat_id": c.chat_id, "title": c.title}
+                      for c in crews],
+            "stewards": [{"platform": p, "user_id": u, "name": n}
+                         for p, u, n in await store.congregations.stewards(found.id)],
+            "lobbies": [{"platform": lobby.platform, "chat_id": lobby.chat_id}
+                        for lobby in await store.congregations.lobbies(found.id)],
+            "looking": [{"platform": p.platform, "user_id": p.user_id, "name": p.name,
+                         "words": p.words, "since": p.since.isoformat()}
+                        for p in await store.congregations.looking(found.id)],
+            "knocks": [{"platform": k.platform, "user_id": k.user_id, "name": k.name,
+                        "crew_chat_id": by_id[k.crew_id].chat_id, "status": k.status,
+                        "at": k.at.isoformat()} for k in knocks],
+        })
+    return out

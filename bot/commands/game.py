@@ -490,6 +490,12 @@ class Game:
                     for crew in await store.crews.all_crews()]
 
 
+    async def export_congregations(self) -> list[dict]:
+        """Every congregation, its crews, stewards, lobbies, people looking and knocks."""
+        async with self.uow() as store:
+            return await congregations.exported(store)
+
+
 def has_label(kind: str, label: str) -> bool:
     """Whether an item of this kind has a button with this label (case-insensitive)."""
     return BUTTON_LABELS.get(kind, "").lower() == label.strip().lower()
