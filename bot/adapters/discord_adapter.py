@@ -55,7 +55,9 @@ def point_at(api_url: str) -> None:
 
 
 def chat_of(channel: Any) -> Chat:
-    return Chat(PLATFORM, str(channel.id), getattr(channel, "name", None) or str(channel.id))
+    guild = getattr(channel, "guild", None)
+    return Chat(PLATFORM, str(channel.id), getattr(channel, "name", None) or str(channel.id),
+                str(guild.id) if guild is not None else "")
 
 
 def actor_of(user: Any, is_admin: bool | None = None) -> Actor:
@@ -322,7 +324,8 @@ class DiscordAdapter:
             await interaction.response.send_message("This button works in a crew's channel.",
                                                     ephemeral=True)
             return
-        event = ButtonPressed(chat_of(interaction.channel), actor_of(interaction.user),
+        event = ButtonPressed(chat_of(interaction.channel),
+                              actor_of(interaction.user, is_admin(interaction)),
                               action=action, event_id=f"dc:{interaction.id}")
         await self.answer(interaction, event)
 

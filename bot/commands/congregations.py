@@ -506,7 +506,7 @@ async def knock(lobby: LobbyCall, found: Congregation, args: str) -> list[Messag
                       "open crews.")
     earlier = [k for k in await store.congregations.person_knocks(platform, user)
                if k.crew_id == crew.id]
-    if any(k.status in ("waiting", "invited") for k in earlier):
+    if any(k.status == "waiting" for k in earlier):
         raise Refusal(f"You already knocked on {crew.title}; its admins will answer. /crews "
                       "lists other open crews.")
     if any(k.status == "declined" and lobby.now - k.at < rules.DECLINED_FOR for k in earlier):
