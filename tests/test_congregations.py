@@ -31,6 +31,15 @@ def number(lines: list[str], start: str) -> str:
     return hits[-1].split(" ", 1)[0]
 
 
+async def stored_posts(play: Transcript) -> str:
+    """Every post the bot keeps in its outbox, of every crew, as one text."""
+    async with play.app.game.uow() as store:
+        crews = await store.crews.all_crews()
+        return json.dumps([payload for crew in crews
+                           for _, payload, _ in await store.outbox.crew_posts(crew.id)],
+                          ensure_ascii=False)
+
+
 async def congregation_of_three(play: Transcript) -> str:
     """Two Telegram crews and a Discord one in one congregation; its join code."""
     lines = await play("""
@@ -161,6 +170,8 @@ async def test_lobby_knock_invite_join_full_decline_and_forget(play_any):
         bea: /crews
     """)
     assert "The crew has 3 members" in said(lines, "Welcome, bea")
+    # her words lived only while she looked: the bot's copy of her knock no longer has them
+    assert "New in town" not in await stored_posts(play)
     assert "Nobody is looking for a crew in Lakeside" in said(lines, "Nobody is looking")
     assert "No crew of Lakeside is open right now" in said(lines, "is open right now")  # full
 
@@ -187,6 +198,7 @@ async def test_lobby_knock_invite_join_full_decline_and_forget(play_any):
     assert "alpha cannot take anyone in right now" in said(lines, "cannot take anyone")
 
     # /mydata and /forgetme of a lobby person
+    assert "Gardener, curious" in await stored_posts(play)
     data = said(await play("cy: /mydata"), "(privately to cy) What the lobby keeps")
     assert "Gardener, curious about the game" in data and "knocked on alpha" in data
     lines = await play("""
@@ -200,8 +212,7 @@ async def test_lobby_knock_invite_join_full_decline_and_forget(play_any):
         "- you are not looking (no words kept)\n/looking off erases your words; /forgetme "
         "erases all of it.")
     assert "Nobody is looking" in said(lines, "Nobody is looking")
-    exported = await play.app.game.export()
-    assert exported  # the crews are untouched
+    assert "Gardener, curious" not in await stored_posts(play)
 
 
 async def test_knocks_are_limited_a_day(play):

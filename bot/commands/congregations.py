@@ -458,6 +458,7 @@ async def look(lobby: LobbyCall, found: Congregation, args: str) -> list[Message
     if not args:
         return [looking_text(found, await store.congregations.looking(found.id))]
     if args.lower() == "off":
+        await erase_words(store, platform, user)
         if not await store.congregations.stop_looking(platform, user, found.id):
             raise Refusal("You were not looking, so there is nothing to withdraw. /looking "
                           "<a few words> when you want to.")
@@ -514,20 +515,47 @@ async def knock(lobby: LobbyCall, found: Congregation, args: str) -> list[Messag
                       "crews.")
     item = await store.congregations.add_knock(found.id, crew.id, platform, user, lobby.name,
                                                lobby.now)
-    await post(store, crew, say(
-        f"{lobby.name} knocks: they are looking for a crew and would like to meet this one. In "
-        f"their words: {quoted(mine.words)} An admin's Invite sends them an invitation to "
-        "this chat, privately; Decline tells them only that the crew cannot take them in now.",
-        buttons=(Button(INVITE, f"k:{item.id}"), Button(DECLINE, f"n:{item.id}"))), lobby.now)
+    await post(store, crew, knock_message(item, mine.words), lobby.now)
     return [Message((f"I asked {crew.title} to meet you. Its admins decide; an invitation "
                      "would come to you privately. Nothing happens unless both sides choose "
                      "it.",), private=True)]
 
 
+def knock_message(item: Knock, words: str) -> Message:
+    """A knock as the crew sees it; without the words once the person stopped looking."""
+    said_ = (f"In their words: {quoted(words)}" if words else
+             "(Their words are erased: they are no longer looking.)")
+    return say(f"{item.name} knocks: they are looking for a crew and would like to meet this "
+               f"one. {said_} An admin's Invite sends them an invitation to this chat, "
+               "privately; Decline tells them only that the crew cannot take them in now.",
+               buttons=(Button(INVITE, f"k:{item.id}"), Button(DECLINE, f"n:{item.id}")))
+
+
+async def erase_words(store: Store, platform: str, user_id: str) -> None:
+    """Takes the person's lobby words out of the bot's copies of their knocks (the outbox), as
+    they stop looking: the words live only while they look."""
+    for item in await store.congregations.person_knocks(platform, user_id):
+        action = f"k:{item.id}"
+        for post_id, payload, _ in await store.outbox.crew_posts(item.crew_id):
+            if any(a == action for _, a in payload.get("buttons", [])):
+                await store.outbox.set_post_payload(post_id, knock_message(item, "").to_json())
+
+
+async def person_joined(store: Store, crew: Crew, user_id: str, now: datetime) -> None:
+    """Someone joined a crew: if they were looking, they stop, and their knocks on it are
+    done."""
+    if await store.congregations.person_looking(crew.platform, user_id):
+        await erase_words(store, crew.platform, user_id)
+        await store.congregations.joined(crew.id, crew.platform, user_id, now)
+
+
 async def answer(ctx: Context, knock_id: int, invite: bool) -> list[Message]:
     """An admin's press of Invite or Decline on a knock in the crew's chat."""
     item = await ctx.store.congregations.knock(knock_id)
-    if item is None or item.crew_id != ctx.crew.id:
+    if item is None:
+        raise Refusal("That request is gone: the person asked to be forgotten, or the crew "
+                      "left the congregation. Nothing was sent.")
+    if item.crew_id != ctx.crew.id:
         raise Refusal("That request is not for this crew. Use the buttons on this chat's own "
                       "messages.")
     ctx.require_admin("answer a knock", "they see the request here too")
@@ -584,6 +612,7 @@ async def lobby_forget(lobby: LobbyCall, args: str) -> list[Message]:
                          "your knocks. Crews you joined keep you as a member (/forgetme in a "
                          "crew's chat erases you there). To go ahead, send /forgetme confirm. "
                          "Nothing has been changed yet.",), private=True)]
+    await erase_words(lobby.store, lobby.chat.platform, lobby.actor.user_id)
     gone = await lobby.store.congregations.forget_person(lobby.chat.platform,
                                                          lobby.actor.user_id)
     return [Message((("Done: your words and knocks are erased." if gone else

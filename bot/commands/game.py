@@ -199,7 +199,7 @@ class Game:
                 member = await store.crews.member_by_id(member.id)
             if joined:
                 notes = await self._size_note(store, crew)
-                await store.congregations.joined(crew.id, crew.platform, actor.user_id, now)
+                await congregations.person_joined(store, crew, actor.user_id, now)
         is_admin = actor.is_admin
         if is_admin is None:
             is_admin = await store.crews.founder(crew.id) == member.id

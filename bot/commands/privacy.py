@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.commands import listening
+from bot.commands.congregations import erase_words
 from bot.commands.context import Context
 from bot.commands.entries import entry_lines
 from bot.commands.events import Message, say
@@ -148,6 +149,7 @@ async def forgetme(ctx: Context) -> list[Message]:
     for venture in await ctx.store.ventures.ventures_awaiting(ctx.crew.id, me.id):
         await ctx.store.ventures.set_venture_status(venture.id, "withdrawn")
     await scrub_posts(ctx, me)
+    await erase_words(ctx.store, ctx.crew.platform, me.user_id)
     await ctx.store.congregations.forget_person(ctx.crew.platform, me.user_id)
     await ctx.store.crews.forget_member(me.id, forgotten_id(me), FORMER)
     messages = [say(ERASED)]
