@@ -357,7 +357,8 @@ def check_transcript(lines: list[str]) -> None:
 
 
 def check_json(data: dict) -> None:
-    assert set(data) == {"crews"}
+    assert set(data) == {"crews", "congregations"}
+    assert data["congregations"] == []  # this crew is in none
     [crew] = data["crews"]
     assert set(crew) == {"platform", "chat_id", "title", "members", "ledger"}
     assert (crew["platform"], crew["chat_id"], crew["title"]) == ("console", "crew", "crew")
