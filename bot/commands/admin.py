@@ -142,7 +142,8 @@ def command_help(cmd: Command) -> str:
         need = "needed" if option.required else "optional"
         choices = f": {', '.join(option.choices)}" if option.choices else ""
         lines.append(f"  {option.name} ({need}): {option.description}{choices}")
-    area = level_named(cmd.level) if cmd.level else "The crew"
+    area = ("The congregation" if cmd.area else level_named(cmd.level) if cmd.level
+            else "The crew")
     who = "crew admins only" if cmd.admin else "every member"
     lines.append(f"{area}; for {who}. /help lists every command.")
     return "\n".join(lines)

@@ -140,6 +140,8 @@ async def board(store: Store, congregation: Congregation, now: datetime,
 async def congregation(ctx: Context) -> list[Message]:
     word, _, rest = ctx.args.partition(" ")
     action, rest = word.lower(), rest.strip()
+    if action and action not in ACTIONS:
+        raise ctx.usage(f"'{word[:20]}' is not a /congregation action.")
     if action in ("", PICTURE):
         if rest:
             raise ctx.usage("/congregation alone shows the board; add picture for a picture.")
@@ -162,8 +164,6 @@ async def congregation(ctx: Context) -> list[Message]:
         await ctx.store.congregations.remove_crew(found.id, ctx.crew.id)
         return [say(f"{ctx.crew.title} left the congregation {found.name}; its figures are off "
                     "the board. To come back, an admin sends /congregation join <code>.")]
-    if action not in ACTIONS:
-        raise ctx.usage(f"'{word[:20]}' is not a /congregation action.")
     await require_steward(ctx.store, found, ctx.crew.platform, ctx.actor, action)
     if action == "rename":
         name = rules.clean_name(rest)
