@@ -126,3 +126,18 @@ async def test_discord_decline_and_a_person_who_takes_no_direct_messages(dc, app
         # a lobby is no crew: game commands there are refused with what to do instead
         refused = await slash_in(dc, bot, HALL, D_BOB, "checkin", text="hello")
         assert "This chat is the lobby of Lakeside" in refused["data"]["content"]
+
+
+async def test_a_crew_of_the_same_server_joins_without_the_code(dc, app):
+    second = 900000000000000103
+    dc.add_channel(GUILD, second, "allotment")
+    async with running(dc, app) as bot:
+        await slash_in(dc, bot, GENERAL, D_ALICE, "congregation", action="create",
+                       value="Lakeside")
+        joined = await slash_in(dc, bot, second, D_ALICE, "congregation", action="join")
+        assert ("allotment joined the congregation Lakeside, beside 1 crew"
+                in joined["data"]["content"])
+        refused = await slash_in(dc, bot, second, D_BOB, "congregation", action="leave")
+        assert refused["data"]["flags"] & EPHEMERAL
+        assert "Only a crew admin can take the crew out of its congregation" in refused[
+            "data"]["content"]

@@ -331,3 +331,33 @@ async def test_a_members_mydata_and_forgetme_in_a_crew_cover_their_lobby_words(p
         ann: /looking
     """)
     assert "Nobody is looking for a crew in Lakeside" in said(lines, "Nobody is looking")
+
+
+async def test_a_partnership_forms_the_same_way(play):
+    lines = await play("""
+        :room pair telegram
+        pia: /join
+        pia: /settings max_size 2
+        pia: /settings open yes
+        pia: /congregation create Duo
+    """)
+    code = re.search(r"The join code of Duo is (\w+)\.", "\n".join(lines)).group(1)
+    lines = await play(f"""
+        :room hall telegram
+        pia: /congregation lobby {code}
+        raj: /looking Looking for one partner for a small business idea
+        raj: /crews
+        raj: /knock pair
+        :room pair
+    """)
+    assert "- pair (Telegram): no extra practice, no meeting rhythm set, 1 of 2, 1 free place." \
+        in said(lines, "Open crews of Duo")
+    ref = number(lines, "raj knocks")
+    lines = await play(f"""
+        pia presses "Invite" {ref}
+        raj: /join
+        :room hall
+        raj: /crews
+    """)
+    assert "(privately to raj) pair would like to meet you" in said(lines, "privately to raj")
+    assert "No crew of Duo is open right now" in said(lines, "is open right now")
