@@ -366,7 +366,11 @@ class KnockRow(Base):
 
     __tablename__ = "knocks"
     __table_args__ = (Index("ix_knocks_person", "platform", "user_id", "at"),
-                      Index("ix_knocks_crew", "crew_id", "status"))
+                      Index("ix_knocks_crew", "crew_id", "status"),
+                      # one waiting knock per person and crew, even when two race
+                      Index("uq_knocks_waiting", "crew_id", "platform", "user_id", unique=True,
+                            postgresql_where=text("status = 'waiting'"),
+                            sqlite_where=text("status = 'waiting'")))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     congregation_id: Mapped[int] = mapped_column(ForeignKey("congregations.id"))
     crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))

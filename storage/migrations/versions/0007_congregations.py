@@ -103,10 +103,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_knocks_person", "knocks", ["platform", "user_id", "at"])
     op.create_index("ix_knocks_crew", "knocks", ["crew_id", "status"])
+    op.create_index("uq_knocks_waiting", "knocks", ["crew_id", "platform", "user_id"],
+                    unique=True, postgresql_where=sa.text("status = 'waiting'"),
+                    sqlite_where=sa.text("status = 'waiting'"))
 
 
 def downgrade() -> None:
-    for index, table in (("ix_knocks_crew", "knocks"), ("ix_knocks_person", "knocks"),
+    for index, table in (("uq_knocks_waiting", "knocks"), ("ix_knocks_crew", "knocks"), ("ix_knocks_person", "knocks"),
                          ("ix_lobby_looking_person", "lobby_looking"),
                          ("ix_congregation_crews_congregation", "congregation_crews")):
         op.drop_index(index, table_name=table)
