@@ -129,3 +129,15 @@ async def test_telegram_decline_and_refusals(bot, tg):
     assert "This chat is the lobby of Lakeside" in refusal and "/looking" in refusal
     [refusal] = to(await said(bot, LOBBY, CAROL, "/knock Garden crew"), LOBBY)
     assert "Say a few words first with /looking" in refusal
+
+
+async def test_telegram_a_bot_that_may_not_invite_says_so_in_the_invitation(bot, tg):
+    await opened(bot, BEA)
+    knock = await lobby_with_a_knock(bot, BEA)
+    tg.set_bot_admin(CREW, False)  # no longer an admin: Telegram refuses to make links
+    sent = await pressed(bot, knock, ALICE, "Invite")
+    assert tg.invite_links == []
+    [dm] = to(sent, BEA["id"])
+    assert "Garden crew would like to meet you" in dm
+    assert "I could not make an invite link to that group" in dm
+    assert "Its admins can add you themselves" in dm
