@@ -274,9 +274,11 @@ async def export(database: str, fmt: str) -> int:
     app = await open_app(database, utc_now)
     try:
         crews = await app.game.export()
+        congregations = await app.game.export_congregations() if fmt == "json" else []
     finally:
         await app.close()
-    sys.stdout.write((as_json(crews) + "\n") if fmt == "json" else as_csv(crews))
+    sys.stdout.write((as_json(crews, congregations) + "\n") if fmt == "json"
+                     else as_csv(crews))
     return 0
 
 

@@ -12,7 +12,9 @@ from bot.rules.levels import LEVELS
 from bot.rules.words import Lookup, entry_words
 
 
-def as_dict(crews: list[CrewExport]) -> dict:
+def as_dict(crews: list[CrewExport], congregations: list[dict] | None = None) -> dict:
+    """Every crew; and every congregation (bot.commands.congregations.exported), a key of its
+    own so that the crews' shape stays as it was."""
     out = []
     for item in crews:
         user = {m.id: m.user_id for m in item.members}
@@ -32,11 +34,11 @@ def as_dict(crews: list[CrewExport]) -> dict:
                 "reason": e.reason, "ref": e.source, "at": e.at.isoformat(),
             } for e in item.ledger],
         })
-    return {"crews": out}
+    return {"crews": out, "congregations": congregations or []}
 
 
-def as_json(crews: list[CrewExport]) -> str:
-    return json.dumps(as_dict(crews), indent=2, ensure_ascii=False)
+def as_json(crews: list[CrewExport], congregations: list[dict] | None = None) -> str:
+    return json.dumps(as_dict(crews, congregations), indent=2, ensure_ascii=False)
 
 
 def entry_texts(item: CrewExport) -> list[str]:

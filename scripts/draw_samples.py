@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import shutil
 import sys
 import tempfile
@@ -58,8 +59,35 @@ Zoë: /leaderboard picture
 Αλέξης: /score picture
 Юлия: /graph
 """
+# Then the Garden crew starts a congregation, two crews of other platforms join it with the
+# code ({code}), play a little, and the board is drawn.
+CONGREGATION = """
+:room Garden
+Zoë: /congregation create Lakeside
+:room Сад telegram
+Олег: /join
+Маша: /join
+Олег: /congregation join {code}
+Олег: /checkin рад всех видеть
+Маша: /checkin немного устала
+Маша reacts 👂 ^Олег
+Олег reacts 👂 ^Маша
+Маша: /ask помочь с переездом
+Олег replies ^Маша: /offer я помогу
+Маша presses "Thank you" ^bot
+:room Κήπος discord server-1
+Νίκος: /join
+Ελένη: /join
+Νίκος: /congregation join {code}
+Ελένη: /ask a ride to the market
+Νίκος replies ^Ελένη: /offer I'll drive
+Ελένη presses "Thank you" ^bot
+:room Garden
+Zoë: /congregation picture
+"""
 PICTURES = {"leaderboard": "leaderboard.png", "score": "score.png", "graph": "graph.png",
-            "meeting-recap": "meeting-recap.png"}
+            "meeting-recap": "meeting-recap.png", "congregation": "congregation.png"}
+CODE = re.compile(r"The join code of Lakeside is (\w+)\.")
 
 
 async def main() -> None:
@@ -71,6 +99,12 @@ async def main() -> None:
         try:
             for line in GAME.strip().splitlines():
                 await console.feed(line)
+            lines = CONGREGATION.strip().splitlines()
+            for line in lines[:2]:
+                await console.feed(line)
+            code = CODE.findall(out.getvalue())[-1]
+            for line in lines[2:]:
+                await console.feed(line.format(code=code))
         finally:
             await app.close()
         target = ROOT / "docs" / "pictures"

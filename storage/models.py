@@ -300,3 +300,83 @@ class SeenEventRow(Base):
     platform: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(96))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CongregationRow(Base):
+    """Crews side by side (issue 17): a name and the code other crews join with."""
+
+    __tablename__ = "congregations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CongregationCrewRow(Base):
+    """A crew's place in a congregation: at most one (the crew is the key). `server` is the
+    Discord server a crew's channel is in, so crews of one server find its congregation."""
+
+    __tablename__ = "congregation_crews"
+    __table_args__ = (Index("ix_congregation_crews_congregation", "congregation_id"),)
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"), primary_key=True)
+    congregation_id: Mapped[int] = mapped_column(ForeignKey("congregations.id"))
+    server: Mapped[str] = mapped_column(String(64), default="")
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StewardRow(Base):
+    __tablename__ = "congregation_stewards"
+    __table_args__ = (UniqueConstraint("congregation_id", "platform", "user_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    congregation_id: Mapped[int] = mapped_column(ForeignKey("congregations.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class LobbyRow(Base):
+    """A congregation's lobby chat: one per platform, in a chat that is no crew."""
+
+    __tablename__ = "lobbies"
+    __table_args__ = (UniqueConstraint("platform", "chat_id"),
+                      UniqueConstraint("congregation_id", "platform"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    congregation_id: Mapped[int] = mapped_column(ForeignKey("congregations.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+
+
+class LookingRow(Base):
+    """A person looking for a crew; the row (and their words) goes when they stop looking."""
+
+    __tablename__ = "lobby_looking"
+    __table_args__ = (UniqueConstraint("congregation_id", "platform", "user_id"),
+                      Index("ix_lobby_looking_person", "platform", "user_id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    congregation_id: Mapped[int] = mapped_column(ForeignKey("congregations.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    words: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KnockRow(Base):
+    """A person asking an open crew to meet them; the crew's admins invite or decline."""
+
+    __tablename__ = "knocks"
+    __table_args__ = (Index("ix_knocks_person", "platform", "user_id", "at"),
+                      Index("ix_knocks_crew", "crew_id", "status"),
+                      # one waiting knock per person and crew, even when two race
+                      Index("uq_knocks_waiting", "crew_id", "platform", "user_id", unique=True,
+                            postgresql_where=text("status = 'waiting'"),
+                            sqlite_where=text("status = 'waiting'")))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    congregation_id: Mapped[int] = mapped_column(ForeignKey("congregations.id"))
+    crew_id: Mapped[int] = mapped_column(ForeignKey("crews.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

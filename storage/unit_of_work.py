@@ -29,6 +29,7 @@ from storage.models import (
 from storage.repositories.base import Db
 from storage.repositories.circles import SqlCircles
 from storage.repositories.conflicts import SqlConflicts
+from storage.repositories.congregations import SqlCongregations
 from storage.repositories.crews import SqlCrews
 from storage.repositories.favours import SqlFavours
 from storage.repositories.ledger import SqlLedger
@@ -42,6 +43,7 @@ from storage.sqlite_loop import LoopConnection, loop_sqlite
 REPOSITORIES: dict[str, type] = {
     "crews": SqlCrews, "circles": SqlCircles, "favours": SqlFavours, "meetings": SqlMeetings,
     "conflicts": SqlConflicts, "ventures": SqlVentures, "ledger": SqlLedger, "outbox": SqlOutbox,
+    "congregations": SqlCongregations,
 }
 
 
@@ -60,6 +62,7 @@ class SqlStore:
         self.ventures = SqlVentures(db)
         self.ledger = SqlLedger(db)
         self.outbox = SqlOutbox(db)
+        self.congregations = SqlCongregations(db)
 
     async def commit(self) -> None:
         await self.db.commit()

@@ -357,7 +357,8 @@ def check_transcript(lines: list[str]) -> None:
 
 
 def check_json(data: dict) -> None:
-    assert set(data) == {"crews"}
+    assert set(data) == {"crews", "congregations"}
+    assert data["congregations"] == []  # this crew is in none
     [crew] = data["crews"]
     assert set(crew) == {"platform", "chat_id", "title", "members", "ledger"}
     assert (crew["platform"], crew["chat_id"], crew["title"]) == ("console", "crew", "crew")
@@ -426,7 +427,7 @@ def test_export_of_an_empty_database(tmp_path):
     db = str(tmp_path / "empty.sqlite3")
     result = run("export", "--db", db, "--format", "json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"crews": []}
+    assert json.loads(result.stdout) == {"crews": [], "congregations": []}
     result = run("export", "--db", db, "--format", "csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert list(csv.reader(io.StringIO(result.stdout))) == [

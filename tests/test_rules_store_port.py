@@ -44,7 +44,8 @@ UNIT = methods(Store)
 def test_the_unit_of_work_has_a_repository_for_each_aggregate_of_the_port() -> None:
     assert list(REPOSITORIES) == list(AGGREGATES)
     assert sorted(AGGREGATES) == sorted(["crews", "circles", "favours", "meetings", "conflicts",
-                                         "ventures", "ledger", "outbox"])
+                                         "ventures", "ledger", "outbox",
+                                         "congregations"])
 
 
 @pytest.mark.parametrize(("aggregate", "name"), PORT)

@@ -36,10 +36,11 @@ REPLY = re.compile(rf"^({NAME}) replies (\S+):\s?(.*)$")
 REACT = re.compile(rf"^({NAME}) (reacts|unreacts) (\S+) (\S+)$")
 PRESS = re.compile(rf"^({NAME}) presses \"([^\"]+)\" (\S+)$")
 MENTION = re.compile(r"(?<!\S)@([^\s@]{1,64})")
+ROOM = re.compile(r"(\S{1,64})(?: +(console|telegram|discord)(?: +(\S{1,64}))?)?", re.I)
 HOW = (
     "write NAME: TEXT, NAME replies REF: TEXT, NAME reacts EMOJI REF, NAME unreacts EMOJI REF, "
-    'NAME presses "LABEL" REF, :room ROOM, :at DATETIME, :advance DURATION or :leave NAME '
-    "(REF is #N or ^NAME)"
+    'NAME presses "LABEL" REF, :room ROOM [PLATFORM [SERVER]], :at DATETIME, :advance DURATION '
+    "or :leave NAME (REF is #N or ^NAME)"
 )
 
 
@@ -103,10 +104,14 @@ class Console:
         self.count = 0
         self.shown: dict[int, Shown] = {}
         self.latest: dict[tuple[str, str], int] = {}
+        # a room may stand for a chat of another platform (:room ROOM PLATFORM [SERVER]), so
+        # that crews of several platforms play side by side in one database
+        self.places: dict[str, tuple[str, str]] = {}
 
     def chat(self, room: str | None = None) -> Chat:
         room = room or self.room
-        return Chat("console", room, room)
+        platform, server = self.places.get(room, ("console", ""))
+        return Chat(platform, room, room, server)
 
     def print(self, line: str) -> None:
         self.out.write(line + "\n")
@@ -130,9 +135,11 @@ class Console:
 
     @staticmethod
     def text(message: Message) -> str:
-        """A direct message shows whom it is for: the console has no private channel."""
+        """A direct message shows whom it is for: the console has no private channel; an
+        invitation names the room it opens."""
         to = f"(privately to {message.dm_to.name}) " if message.dm_to else ""
-        return to + message.plain()
+        invite = (f" [invitation to room {message.invite.chat_id}]" if message.invite else "")
+        return to + message.plain() + invite
 
     def save(self, message: Message) -> None:
         """Saves a message's picture or file and prints `# picture saved to PATH`."""
@@ -157,8 +164,10 @@ class Console:
             await self.game.message_sent(self.chat(), shown.message_id, message.ref)
 
     async def deliver(self) -> None:
-        """Prints what the core queued (scheduled posts) and marks it delivered."""
-        await self.game.deliver("console", self._print_post)
+        """Prints what the core queued (scheduled posts) and marks it delivered, for the
+        console's rooms and for the other platforms' rooms this session plays in."""
+        for platform in dict.fromkeys(["console", *(p for p, _ in self.places.values())]):
+            await self.game.deliver(platform, self._print_post)
 
     async def _print_post(self, posted: Post) -> str:
         shown = self.show("bot", self.text(posted.message), room=posted.chat.chat_id,
@@ -284,8 +293,11 @@ class Console:
     async def _directive(self, line: str) -> None:
         word, _, arg = line.partition(" ")
         arg = arg.strip()
-        if word == ":room" and re.fullmatch(r"[^\s]{1,64}", arg):
-            self.room = arg
+        if word == ":room" and (place := ROOM.fullmatch(arg)):
+            room, platform, server = place.groups()
+            self.room = room
+            if platform:
+                self.places[room] = (platform.lower(), server or "")
         elif word in (":at", ":advance") and not self.simulated:
             raise self.real_clock()
         elif word == ":at" and arg:

@@ -38,6 +38,7 @@ TEXT_LIMIT = 2000
 ANSWER_WITHIN = 2.0  # Discord wants an answer in 3 s; slower work is deferred first
 USER_MENTION = re.compile(r"<@!?([0-9]{1,20})>")
 NO_MENTIONS = discord.AllowedMentions.none()
+INVITE_SECONDS = 7 * 24 * 3600  # a knock's invitation, used once
 
 
 def point_at(api_url: str) -> None:
@@ -55,7 +56,9 @@ def point_at(api_url: str) -> None:
 
 
 def chat_of(channel: Any) -> Chat:
-    return Chat(PLATFORM, str(channel.id), getattr(channel, "name", None) or str(channel.id))
+    guild = getattr(channel, "guild", None)
+    return Chat(PLATFORM, str(channel.id), getattr(channel, "name", None) or str(channel.id),
+                str(guild.id) if guild is not None else "")
 
 
 def actor_of(user: Any, is_admin: bool | None = None) -> Actor:
@@ -322,7 +325,8 @@ class DiscordAdapter:
             await interaction.response.send_message("This button works in a crew's channel.",
                                                     ephemeral=True)
             return
-        event = ButtonPressed(chat_of(interaction.channel), actor_of(interaction.user),
+        event = ButtonPressed(chat_of(interaction.channel),
+                              actor_of(interaction.user, is_admin(interaction)),
                               action=action, event_id=f"dc:{interaction.id}")
         await self.answer(interaction, event)
 
@@ -417,10 +421,43 @@ class DiscordAdapter:
         assert message.dm_to is not None
         try:
             user = await self.client.fetch_user(int(message.dm_to.user_id))
-            await self._post(user, message)
+            await self._post(user, await self.with_invite(message))
         except (discord.Forbidden, discord.NotFound, ValueError):
+            if message.invite is not None:
+                channel = await self.channel(message.invite.chat_id)
+                if channel is not None:
+                    await self._post(channel, Message((
+                        f"I could not reach {message.dm_to.name} by direct message (they do "
+                        "not accept them from me), so the invitation did not go. Once they "
+                        "allow direct messages, they can knock again.",)))
             return False
         return True
+
+    async def channel(self, chat_id: str) -> Any:
+        try:
+            return self.client.get_channel(int(chat_id)) or await self.client.fetch_channel(
+                int(chat_id))
+        except (discord.HTTPException, ValueError):
+            return None
+
+    async def with_invite(self, message: Message) -> Message:
+        """The message with a one-use invite to `message.invite`'s channel (the bot needs the
+        Create Invite permission there)."""
+        if message.invite is None:
+            return message
+        channel = await self.channel(message.invite.chat_id)
+        try:
+            if channel is None:
+                raise ValueError(message.invite.chat_id)
+            invite = await channel.create_invite(
+                max_age=INVITE_SECONDS, max_uses=1, unique=True,
+                reason="Crewbot: an invitation after a knock")
+            added = f"\n{invite.url}"
+        except (discord.HTTPException, ValueError, AttributeError) as error:
+            log.warning("platform=discord outcome=invite_failed error=%s", type(error).__name__)
+            added = ("\nI could not make an invite to that channel (I need the Create Invite "
+                     "permission there). Its admins can invite you themselves.")
+        return replace(message, parts=(*message.parts, added), invite=None)
 
     async def deliver(self) -> None:
         """Sends what the core queued; a failed post stays queued for the next tick."""

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from telegram import (
@@ -65,6 +66,7 @@ PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query", "message_reaction", "my_chat_member",
                    "chat_member"]
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+INVITE_LASTS = timedelta(days=7)  # a knock's invitation link, used once
 ADMIN_STATUSES = (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 GONE_STATUSES = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
 TEXT_LIMIT = 4096
@@ -340,8 +342,10 @@ class TelegramAdapter:
         if message is None or message.chat.type not in GROUPS:
             await query.answer("This button only works in a crew's group.")
             return
-        event = ButtonPressed(chat_of(message.chat), actor(query.from_user),
-                              action=query.data or "", event_id=f"tg:{update.update_id}")
+        # the chat's admins as Telegram says (an Invite on a knock is theirs to press)
+        who = actor(query.from_user, await self.is_admin(message.chat.id, query.from_user.id))
+        event = ButtonPressed(chat_of(message.chat), who, action=query.data or "",
+                              event_id=f"tg:{update.update_id}")
         replies = await self.game.handle(event)
         # short private answers (refusals) as the presser's alert; anything for one person's
         # eyes (dm_to) goes by direct message, like a command's
@@ -382,6 +386,13 @@ class TelegramAdapter:
         if change.new_chat_member.status in GONE_STATUSES and not user.is_bot:
             await self.answer(MemberLeft(chat_of(change.chat), str(user.id),
                                          event_id=f"tg:{update.update_id}"))
+        elif (change.old_chat_member.status in GONE_STATUSES and not user.is_bot
+              and change.invite_link is not None and self.app.bot.id is not None
+              and change.invite_link.creator.id == self.app.bot.id):
+            # in by an invitation the bot made for a knock: they join the crew's game, as
+            # /join does, and stop looking in the lobby
+            await self.answer(CommandReceived(chat_of(change.chat), actor(user), "/join",
+                                              event_id=f"tg:{update.update_id}"))
 
     async def on_my_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member
@@ -432,10 +443,33 @@ class TelegramAdapter:
         only once they have started that chat, and then it is False (never sent to the group)."""
         assert message.dm_to is not None
         try:
-            await self._post(Chat(PLATFORM, message.dm_to.user_id), message)
+            await self._post(Chat(PLATFORM, message.dm_to.user_id),
+                             await self.with_invite(message))
         except (Forbidden, BadRequest):
+            if message.invite is not None:
+                await self.send(message.invite, Message((
+                    f"I could not reach {message.dm_to.name} privately: they have not opened a "
+                    "chat with me, so the invitation did not go. Once they press Start in a "
+                    "private chat with me, they can knock again.",)))
             return False
         return True
+
+    async def with_invite(self, message: Message) -> Message:
+        """The message with a one-use invite link to `message.invite`'s group, which the bot
+        makes (it must be an admin there allowed to invite)."""
+        if message.invite is None:
+            return message
+        try:
+            link = await self.app.bot.create_chat_invite_link(
+                int(message.invite.chat_id), expire_date=INVITE_LASTS, member_limit=1,
+                name=f"Crewbot: {message.dm_to.name if message.dm_to else ''}"[:32])
+            added = f"\n{link.invite_link}"
+        except TelegramError as error:
+            log.warning("platform=telegram outcome=invite_link_failed error=%s",
+                        type(error).__name__)
+            added = ("\nI could not make an invite link to that group (I need to be an admin "
+                     "there, allowed to invite). Its admins can add you themselves.")
+        return replace(message, parts=(*message.parts, added), invite=None)
 
     async def send(self, chat: Chat, message: Message, reply_to: int | None = None) -> str:
         """Sends one message and links it to the item it shows."""

@@ -127,7 +127,9 @@ def help_text() -> str:
     for number, heading in [*areas, (0, "The crew")]:
         lines.append(heading)
         lines += [f"  {c.usage}: {c.summary}{' (admins)' if c.admin else ''}"
-                  for c in COMMANDS.values() if c.level == number]
+                  for c in COMMANDS.values() if c.level == number and not c.area]
+    lines.append("The congregation (crews side by side, and a lobby for people looking)")
+    lines += [f"  {c.usage}: {c.summary}" for c in COMMANDS.values() if c.area]
     lines.append(PEER_SUPPORT)
     return "\n".join(lines)
 
@@ -140,7 +142,8 @@ def command_help(cmd: Command) -> str:
         need = "needed" if option.required else "optional"
         choices = f": {', '.join(option.choices)}" if option.choices else ""
         lines.append(f"  {option.name} ({need}): {option.description}{choices}")
-    area = level_named(cmd.level) if cmd.level else "The crew"
+    area = ("The congregation" if cmd.area else level_named(cmd.level) if cmd.level
+            else "The crew")
     who = "crew admins only" if cmd.admin else "every member"
     lines.append(f"{area}; for {who}. /help lists every command.")
     return "\n".join(lines)

@@ -44,6 +44,7 @@ class Context:
     reply_favour: tuple[Favour, Member] | None = None  # reply_to's favour and its author
     mentions: dict[str, Actor] = field(default_factory=dict)
     joined: bool = False  # this command (re)joined the member: they were not in the crew before
+    space: str = ""  # the Discord server of the chat (Chat.space), for congregations
 
     @property
     def settings(self) -> dict[str, Any]:

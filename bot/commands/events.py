@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -11,9 +11,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Chat:
+    """A chat; `space` is the server a Discord channel is in (crews of one server may join its
+    congregation without a code), not part of which chat it is."""
+
     platform: str
     chat_id: str
     title: str = ""
+    space: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class Message:
     dm_to: Mention | None = None
     attachment: Attachment | None = None
     again: str = ""
+    invite: Chat | None = None  # with dm_to: the adapter adds a one-use invitation to this chat
 
     def plain(self, mention_prefix: str = "@") -> str:
         return "".join(p if isinstance(p, str) else f"{mention_prefix}{p.name}" for p in self.parts)
@@ -177,6 +182,8 @@ class Message:
             "dm_to": [self.dm_to.user_id, self.dm_to.name] if self.dm_to else None,
             **({"attachment": self.attachment.to_json()} if self.attachment else {}),
             **({"again": self.again} if self.again else {}),
+            **({"invite": [self.invite.platform, self.invite.chat_id, self.invite.title]}
+               if self.invite else {}),
         }
 
     @classmethod
@@ -190,6 +197,7 @@ class Message:
             attachment=Attachment.from_json(data["attachment"]) if data.get("attachment")
             else None,
             again=data.get("again", ""),
+            invite=Chat(*data["invite"]) if data.get("invite") else None,
         )
 
 

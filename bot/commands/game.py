@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot.commands import care, coowners, listening, meetings, money
+from bot.commands import care, congregations, coowners, listening, meetings, money
 from bot.commands.board import drawn_now
 from bot.commands.context import Context, NotCounted, Refusal
 from bot.commands.due import WORK
@@ -47,7 +47,7 @@ OUTBOX_BATCH = 100
 DUE_CHUNK = 25
 LINKED_KINDS = {"checkin", "offer", "venture", "meeting", "ask", "money", "conflict"}
 BUTTON_CODES = {"l": "checkin", "t": "offer", "h": "meeting", "a": "conflict", "c": "venture",
-                "p": "pass"}
+                "p": "pass", "k": "knock", "n": "knock_declined"}
 BUTTON_LABELS = {"checkin": listening.LISTENED, "offer": money.THANK_YOU,
                  "meeting": meetings.HERE, "conflict": "Accept", "venture": coowners.CONFIRM}
 DEFAULT_TIMEZONE = str(SETTINGS["timezone"].default)
@@ -127,6 +127,10 @@ class Game:
 
     async def _dispatch(self, store: Store, event: Event, now: datetime, crew: Crew | None,
                         member: Member | None) -> list[Message]:
+        if crew is None and isinstance(event, CommandReceived):
+            lobby = await self._lobby(store, event, now)
+            if lobby is not None:
+                return lobby
         if crew is None:
             if isinstance(event, ReactionChanged):
                 raise NotCounted(NOT_A_TARGET)
@@ -146,6 +150,26 @@ class Game:
         if isinstance(event, ButtonPressed):
             return await self._button(store, crew, member, event, now)
         return await self._left(store, crew, member, event, now)
+
+    async def _lobby(self, store: Store, event: CommandReceived, now: datetime
+                     ) -> list[Message] | None:
+        """A command in a congregation's lobby (a chat that is no crew), or the one that makes
+        the chat a lobby; None for a chat that is neither, which then becomes a crew."""
+        text = event.text.strip()
+        lobby = await store.congregations.lobby(event.chat.platform, event.chat.chat_id)
+        if lobby is None and not congregations.is_lobby_command(text):
+            return None
+        if not text.startswith("/"):
+            return []
+        self.throttle.check((event.chat.platform, event.chat.chat_id, event.actor.user_id),
+                            int(SETTINGS["rate_limit"].default), now, event)
+        head, _, args = text.partition(" ")
+        name = head[1:].split("@", 1)[0].lower()
+        if name not in self.commands:
+            raise Refusal(unknown_command(name))
+        found = await store.congregations.congregation(lobby.congregation_id) if lobby else None
+        call = congregations.LobbyCall(store, found, event.chat, event.actor, now)
+        return await congregations.in_lobby(call, name, args.strip())
 
     async def _default_timezone(self, store: Store, crew: Crew) -> Crew:
         """A new crew starts in the operator's default time zone, stored so that changing the
@@ -175,11 +199,13 @@ class Game:
                 member = await store.crews.member_by_id(member.id)
             if joined:
                 notes = await self._size_note(store, crew)
+                await congregations.person_joined(store, crew, actor.user_id, now)
         is_admin = actor.is_admin
         if is_admin is None:
             is_admin = await store.crews.founder(crew.id) == member.id
         ctx = Context(store=store, crew=crew, member=member, actor=actor, is_admin=is_admin,
-                      now=now, command=command, args=args, joined=joined)
+                      now=now, command=command, args=args, joined=joined,
+                      space=event.chat.space)
         return ctx, notes
 
     async def _size_note(self, store: Store, crew: Crew) -> list[Message]:
@@ -249,6 +275,8 @@ class Game:
         if ref.kind == "pass":
             return care.passed()
         ctx, notes = await self._context(store, crew, member, event, now)
+        if ref.kind in ("knock", "knock_declined"):
+            return await congregations.answer(ctx, ref.id, ref.kind == "knock") + notes
         if ref.kind == "checkin":
             result = await listening.confirm(ctx, ref.id, "button", True)
         elif ref.kind == "offer":
@@ -460,6 +488,12 @@ class Game:
                                await store.ledger.ledger(crew.id),
                                await tallied_meetings(store, crew))
                     for crew in await store.crews.all_crews()]
+
+
+    async def export_congregations(self) -> list[dict]:
+        """Every congregation, its crews, stewards, lobbies, people looking and knocks."""
+        async with self.uow() as store:
+            return await congregations.exported(store)
 
 
 def has_label(kind: str, label: str) -> bool:

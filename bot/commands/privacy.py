@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from bot.commands import listening
+from bot.commands.congregations import erase_words
 from bot.commands.context import Context
 from bot.commands.entries import entry_lines
 from bot.commands.events import Message, say
 from bot.commands.registry import Option, command
+from bot.commands.store import Store
 from bot.rules.model import Member
 from bot.rules.text import local_time
 
@@ -26,7 +29,8 @@ KINDS = {"ask": "ask", "offer": "offer", "money": "money talk"}
 ERASED = "A member left the game and their words were erased; the crew's totals stay."
 EXPLAIN = (
     "/forgetme erases you from this crew's game: every check-in, ask, offer, money talk, "
-    "reflection and apology you wrote, and your name and handle, also in the bot's posts. Your "
+    "reflection and apology you wrote, your name and handle, also in the bot's posts, and your "
+    "words and knocks in a congregation's lobby. Your "
     "ledger entries stay, under no name, so the crew's totals stay true; you leave the crew and "
     "the leaderboard, and if you play again later you start fresh at 0 points. It cannot be "
     "undone. /mydata shows what is stored first. To go ahead, send /forgetme confirm. "
@@ -107,6 +111,9 @@ async def mydata(ctx: Context) -> list[Message]:
             for v in ventures]),
         ("Ledger entries", await entry_lines(store, ctx.crew, entries)),
     ]
+    lobby = await lobby_lines(store, ctx.crew.platform, me.user_id, when)
+    if lobby:  # only for people who were in a congregation's lobby
+        sections.append(("In a congregation's lobby", lobby))
     handle = f"@{me.handle}" if me.handle else "none"
     lines = [f"Everything stored about you in this crew, for you alone. Name: {me.name}; "
              f"handle: {handle}; joined {when(await store.crews.member_joined(me.id))}; "
@@ -142,6 +149,8 @@ async def forgetme(ctx: Context) -> list[Message]:
     for venture in await ctx.store.ventures.ventures_awaiting(ctx.crew.id, me.id):
         await ctx.store.ventures.set_venture_status(venture.id, "withdrawn")
     await scrub_posts(ctx, me)
+    await erase_words(ctx.store, ctx.crew.platform, me.user_id)
+    await ctx.store.congregations.forget_person(ctx.crew.platform, me.user_id)
     await ctx.store.crews.forget_member(me.id, forgotten_id(me), FORMER)
     messages = [say(ERASED)]
     # Like leaving the chat: their check-in no longer holds the open circle back.
@@ -149,6 +158,17 @@ async def forgetme(ctx: Context) -> list[Message]:
     if circle is not None:
         messages += await listening.settle(ctx.store, ctx.crew, circle, ctx.now, closing=False)
     return messages
+
+
+async def lobby_lines(store: Store, platform: str, user_id: str,
+                      when: Callable[[datetime], str]) -> list[str]:
+    """What congregations' lobbies keep about the person: their words while they look, and
+    their knocks (/forgetme erases both)."""
+    looking = await store.congregations.person_looking(platform, user_id)
+    knocks = await store.congregations.person_knocks(platform, user_id)
+    crews = await store.crews.crews_by_id({k.crew_id for k in knocks})
+    return ([f"looking for a crew since {when(p.since)}: \u201c{p.words}\u201d" for p in looking]
+            + [f"knocked on {crews[k.crew_id].title}, {when(k.at)}: {k.status}" for k in knocks])
 
 
 async def scrub_posts(ctx: Context, member: Member) -> None:

@@ -36,18 +36,19 @@ class Command:
     handler: Handler
     admin: bool = False
     options: tuple[Option, ...] = field(default=())
+    area: str = ""  # "congregation": listed under the congregation in /help, not the crew
 
 
 COMMANDS: dict[str, Command] = {}
 
 
 def command(name: str, *, level: int, usage: str, summary: str, admin: bool = False,
-            options: tuple[Option, ...] = ()) -> Callable[[Handler], Handler]:
+            options: tuple[Option, ...] = (), area: str = "") -> Callable[[Handler], Handler]:
     if level and level not in BY_NUMBER:
         raise ValueError(f"/{name}: no level {level}")
 
     def register(handler: Handler) -> Handler:
-        COMMANDS[name] = Command(name, level, usage, summary, handler, admin, options)
+        COMMANDS[name] = Command(name, level, usage, summary, handler, admin, options, area)
         return handler
 
     return register
@@ -67,6 +68,7 @@ def load() -> dict[str, Command]:
         board,
         care,
         conflicts,
+        congregations,
         coowners,
         export,
         listening,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.rules.congregation import Congregation, Knock, Lobby, Looking
 from bot.rules.model import (
     Checkin,
     Circle,
@@ -362,6 +363,100 @@ class Outbox(Protocol):
     async def claim_due(self, due_id: int, now: datetime) -> bool: ...
 
 
+class Congregations(Protocol):
+    """Congregations: crews side by side, their stewards, lobbies, the people looking for a
+    crew and their knocks."""
+
+    async def congregation(self, congregation_id: int) -> Congregation | None: ...
+
+    async def by_code(self, code: str) -> Congregation | None: ...
+
+    async def of_crew(self, crew_id: int) -> Congregation | None: ...
+
+    async def of_server(self, platform: str, server: str) -> list[Congregation]: ...
+
+    async def add_congregation(self, name: str, code: str, now: datetime) -> Congregation: ...
+
+    async def update_congregation(self, congregation_id: int, **fields: Any) -> None:
+        """Sets these columns (name, code)."""
+        ...
+
+    async def add_crew(self, congregation_id: int, crew_id: int, server: str,
+                       now: datetime) -> bool: ...
+
+    async def remove_crew(self, congregation_id: int, crew_id: int) -> bool:
+        """Takes the crew out, and the knocks on it still waiting; False if it was not in."""
+        ...
+
+    async def crews(self, congregation_id: int) -> list[Crew]:
+        """The member crews, in the order they joined."""
+        ...
+
+    async def sizes(self, crew_ids: list[int]) -> dict[int, int]:
+        """Active members of each crew, in one count."""
+        ...
+
+    async def is_steward(self, congregation_id: int, platform: str, user_id: str) -> bool: ...
+
+    async def add_steward(self, congregation_id: int, platform: str, user_id: str,
+                          name: str) -> bool: ...
+
+    async def stewards(self, congregation_id: int) -> list[tuple[str, str, str]]:
+        """(platform, user id, name) of each steward."""
+        ...
+
+    async def lobby(self, platform: str, chat_id: str) -> Lobby | None: ...
+
+    async def set_lobby(self, congregation_id: int, platform: str, chat_id: str) -> None:
+        """Makes the chat the congregation's lobby on its platform, in place of any other."""
+        ...
+
+    async def lobbies(self, congregation_id: int) -> list[Lobby]: ...
+
+    async def put_looking(self, congregation_id: int, platform: str, user_id: str, name: str,
+                          words: str, now: datetime) -> None:
+        """The person's words in the lobby, replacing what they said before."""
+        ...
+
+    async def looking(self, congregation_id: int) -> list[Looking]: ...
+
+    async def person_looking(self, platform: str, user_id: str) -> list[Looking]:
+        """Where the person is looking, in any congregation."""
+        ...
+
+    async def stop_looking(self, platform: str, user_id: str,
+                           congregation_id: int | None = None) -> int:
+        """Deletes the person's lobby words (in one congregation, or in all); how many."""
+        ...
+
+    async def add_knock(self, congregation_id: int, crew_id: int, platform: str, user_id: str,
+                        name: str, now: datetime) -> Knock: ...
+
+    async def knock(self, knock_id: int) -> Knock | None: ...
+
+    async def person_knocks(self, platform: str, user_id: str,
+                            since: datetime | None = None) -> list[Knock]:
+        """The person's knocks (after `since`, or all), oldest first."""
+        ...
+
+    async def move_knock(self, knock_id: int, from_status: str, status: str,
+                         now: datetime) -> bool:
+        """Moves the knock on if it is still in `from_status`; False if someone moved it first."""
+        ...
+
+    async def joined(self, crew_id: int, platform: str, user_id: str, now: datetime) -> None:
+        """The person joined the crew: their knocks on it are done, and they stop looking."""
+        ...
+
+    async def forget_person(self, platform: str, user_id: str) -> int:
+        """Deletes everything the lobby keeps about the person: words and knocks; how many."""
+        ...
+
+    async def all_congregations(self) -> list[Congregation]: ...
+
+    async def knocks(self, congregation_id: int) -> list[Knock]: ...
+
+
 class Store(Protocol):
     """One unit of work: every read and write of one event or timer, committed together or
     not at all. Times are UTC; [since, until) ranges include since and exclude until. Items
@@ -392,6 +487,9 @@ class Store(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def congregations(self) -> Congregations: ...
 
     async def commit(self) -> None: ...
 

@@ -114,6 +114,12 @@ SETTINGS: dict[str, Setting] = {
                 "rhythm (no points)", _choice("mode", MODES)),
         Setting("excused_absence", "off", "on: an absence announced with /away costs nothing",
                 _choice("excused_absence", ("on", "off"))),
+        Setting("open", "no", "yes: the crew takes knocks from its congregation's lobby",
+                _choice("open", ("yes", "no"))),
+        Setting("max_size", 8, "members that make the crew full (2 to 30; 2 is a partnership)",
+                _int_range("max_size", 2, 30, 8)),
+        Setting("congregation_board", "yes", "no: the crew stays off its congregation's board",
+                _choice("congregation_board", ("yes", "no"))),
         Setting("rate_limit", 20, "commands a member may send a minute (0 to 600; 0 is no "
                 "limit)", _int_range("rate_limit", 0, 600, 20)),
     )

@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 import discord
@@ -34,6 +34,7 @@ VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 MANAGE_MESSAGES = 1 << 13
 READ_MESSAGE_HISTORY = 1 << 16
+CREATE_INSTANT_INVITE = 1 << 0
 MENTION_EVERYONE = 1 << 17
 DEFAULT_EVERYONE = discord.Permissions(
     view_channel=True, send_messages=True, send_messages_in_threads=True,
@@ -502,6 +503,7 @@ class FakeDiscord:
         self.guilds: dict[int, Guild] = {}
         self.dm_channels: dict[int, Channel] = {}
         self.closed_dms: set[int] = set()
+        self.invites: list[JSON] = []  # every invite made, as returned, with its channel id
         self.messages: dict[int, JSON] = {}
         self.deleted: set[int] = set()
         self.global_commands: list[JSON] = []
@@ -1198,6 +1200,7 @@ class FakeDiscord:
             ("GET", r"/users/(?P<user>\d+)", "fetch_user", self._get_user, True),
             ("GET", r"/guilds/(?P<guild>\d+)/roles", "fetch_roles", self._get_roles, True),
             ("POST", r"/users/@me/channels", "dm_channel", self._post_dm_channel, True),
+            ("POST", r"/channels/(?P<channel>\d+)/invites", "invite", self._post_invite, True),
             ("POST", r"/interactions/(?P<interaction>\d+)/(?P<token>[^/]+)/callback",
              "callback", self._post_callback, False),
             ("GET", hook + r"/messages/@original", "original", self._get_original, False),
@@ -1503,6 +1506,38 @@ class FakeDiscord:
         if user is None:
             raise _unknown("User", 10013)
         return user.payload()
+
+    async def _post_invite(self, call: Call) -> JSON:
+        """An invite to a guild channel; the bot needs Create Invite there, as on Discord."""
+        channel = self._rest_channel(call.params["channel"])
+        if channel.guild_id is None:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        guild = self.guilds[channel.guild_id]
+        perms = self._permissions(guild, self.bot.id, channel)
+        if not perms & VIEW_CHANNEL:
+            raise ApiError(403, 50001, "Missing Access")
+        if not perms & CREATE_INSTANT_INVITE:
+            raise ApiError(403, 50013, "Missing Permissions")
+        body = call.body or {}
+        max_age = int(body.get("max_age", 86400))
+        max_uses = int(body.get("max_uses", 0))
+        if not 0 <= max_age <= 604800:
+            raise invalid_form("max_age", "NUMBER_TYPE_MAX", "Must be 604800 or less.")
+        if not 0 <= max_uses <= 100:
+            raise invalid_form("max_uses", "NUMBER_TYPE_MAX", "Must be 100 or less.")
+        now = datetime.now(UTC)
+        invite: JSON = {
+            "type": 0, "code": f"fake{self._snowflake() % 10**8:08d}",
+            "guild": {"id": str(guild.id), "name": guild.name, "features": [], "icon": None,
+                      "splash": None, "banner": None, "description": None,
+                      "verification_level": 0, "vanity_url_code": None, "nsfw_level": 0},
+            "channel": {"id": str(channel.id), "name": channel.name, "type": channel.type},
+            "inviter": self.bot.payload(), "uses": 0, "max_uses": max_uses, "max_age": max_age,
+            "temporary": bool(body.get("temporary", False)), "created_at": now.isoformat(),
+            "expires_at": (now + timedelta(seconds=max_age)).isoformat() if max_age else None,
+        }
+        self.invites.append(invite)
+        return copy.deepcopy(invite)
 
     async def _post_dm_channel(self, call: Call) -> JSON:
         recipient = int((call.body or {}).get("recipient_id", 0))

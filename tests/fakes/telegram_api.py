@@ -197,6 +197,7 @@ class FakeTelegram:
         self.uploads: list[JSON] = []
         self.commands: dict[str, list[JSON]] = {}
         self.allowed_updates: list[str] | None = None
+        self.invite_links: list[JSON] = []
         self.server_errors: list[Exception] = []
         # World state.
         self.chats: dict[int, JSON] = {}
@@ -446,17 +447,24 @@ class FakeTelegram:
 
     def chat_member(
         self, chat_id: int, user: JSON | int, old_status: str, new_status: str, *,
-        by_user: JSON | int | None = None,
+        by_user: JSON | int | None = None, invite_link: str | None = None,
     ) -> JSON:
-        """A "chat_member" update: a user's status changed (pushing it updates the admin set)."""
+        """A "chat_member" update: a user's status changed (pushing it updates the admin set);
+        `invite_link`: they joined by this link (one createChatInviteLink made), which the
+        update carries as Telegram does, and which counts one use against its member_limit."""
         target = self._as_user(user)
-        return {"chat_member": {
+        change: JSON = {
             "chat": self._known_or_new_chat(chat_id),
             "from": self._as_user(by_user) if by_user is not None else target,
             "date": int(time.time()),
             "old_chat_member": member(target, old_status),
             "new_chat_member": member(target, new_status),
-        }}
+        }
+        if invite_link is not None:
+            link = next(k for k in self.invite_links if k["invite_link"] == invite_link)
+            link["uses"] = link.get("uses", 0) + 1
+            change["invite_link"] = {k: v for k, v in link.items() if k not in ("chat_id", "uses")}
+        return {"chat_member": change}
 
     # Waiting, without sleeps.
 
@@ -597,6 +605,7 @@ class FakeTelegram:
             "sendDocument": self._send_document,
             "sendPhoto": self._send_photo,
             "getFile": self._get_file,
+            "createChatInviteLink": self._create_chat_invite_link,
         }
 
     # ----------------------------------------------------------------- methods
@@ -810,6 +819,28 @@ class FakeTelegram:
 
     async def _send_photo(self, params: JSON) -> JSON:
         return self._send_file(params, "sendPhoto", "photo")
+
+    async def _create_chat_invite_link(self, params: JSON) -> JSON:
+        """An additional invite link to a group, which only an admin bot may make (Telegram
+        needs the can_invite_users right); recorded in ``invite_links``."""
+        chat = self._target_chat(params)
+        if chat["type"] == "private":
+            raise ApiError(400, "Bad Request: can't invite members to a private chat")
+        if not self._bot_is_admin(chat["id"]):
+            raise ApiError(400, "Bad Request: not enough rights to manage chat invite link")
+        limit = params.get("member_limit")
+        if limit is not None and not (isinstance(limit, int) and 1 <= limit <= 99999):
+            raise ApiError(400, "Bad Request: invalid member limit")
+        link: JSON = {
+            "invite_link": f"https://t.me/+fake{next(self._ids):06d}",
+            "creator": self.bot_user, "creates_join_request": False, "is_primary": False,
+            "is_revoked": False, "chat_id": chat["id"],
+        }
+        for key in ("name", "expire_date", "member_limit"):
+            if params.get(key) is not None:
+                link[key] = params[key]
+        self.invite_links.append(link)
+        return {k: v for k, v in link.items() if k != "chat_id"}
 
     async def _get_file(self, params: JSON) -> JSON:
         stored = self._files.get(str(params.get("file_id")))
