@@ -23,7 +23,15 @@ from bot.app import freeze_startup_heap, open_app
 from bot.check import check
 from bot.clock import SimClock, utc_now
 from bot.commands.game import Game
-from bot.config import VARIABLES, Config, ConfigError, TokenRefused, from_env, setup_logging
+from bot.config import (
+    VARIABLES,
+    Config,
+    ConfigError,
+    PlatformRefused,
+    TokenRefused,
+    from_env,
+    setup_logging,
+)
 from bot.export import as_csv, as_json
 from bot.health import Health
 from bot.logs import quiet_for_terminal
@@ -239,8 +247,10 @@ async def serve(config: Config, database: str, health: Health) -> int:
     if config.discord_token:
         from bot.adapters.discord_adapter import DiscordAdapter
 
-        adapters.append(DiscordAdapter(app.game, config.discord_token,
-                                       list(config.discord_guild_ids), config.discord_api_url))
+        adapters.append(DiscordAdapter(
+            app.game, config.discord_token, list(config.discord_guild_ids),
+            config.discord_api_url, shard_count=config.discord_shard_count,
+            shard_ids=list(config.discord_shard_ids) if config.discord_shard_ids else None))
 
     async def deliver() -> None:
         for adapter in adapters:
@@ -259,7 +269,7 @@ async def serve(config: Config, database: str, health: Health) -> int:
         log.info("event=start outcome=running platforms=%s database=%s",
                  ",".join(config.platforms), redacted(database))
         running = True
-        await asyncio.Event().wait()
+        await until_one_fails(adapters)
     finally:
         ticker.stop()
         for adapter in started:
@@ -268,6 +278,17 @@ async def serve(config: Config, database: str, health: Health) -> int:
         if running:
             log.info("event=stop outcome=stopped")
     return 0
+
+
+async def until_one_fails(adapters: list[Any]) -> None:
+    """Serves until cancelled; an adapter whose connection ends for good (its `task`, when it
+    has one, raises) ends the run with that error."""
+    tasks = [task for adapter in adapters if (task := getattr(adapter, "task", None))]
+    if tasks:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+    await asyncio.Event().wait()
 
 
 async def export(database: str, fmt: str) -> int:
@@ -343,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"crewbot: cannot use the database {redacted(database)}: "
               f"{type(error).__name__}: {first}", file=sys.stderr)
         return 2
-    except TokenRefused as error:
+    except (TokenRefused, PlatformRefused) as error:
         print(f"crewbot: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
