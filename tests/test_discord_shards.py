@@ -117,22 +117,32 @@ async def test_one_process_runs_the_recommended_shards_and_answers_every_guild(d
         assert adapter.health() == {"ok": True, "shard_count": COUNT, "shards": [
             {"id": i, "ok": True} for i in range(COUNT)]}
         assert len(dc.calls_of("command_sync")) == 1  # once for the process, not per shard
-        for n, guild in enumerate(GUILDS):
-            done = adapter.handled
-            given = await dc.dispatch("INTERACTION_CREATE", dc.interaction_command(
-                guild, CHANNEL[guild], ALICE, "ask", [
-                    {"name": "text", "type": 3, "value": f"help {n}"}]))
-            assert given == 1  # only the session of the guild's shard gets it
-            await adapter.wait_handled(done + 1)
+        await ask_in_every_guild(dc, adapter)
         answers = [c.body["data"]["content"] for c in dc.calls_of("callback")]
         assert [a.split(".")[0] for a in answers] == ["alice asks (ask 1)"] * COUNT  # 4 crews
         assert {g.shard_id for g in adapter.client.guilds} == set(range(COUNT))
 
-        await dc.disconnect_clients(4000, resumable=False)  # every shard drops at once
-        assert not adapter.connected
+        assert await dc.disconnect_clients(4000) == COUNT  # every shard drops; each resumes
+        assert len(await dc.wait_for("resume", count=COUNT)) == COUNT
+        await dc.wait_shards(range(COUNT))
+        async with asyncio.timeout(5):
+            while not adapter.connected:
+                await asyncio.sleep(0.01)
+        await ask_in_every_guild(dc, adapter)
+        answers = [c.body["data"]["content"] for c in dc.calls_of("callback")]
+        assert [a.split(".")[0] for a in answers[COUNT:]] == ["alice asks (ask 2)"] * COUNT
     finally:
         await adapter.stop()
     assert adapter.errors == []
+
+
+async def ask_in_every_guild(dc: FakeDiscord, adapter: DiscordAdapter) -> None:
+    for guild in GUILDS:
+        done = adapter.handled
+        given = await dc.dispatch("INTERACTION_CREATE", dc.interaction_command(
+            guild, CHANNEL[guild], ALICE, "ask", [{"name": "text", "type": 3, "value": "help"}]))
+        assert given == 1  # only the session of the guild's shard gets it
+        await adapter.wait_handled(done + 1)
 
 
 # -- shards split over real processes

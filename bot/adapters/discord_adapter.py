@@ -320,6 +320,9 @@ class DiscordAdapter:
     async def stop(self) -> None:
         await self.client.close()
         if self.task:
+            # A shard may be reconnecting (waiting its turn to IDENTIFY): end that too, or it
+            # would open a websocket after the close.
+            self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
 
     async def sync_commands(self) -> None:
