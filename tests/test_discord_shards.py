@@ -7,9 +7,8 @@ import asyncio
 import contextlib
 import json
 import re
-import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from bot.config import ConfigError, from_env
 from storage.engine import empty_public_schema
 from tests.conftest import PG_URL
 from tests.fakes.discord_api import FakeDiscord, shard_of
-from tests.processes import CREWBOT, clean_env, crewbot, free_port, running, until
+from tests.processes import CREWBOT, Logged, clean_env, crewbot, free_port, logged, until
 
 APP = 1300000000000000001
 OWNER, ALICE, BOB = 800000000000000001, 800000000000000002, 800000000000000003
@@ -150,11 +149,14 @@ async def ask_in_every_guild(dc: FakeDiscord, adapter: DiscordAdapter) -> None:
 
 @dataclass
 class Bot:
-    """A `crewbot run` process, its health URL and the log lines it wrote so far."""
+    """A `crewbot run` process with its health URL."""
 
-    proc: asyncio.subprocess.Process
+    run: Logged
     health: str
-    lines: list[str] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.run.lines
 
     def crews(self) -> set[int]:
         """The chats whose events this process handled, from its own log lines."""
@@ -168,24 +170,10 @@ async def bot_process(fake: FakeDiscord, database: str, cwd: Path,
     env = clean_env(CREWBOT_DATABASE_URL=database, CREWBOT_DISCORD_TOKEN=fake.token,
                     CREWBOT_DISCORD_API_URL=root_of(fake), CREWBOT_HEALTH_PORT=str(port),
                     CREWBOT_TICK_SECONDS="3600", **settings)
-    async with running([str(CREWBOT), "run"], env, cwd) as proc:
-        bot = Bot(proc, f"http://127.0.0.1:{port}/readyz")
-
-        async def read() -> None:
-            assert proc.stderr is not None
-            while line := await proc.stderr.readline():
-                bot.lines.append(line.decode())
-
-        reader = asyncio.create_task(read())
-        try:
-            yield bot
-        finally:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(proc.wait(), 30)
-            await asyncio.wait_for(reader, 10)
-        assert proc.returncode == 0, "".join(bot.lines[-20:])
-        assert "Traceback" not in "".join(bot.lines)
+    async with logged([str(CREWBOT), "run"], env, cwd) as run:
+        yield Bot(run, f"http://127.0.0.1:{port}/readyz")
+    assert run.proc.returncode == 0, "".join(run.lines[-20:])
+    assert "Traceback" not in run.text()
 
 
 @pytest.fixture

@@ -165,6 +165,7 @@ class Call:
     authorization: str | None = None
     status: int = 0
     response: Any = None
+    at: float = field(default_factory=time.monotonic)  # when the fake received it
 
     @property
     def ok(self) -> bool:
