@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import re
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from bot.config import ConfigError, from_env
 from storage.engine import empty_public_schema
 from tests.conftest import PG_URL
 from tests.fakes.discord_api import FakeDiscord, shard_of
-from tests.processes import CREWBOT, Logged, clean_env, crewbot, free_port, logged, until
+from tests.processes import CREWBOT, ROOT, Logged, clean_env, crewbot, free_port, logged, until
 
 APP = 1300000000000000001
 OWNER, ALICE, BOB = 800000000000000001, 800000000000000002, 800000000000000003
@@ -315,3 +316,19 @@ async def test_an_invalid_shard_ends_the_run_with_one_line(tmp_path):
             "below it in CREWBOT_DISCORD_SHARD_IDS, or unset both to run every shard in one "
             "process")
 
+
+
+# -- the benchmark
+
+
+async def test_the_shards_benchmark_runs_quick_and_its_invariants_hold(tmp_path):
+    env = clean_env(CREWBOT_TEST_DATABASE_URL=PG_URL) if PG_URL else clean_env()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.scaling_shards", "--quick", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 300)
+    assert proc.returncode == 0, err.decode()[-3000:]
+    text = out.decode()
+    assert text.startswith("## Discord shards: 4 shards over 2 processes\n")
+    assert "| 2 processes | 1 | [[0, 4], [1, 4], [2, 4], [3, 4]] | 40 / 40 | 8 of 8 |" in text
+    assert "| 2 processes | A (0-1) |" in text and "| 2 processes | B (2-3) |" in text
