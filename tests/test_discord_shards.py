@@ -145,6 +145,24 @@ async def ask_in_every_guild(dc: FakeDiscord, adapter: DiscordAdapter) -> None:
         await adapter.wait_handled(done + 1)
 
 
+async def test_shards_identify_as_fast_as_max_concurrency_allows(app):
+    """Discord allows `max_concurrency` IDENTIFYs per 5 s, one per bucket (shard id modulo
+    max_concurrency): with 2, shards 0 and 1 go at once, 2 and 3 wait their bucket's turn."""
+    async with FakeDiscord(application_id=APP, recommended_shards=COUNT,
+                           max_concurrency=2) as fake:
+        world(fake)
+        adapter = DiscordAdapter(app.game, fake.token, api_url=root_of(fake),
+                                 guild_ready_timeout=0.05)
+        await adapter.start()
+        try:
+            await adapter.client.wait_until_ready()
+            at = {c.body["shard"][0]: c.at for c in fake.calls_of("identify")}
+        finally:
+            await adapter.stop()
+    assert at[2] - at[0] >= 5 and at[3] - at[1] >= 5  # never two in one bucket within 5 s
+    assert at[1] - at[0] < 5  # a second bucket does not wait for the first
+
+
 # -- shards split over real processes
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import discord
 
 IDENTIFY_WINDOW = 5.0  # seconds: Discord allows max_concurrency IDENTIFYs per window
+SPARE = 0.2  # seconds more, for the time between the hook and Discord receiving the IDENTIFY
 
 
 def syncs_commands(shard_ids: Sequence[int] | None) -> bool:
@@ -32,7 +33,7 @@ class IdentifyPacer:
         bucket = (shard_id or 0) % self.max_concurrency
         now = loop.time()
         start = max(now, self.next_free.get(bucket, now))
-        self.next_free[bucket] = start + IDENTIFY_WINDOW  # claimed before sleeping: no race
+        self.next_free[bucket] = start + IDENTIFY_WINDOW + SPARE  # claimed before sleeping: no race
         if start > now:
             await asyncio.sleep(start - now)
 
