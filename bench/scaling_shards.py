@@ -165,12 +165,14 @@ def section(layouts: list[Layout], guilds: int, asks: int, max_concurrency: int,
     ]
     for layout in layouts:
         lines += rows(layout, ids)
-    lines += ["", "| layout | commands synced | IDENTIFY shards | answered / asked | "
-              "guilds handled by exactly one process, on its own shards |", "|---|---|---|---|---|"]
+    lines += ["", "| layout | events/s, all processes | commands synced | IDENTIFY shards | "
+              "answered / asked | guilds handled by exactly one process, on its own shards |",
+              "|---|---|---|---|---|---|"]
     for layout in layouts:
         right = sum(1 for g in ids if (p := owner_of(layout, g)) is not None
                     and (not p.shards or shard_of(g, COUNT) in spread(p.shards)))
-        lines.append(f"| {layout.title} | {layout.syncs} | {layout.identifies} | "
+        total = layout.answered / max(layout.elapsed.values(), default=1.0)
+        lines.append(f"| {layout.title} | {total:,.0f} | {layout.syncs} | {layout.identifies} | "
                      f"{layout.answered:,} / {layout.asked:,} | {right} of {len(ids)} |")
     load = os.getloadavg()
     lines += [
