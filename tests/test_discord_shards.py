@@ -19,7 +19,7 @@ import discord.http
 import pytest
 
 from bot.adapters.discord_adapter import DiscordAdapter
-from bot.config import ConfigError, from_env
+from bot.config import ConfigError, PlatformRefused, from_env
 from storage.engine import empty_public_schema
 from tests.conftest import PG_URL
 from tests.fakes.discord_api import FakeDiscord, shard_of
@@ -334,6 +334,35 @@ async def test_an_invalid_shard_ends_the_run_with_one_line(tmp_path):
             "below it in CREWBOT_DISCORD_SHARD_IDS, or unset both to run every shard in one "
             "process")
 
+
+
+@pytest.mark.parametrize(("code", "says"), [
+    (4013, "Discord refused the gateway intents Crewbot asks for as invalid (gateway close "
+           "4013): upgrade Crewbot"),
+    (4014, "Discord refused the gateway intents Crewbot asks for as not allowed (gateway close "
+           "4014, disallowed intents): Crewbot needs no privileged intent"),
+])
+async def test_refused_intents_end_the_run_with_one_line(tmp_path, code, says):
+    async with FakeDiscord(application_id=APP) as fake:
+        world(fake)
+        fake.refuse_identify(code)
+        code_, err = await run_until_it_ends(fake, tmp_path)
+        assert code_ == 1 and "Traceback" not in err
+        assert last_line(err).startswith(f"crewbot: {says}")
+
+
+async def test_the_fake_closes_an_impossible_shard_with_4010(dc, app):
+    """The fake's own check (shard id below the count), met by discord.py given shard 4 of 4
+    (crewbot's settings refuse it before): the adapter's task ends with the plain line."""
+    adapter = DiscordAdapter(app.game, dc.token, api_url=root_of(dc), shard_count=4,
+                             shard_ids=[4])
+    await adapter.start()
+    try:
+        with pytest.raises(PlatformRefused, match=r"^Discord refused shard 4 of 4 as an invalid"):
+            await asyncio.wait_for(adapter.task, 10)  # type: ignore[arg-type]
+    finally:
+        await adapter.stop()
+    assert [c.body["shard"] for c in dc.calls_of("identify")] == [[4, 4]]
 
 
 # -- the benchmark
