@@ -115,8 +115,8 @@ def parser() -> argparse.ArgumentParser:
         "what to do): whether the database answers and is migrated, which platforms are "
         "configured, and with a token set, the bot's identity and its rights in each crew's "
         "chat (Telegram: admin or not; Discord: View Channel, Send Messages, Add Reactions, "
-        "Read Message History, Use Application Commands). Changes nothing. Exit code 0 when "
-        "all is well, 1 when something is wrong."),
+        "Read Message History, Use Application Commands; and its gateway shards). Changes "
+        "nothing. Exit code 0 when all is well, 1 when something is wrong."),
         epilog=reads("CREWBOT_DATABASE_URL", "CREWBOT_TELEGRAM_TOKEN",
                      "CREWBOT_TELEGRAM_API_URL", "CREWBOT_DISCORD_TOKEN",
                      "CREWBOT_DISCORD_API_URL"))

@@ -517,6 +517,7 @@ class FakeDiscord:
         self.recommended_shards = recommended_shards
         self.max_concurrency = max_concurrency
         self.max_guilds_per_shard = max_guilds_per_shard
+        self.session_starts_left = 999  # GET /gateway/bot's session_start_limit.remaining
         self.port = 0
         # World.
         self.users: dict[int, User] = {self.bot.id: self.bot}
@@ -1436,7 +1437,7 @@ class FakeDiscord:
         return {
             "url": self.gateway_url, "shards": self.shards_recommended(),
             "session_start_limit": {
-                "total": 1000, "remaining": 999, "reset_after": 14400000,
+                "total": 1000, "remaining": self.session_starts_left, "reset_after": 14400000,
                 "max_concurrency": self.max_concurrency,
             },
         }
