@@ -246,11 +246,14 @@ async def serve(config: Config, database: str, health: Health) -> int:
         adapters.append(TelegramAdapter(app.game, config.telegram_token, config.telegram_api_url))
     if config.discord_token:
         from bot.adapters.discord_adapter import DiscordAdapter
+        from bot.adapters.discord_shards import TURN
+        from storage.identify_turns import shared_turns
 
         adapters.append(DiscordAdapter(
             app.game, config.discord_token, list(config.discord_guild_ids),
             config.discord_api_url, shard_count=config.discord_shard_count,
-            shard_ids=list(config.discord_shard_ids) if config.discord_shard_ids else None))
+            shard_ids=list(config.discord_shard_ids) if config.discord_shard_ids else None,
+            turns=shared_turns(app.engine, TURN)))
 
     async def deliver() -> None:
         for adapter in adapters:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import re
 import sys
@@ -161,6 +162,26 @@ async def test_shards_identify_as_fast_as_max_concurrency_allows(app):
             await adapter.stop()
     assert at[2] - at[0] >= 5 and at[3] - at[1] >= 5  # never two in one bucket within 5 s
     assert at[1] - at[0] < 5  # a second bucket does not wait for the first
+    assert fake.identify_too_soon == []
+
+
+@pytest.mark.skipif(not PG_URL, reason="IDENTIFY turns are shared through PostgreSQL; set "
+                    "CREWBOT_TEST_DATABASE_URL (on SQLite the bot runs as one process)")
+async def test_processes_started_together_take_turns_to_identify(tmp_path):
+    """Discord's limit holds across processes: with max_concurrency 1, the 4 shards of 2
+    processes started at the same moment identify one at a time, 5 s apart."""
+    await empty_public_schema(PG_URL)
+    async with FakeDiscord(application_id=APP, max_concurrency=1) as fake:
+        world(fake)
+        async with (bot_process(fake, PG_URL, tmp_path, CREWBOT_DISCORD_SHARD_COUNT="4",
+                                CREWBOT_DISCORD_SHARD_IDS="0-1") as first,
+                    bot_process(fake, PG_URL, tmp_path, CREWBOT_DISCORD_SHARD_COUNT="4",
+                                CREWBOT_DISCORD_SHARD_IDS="2-3") as second):
+            await until(first.health, 200, 90)
+            await until(second.health, 200, 90)
+        times = sorted(c.at for c in fake.calls_of("identify"))
+    assert len(times) == 4 and fake.identify_too_soon == []
+    assert all(b - a >= 5 for a, b in itertools.pairwise(times))
 
 
 # -- shards split over real processes

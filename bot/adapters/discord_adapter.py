@@ -16,7 +16,13 @@ import discord.http
 import yarl
 from discord import app_commands
 
-from bot.adapters.discord_shards import IdentifyPacer, refusal, shard_states, syncs_commands
+from bot.adapters.discord_shards import (
+    IdentifyPacer,
+    Turns,
+    refusal,
+    shard_states,
+    syncs_commands,
+)
 from bot.commands.events import (
     Actor,
     ButtonPressed,
@@ -214,14 +220,14 @@ class CrewClient(discord.AutoShardedClient):
         self.crewbot = adapter
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = adapter.on_tree_error  # type: ignore[method-assign]
-        self.pacer = IdentifyPacer()
+        self.pacer = IdentifyPacer(shared=adapter.turns)
 
     async def setup_hook(self) -> None:
         """Once per process (at login, not per shard)."""
         self.add_dynamic_items(GameButton)
         try:
             limits = await self.fetch_session_start_limits()
-            self.pacer = IdentifyPacer(limits.max_concurrency)
+            self.pacer = IdentifyPacer(limits.max_concurrency, self.crewbot.turns)
         except (discord.HTTPException, discord.GatewayNotFound):
             log.warning("platform=discord outcome=no_session_limits pacing=one_shard_per_5s")
         if syncs_commands(self.shard_ids):
@@ -248,7 +254,7 @@ class DiscordAdapter:
     def __init__(self, game: Game, token: str, guild_ids: list[int] | None = None,
                  api_url: str | None = None, answer_within: float = ANSWER_WITHIN,
                  shard_count: int | None = None, shard_ids: list[int] | None = None,
-                 **client_options: Any) -> None:
+                 turns: Turns | None = None, **client_options: Any) -> None:
         if api_url:
             point_at(api_url)
         self.game = game
@@ -256,6 +262,7 @@ class DiscordAdapter:
         self.token = token
         self.guild_ids = guild_ids or []
         self.count_set = shard_count is not None  # else the count Discord recommends
+        self.turns = turns  # IDENTIFY turns shared with the other processes, if any
         self.client = CrewClient(self, shard_count=shard_count, shard_ids=shard_ids,
                                  **client_options)
         for cmd in COMMANDS.values():
@@ -324,6 +331,8 @@ class DiscordAdapter:
             # would open a websocket after the close.
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
+        if self.turns is not None:
+            await self.turns.close()
 
     async def sync_commands(self) -> None:
         """Globally, or at once to the development guilds in CREWBOT_DISCORD_GUILD_IDS."""

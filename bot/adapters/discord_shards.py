@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 import discord
 
+log = logging.getLogger("crewbot.discord")
+
 IDENTIFY_WINDOW = 5.0  # seconds: Discord allows max_concurrency IDENTIFYs per window
 SPARE = 0.2  # seconds more, for the time between the hook and Discord receiving the IDENTIFY
+TURN = IDENTIFY_WINDOW + SPARE
 
 
 def syncs_commands(shard_ids: Sequence[int] | None) -> bool:
@@ -19,13 +24,24 @@ def syncs_commands(shard_ids: Sequence[int] | None) -> bool:
     return shard_ids is None or 0 in shard_ids
 
 
-class IdentifyPacer:
-    """Discord's IDENTIFY limit within this process: shards sharing a bucket (shard id modulo
-    max_concurrency) identify at least 5 s apart; different buckets at once. discord.py's own
-    default waits 5 s before every shard but the first, whatever max_concurrency is."""
+class Turns(Protocol):
+    """IDENTIFY turns shared with the other processes of the bot (storage.identify_turns)."""
 
-    def __init__(self, max_concurrency: int = 1) -> None:
+    async def take(self, bucket: int) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class IdentifyPacer:
+    """Discord's IDENTIFY limit: shards sharing a bucket (shard id modulo max_concurrency)
+    identify at least 5 s apart; different buckets at once. Within this process by the clock;
+    across processes by `shared` turns when the processes share PostgreSQL. (discord.py's own
+    default waits 5 s before every shard but the first in a process, whatever max_concurrency
+    is, and knows nothing of other processes.)"""
+
+    def __init__(self, max_concurrency: int = 1, shared: Turns | None = None) -> None:
         self.max_concurrency = max(1, max_concurrency)
+        self.shared = shared
         self.next_free: dict[int, float] = {}
 
     async def wait(self, shard_id: int | None) -> None:
@@ -33,9 +49,15 @@ class IdentifyPacer:
         bucket = (shard_id or 0) % self.max_concurrency
         now = loop.time()
         start = max(now, self.next_free.get(bucket, now))
-        self.next_free[bucket] = start + IDENTIFY_WINDOW + SPARE  # claimed before sleeping: no race
+        self.next_free[bucket] = start + TURN  # claimed before sleeping: no race
         if start > now:
             await asyncio.sleep(start - now)
+        if self.shared is not None:
+            try:
+                await self.shared.take(bucket)
+            except Exception as error:  # the database is down: identify anyway, as before
+                log.warning("platform=discord outcome=identify_turn_unshared error=%s",
+                            type(error).__name__)
 
 
 def shard_states(client: discord.AutoShardedClient) -> dict[int, bool]:

@@ -485,8 +485,9 @@ class FakeDiscord:
     one per 1,000 guilds) with ``max_concurrency``; an IDENTIFY with ``shard: [id, count]``
     gets only the guilds with ``(guild_id >> 22) % count == id`` (READY echoes the shard), and
     each guild event goes only to that shard's session (events with no guild, such as DMs, to
-    shard 0). An IDENTIFY with an impossible shard is closed with 4010, one whose session would
-    hold more than ``max_guilds_per_shard`` guilds with 4011 (sharding required);
+    shard 0). IDENTIFYs closer than 5 s in one bucket land in ``identify_too_soon``. An
+    IDENTIFY with an impossible shard is closed with 4010, one whose session would hold more
+    than ``max_guilds_per_shard`` guilds with 4011 (sharding required);
     ``refuse_identify(code)`` closes the next IDENTIFYs with any code.
     """
 
@@ -518,6 +519,11 @@ class FakeDiscord:
         self.max_concurrency = max_concurrency
         self.max_guilds_per_shard = max_guilds_per_shard
         self.session_starts_left = 999  # GET /gateway/bot's session_start_limit.remaining
+        # IDENTIFYs that came within 5 s of another in their bucket (shard id modulo
+        # max_concurrency), as [shard_id, num_shards]: over Discord's limit. Recorded, not
+        # refused (tests that restart a client at once do it on purpose).
+        self.identify_too_soon: list[list[int]] = []
+        self._identified_at: dict[int, float] = {}
         self.port = 0
         # World.
         self.users: dict[int, User] = {self.bot.id: self.bot}
@@ -1124,6 +1130,11 @@ class FakeDiscord:
         if len(guilds) > self.max_guilds_per_shard:
             await conn.ws.close(code=4011, message=b"Sharding required.")
             return
+        bucket = (sharded[0] if sharded else 0) % self.max_concurrency
+        now = time.monotonic()
+        if now - self._identified_at.get(bucket, -math.inf) < 5.0:
+            self.identify_too_soon.append(list(sharded or (0, 1)))
+        self._identified_at[bucket] = now
         if conn.session is not None:
             await conn.ws.close(code=4005, message=b"Already authenticated.")
             return
