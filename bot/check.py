@@ -225,6 +225,7 @@ async def check_discord(config: Config, crews: Sequence[CrewChat]) -> list[Findi
                                 "CREWBOT_DISCORD_TOKEN")]
             bot_id = int(me["id"])
             findings.append(ok(f"discord: connected as {me['username']} (id {bot_id})"))
+            findings.append(shards_finding(config, *await http.get_bot_gateway()))
             guilds: dict[int, tuple[list[dict[str, Any]], list[int]]] = {}
             for crew in crews:
                 findings.append(await _discord_crew(http, bot_id, crew, guilds))
@@ -237,6 +238,27 @@ async def check_discord(config: Config, crews: Sequence[CrewChat]) -> list[Findi
     finally:
         await _quietly(http.close())
     return findings
+
+
+def shards_finding(config: Config, recommended: int, url: str,
+                   limits: dict[str, Any]) -> Finding:
+    """The gateway shards: Discord's recommendation against the settings, and whether the
+    session starts left today cover a start of every shard."""
+    count = config.discord_shard_count or recommended
+    ids = config.discord_shard_ids
+    here = (f"this process runs shards {','.join(map(str, ids))} of {count}" if ids
+            else f"this process runs all {count}")
+    left, shards = int(limits.get("remaining", 0)), len(ids) if ids else count
+    if left < shards:
+        hours = int(limits.get("reset_after", 0)) / 3_600_000
+        return problem(f"discord: only {left} gateway session start(s) left (Discord resets "
+                       f"them in {hours:.1f} h), fewer than the {shards} shard(s) this process "
+                       "starts: wait before restarting, or Discord will refuse the connection")
+    if config.discord_shard_count is not None and config.discord_shard_count < recommended:
+        return note(f"discord: CREWBOT_DISCORD_SHARD_COUNT is {count} but Discord recommends "
+                    f"{recommended}; fine until a shard holds 2,500 servers, when Discord "
+                    f"refuses it: raise the count in every process ({here})")
+    return ok(f"discord: {count} gateway shard(s), Discord recommends {recommended}; {here}")
 
 
 async def _discord_crew(http: Any, bot_id: int, crew: CrewChat,

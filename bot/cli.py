@@ -23,7 +23,15 @@ from bot.app import freeze_startup_heap, open_app
 from bot.check import check
 from bot.clock import SimClock, utc_now
 from bot.commands.game import Game
-from bot.config import VARIABLES, Config, ConfigError, TokenRefused, from_env, setup_logging
+from bot.config import (
+    VARIABLES,
+    Config,
+    ConfigError,
+    PlatformRefused,
+    TokenRefused,
+    from_env,
+    setup_logging,
+)
 from bot.export import as_csv, as_json
 from bot.health import Health
 from bot.logs import quiet_for_terminal
@@ -107,8 +115,8 @@ def parser() -> argparse.ArgumentParser:
         "what to do): whether the database answers and is migrated, which platforms are "
         "configured, and with a token set, the bot's identity and its rights in each crew's "
         "chat (Telegram: admin or not; Discord: View Channel, Send Messages, Add Reactions, "
-        "Read Message History, Use Application Commands). Changes nothing. Exit code 0 when "
-        "all is well, 1 when something is wrong."),
+        "Read Message History, Use Application Commands; and its gateway shards). Changes "
+        "nothing. Exit code 0 when all is well, 1 when something is wrong."),
         epilog=reads("CREWBOT_DATABASE_URL", "CREWBOT_TELEGRAM_TOKEN",
                      "CREWBOT_TELEGRAM_API_URL", "CREWBOT_DISCORD_TOKEN",
                      "CREWBOT_DISCORD_API_URL"))
@@ -238,9 +246,14 @@ async def serve(config: Config, database: str, health: Health) -> int:
         adapters.append(TelegramAdapter(app.game, config.telegram_token, config.telegram_api_url))
     if config.discord_token:
         from bot.adapters.discord_adapter import DiscordAdapter
+        from bot.adapters.discord_shards import TURN
+        from storage.identify_turns import shared_turns
 
-        adapters.append(DiscordAdapter(app.game, config.discord_token,
-                                       list(config.discord_guild_ids), config.discord_api_url))
+        adapters.append(DiscordAdapter(
+            app.game, config.discord_token, list(config.discord_guild_ids),
+            config.discord_api_url, shard_count=config.discord_shard_count,
+            shard_ids=list(config.discord_shard_ids) if config.discord_shard_ids else None,
+            turns=shared_turns(app.engine, TURN)))
 
     async def deliver() -> None:
         for adapter in adapters:
@@ -259,7 +272,7 @@ async def serve(config: Config, database: str, health: Health) -> int:
         log.info("event=start outcome=running platforms=%s database=%s",
                  ",".join(config.platforms), redacted(database))
         running = True
-        await asyncio.Event().wait()
+        await until_one_fails(adapters)
     finally:
         ticker.stop()
         for adapter in started:
@@ -268,6 +281,17 @@ async def serve(config: Config, database: str, health: Health) -> int:
         if running:
             log.info("event=stop outcome=stopped")
     return 0
+
+
+async def until_one_fails(adapters: list[Any]) -> None:
+    """Serves until cancelled; an adapter whose connection ends for good (its `task`, when it
+    has one, raises) ends the run with that error."""
+    tasks = [task for adapter in adapters if (task := getattr(adapter, "task", None))]
+    if tasks:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+    await asyncio.Event().wait()
 
 
 async def export(database: str, fmt: str) -> int:
@@ -345,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"crewbot: cannot use the database {redacted(database)}: "
               f"{type(error).__name__}: {first}", file=sys.stderr)
         return 2
-    except TokenRefused as error:
+    except (TokenRefused, PlatformRefused) as error:
         print(f"crewbot: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -46,6 +46,11 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("CREWBOT_DISCORD_TOKEN", "unset", "Discord bot token: serve Discord", True),
     Variable("CREWBOT_DISCORD_GUILD_IDS", "unset",
              "server ids (comma-separated) to sync slash commands to at once"),
+    Variable("CREWBOT_DISCORD_SHARD_COUNT", "Discord's count",
+             "gateway shards across all processes (set it to split the shards over processes)"),
+    Variable("CREWBOT_DISCORD_SHARD_IDS", "every shard",
+             "the shards this process runs, such as `0-3` or `4,5` (needs "
+             "CREWBOT_DISCORD_SHARD_COUNT)"),
     Variable("CREWBOT_DISCORD_API_URL", "Discord's",
              "base URL of a Discord-compatible API and gateway (proxies, tests)"),
     Variable("CREWBOT_DEFAULT_TIMEZONE", DEFAULT_TIMEZONE,
@@ -80,6 +85,11 @@ class TokenRefused(Exception):
     """A platform answered that its token is wrong; the message says which and what to do."""
 
 
+class PlatformRefused(Exception):
+    """A platform ended the connection for good (Discord's fatal gateway closes); the message
+    says what it means and which setting to change."""
+
+
 @dataclass(frozen=True)
 class Config:
     database: str = DEFAULT_SQLITE
@@ -91,6 +101,8 @@ class Config:
     telegram_api_url: str | None = None
     discord_guild_ids: tuple[int, ...] = ()
     discord_api_url: str | None = None
+    discord_shard_count: int | None = None  # None: the count Discord recommends
+    discord_shard_ids: tuple[int, ...] | None = None  # None: every shard of the count
     default_timezone: str = DEFAULT_TIMEZONE
     log_format: str = "text"
     health_port: int | None = None
@@ -208,6 +220,8 @@ def from_env(env: dict[str, str] | None = None) -> Config:
     if not all(g.isascii() and g.isdigit() and len(g) <= 20 for g in guilds):
         problems.append("CREWBOT_DISCORD_GUILD_IDS must be server ids (numbers) separated by "
                         "commas")
+    shard_count, shard_ids = shards(get("CREWBOT_DISCORD_SHARD_COUNT"),
+                                    get("CREWBOT_DISCORD_SHARD_IDS"), problems)
     discord_url = get("CREWBOT_DISCORD_API_URL") or None
     if discord_url and not discord_url.startswith(("http://", "https://")):
         problems.append("CREWBOT_DISCORD_API_URL must be an http:// or https:// URL")
@@ -215,7 +229,8 @@ def from_env(env: dict[str, str] | None = None) -> Config:
         raise ConfigError(*problems)
     assert tick is not None
     return Config(database=database, discord_guild_ids=tuple(int(g) for g in guilds),
-                  discord_api_url=discord_url,
+                  discord_api_url=discord_url, discord_shard_count=shard_count,
+                  discord_shard_ids=shard_ids,
                   telegram_token=telegram_token or None, discord_token=discord_token or None,
                   log_level=level, tick_seconds=tick, telegram_api_url=api_url,
                   db_pool_size=int(pool_text),
@@ -223,6 +238,47 @@ def from_env(env: dict[str, str] | None = None) -> Config:
                   health_port=int(port_text) if port_text else None,
                   health_host=host, env_file=env_file,
                   pictures_dir=get("CREWBOT_PICTURES_DIR") or None, unknown=unknown)
+
+
+SHARD_RANGE = re.compile(r"([0-9]{1,6})(?:-([0-9]{1,6}))?")
+MAX_SHARDS = 100_000
+
+
+def shards(count_text: str, ids_text: str, problems: list[str]
+           ) -> tuple[int | None, tuple[int, ...] | None]:
+    """CREWBOT_DISCORD_SHARD_COUNT and _IDS read together; problems are appended."""
+    count = None
+    if count_text:
+        if count_text.isascii() and count_text.isdigit() and 1 <= int(count_text) <= MAX_SHARDS:
+            count = int(count_text)
+        else:
+            problems.append("CREWBOT_DISCORD_SHARD_COUNT must be a whole number of shards from 1 "
+                            f"to {MAX_SHARDS:,} (the same in every process), or unset for the "
+                            "count Discord recommends")
+            return None, None
+    if not ids_text:
+        return count, None
+    ids: set[int] = set()
+    for part in ids_text.replace(" ", "").split(","):
+        match = SHARD_RANGE.fullmatch(part)
+        first, last = (int(match[1]), int(match[2] or match[1])) if match else (0, -1)
+        if last < first:
+            problems.append(f"CREWBOT_DISCORD_SHARD_IDS '{ids_text[:64]}' is not a list of shard "
+                            "numbers: write ranges and numbers separated by commas, such as 0-3, "
+                            "4,5 or 0-1,6")
+            return count, None
+        ids.update(range(first, last + 1))
+    if count is None:
+        problems.append("CREWBOT_DISCORD_SHARD_IDS needs CREWBOT_DISCORD_SHARD_COUNT, the number "
+                        "of shards across all processes: set it too (for example 4, with 0-1 in "
+                        "one process and 2-3 in the other)")
+        return None, None
+    if max(ids) >= count:
+        problems.append(f"CREWBOT_DISCORD_SHARD_IDS lists shard {max(ids)}, but "
+                        f"CREWBOT_DISCORD_SHARD_COUNT is {count}: shards are numbered from 0 to "
+                        f"{count - 1}; raise the count or drop the shard")
+        return count, None
+    return count, tuple(sorted(ids))
 
 
 def number(text: str) -> float | None:
@@ -251,5 +307,5 @@ def _is_host(text: str) -> bool:
             for label in labels)
 
 
-__all__ = ["Config", "ConfigError", "Redact", "TokenRefused", "Variable", "from_env",
-           "setup_logging"]
+__all__ = ["Config", "ConfigError", "PlatformRefused", "Redact", "TokenRefused", "Variable",
+           "from_env", "setup_logging"]

@@ -57,7 +57,8 @@ class Health:
         if self.engine is not None:
             checks["database"] = await database_answers(self.engine, self.timeout)
         for name, platform in self.platforms:
-            checks[name] = {"ok": platform.connected}
+            detail = getattr(platform, "health", None)  # a platform may say more (its shards)
+            checks[name] = detail() if callable(detail) else {"ok": platform.connected}
         return {"status": "ok" if all(c["ok"] for c in checks.values()) else "unavailable",
                 "checks": checks}
 

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +86,39 @@ async def until(url: str, status: int, timeout: float = 30) -> Any:
                 await asyncio.sleep(0.1)  # polling another process: no event to wait on
     except TimeoutError:
         raise AssertionError(f"{url} never answered {status}; last {last}") from None
+
+
+@dataclass
+class Logged:
+    """A running process and the standard-error lines it wrote so far (read as they come)."""
+
+    proc: asyncio.subprocess.Process
+    lines: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+@contextlib.asynccontextmanager
+async def logged(program: list[str], env: dict[str, str], cwd: Path) -> AsyncIterator[Logged]:
+    """`running`, its standard error collected line by line; SIGTERM and a wait for the end on
+    the way out (the test then checks the exit code)."""
+    async with running(program, env, cwd) as proc:
+        out = Logged(proc)
+
+        async def read() -> None:
+            assert proc.stderr is not None
+            while line := await proc.stderr.readline():
+                out.lines.append(line.decode(errors="replace"))
+
+        reader = asyncio.create_task(read())
+        try:
+            yield out
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(proc.wait(), 30)
+                except TimeoutError:
+                    proc.kill()
+            await asyncio.wait_for(reader, 10)

@@ -96,6 +96,8 @@ async def test_check_reports_identity_and_rights_in_every_crew(tg, dc, tmp_path)
     gone = line_about(out, str(LEFT_CHAT))
     assert gone.startswith("PROBLEM: ") and "add it to the group again" in gone
     assert line_about(out, "discord: connected").startswith("ok: discord: connected as crewbot")
+    assert line_about(out, "shard").startswith(
+        "ok: discord: 1 gateway shard(s), Discord recommends 1; this process runs all 1")
     assert line_about(out, str(GOOD)).startswith("ok: ")
     muted = line_about(out, str(MUTED))
     assert muted.startswith("PROBLEM: ")
@@ -241,3 +243,36 @@ async def test_channel_permissions_agree_with_discords_rules():
                     assert not got & discord.Permissions(view_channel=True).value
                 else:
                     assert got == expected, (roles, number)
+
+
+@pytest.mark.parametrize(("more", "level", "says"), [
+    ({}, "ok", "discord: 4 gateway shard(s), Discord recommends 4; this process runs all 4"),
+    ({"CREWBOT_DISCORD_SHARD_COUNT": "8", "CREWBOT_DISCORD_SHARD_IDS": "4-7"}, "ok",
+     "discord: 8 gateway shard(s), Discord recommends 4; this process runs shards 4,5,6,7 of 8"),
+    ({"CREWBOT_DISCORD_SHARD_COUNT": "2", "CREWBOT_DISCORD_SHARD_IDS": "1"}, "note",
+     "discord: CREWBOT_DISCORD_SHARD_COUNT is 2 but Discord recommends 4; fine until a shard "
+     "holds 2,500 servers"),
+])
+async def test_check_reports_the_gateway_shards(tmp_path, more, level, says):
+    """A count below Discord's recommendation is a note, not a problem."""
+    db = str(tmp_path / "c.sqlite3")
+    await crews_in(db)
+    async with FakeDiscord(token=DC_TOKEN, recommended_shards=4) as fake:
+        code, out, err = await crewbot("check", env=settings(
+            dc=fake, CREWBOT_DATABASE_URL=db, **more), cwd=tmp_path)
+    assert (code, err) == (0, "")  # a note is no problem
+    assert line_about(out, "shard").startswith(f"{level}: {says}"), out
+    assert fake.calls_of("identify") == []  # asked over REST only: a running bot is undisturbed
+
+
+async def test_too_few_session_starts_left_is_a_problem(tmp_path):
+    db = str(tmp_path / "c.sqlite3")
+    await crews_in(db)
+    async with FakeDiscord(token=DC_TOKEN, recommended_shards=4) as fake:
+        fake.session_starts_left = 3
+        code, out, _ = await crewbot("check", env=settings(dc=fake, CREWBOT_DATABASE_URL=db),
+                                     cwd=tmp_path)
+    assert code == 1
+    assert line_about(out, "shard").startswith(
+        "PROBLEM: discord: only 3 gateway session start(s) left (Discord resets them in 4.0 h), "
+        "fewer than the 4 shard(s) this process starts: wait before restarting")

@@ -58,13 +58,15 @@ async def test_ready_while_all_answers_and_503_when_a_platform_goes_down(tg, dc,
         assert ready["status"] == "ok"
         assert set(ready["checks"]) == {"database", "telegram", "discord"}
         assert all(check["ok"] for check in ready["checks"].values()), ready
+        assert ready["checks"]["discord"]["shards"] == [{"id": 0, "ok": True}]
         assert await get_json(f"{base}/healthz") == (
             200, {"status": "ok", "checks": {"loop": {"ok": True}}})
 
         await dc.stop()  # Discord's gateway goes away: the client keeps trying to reconnect
         down = await until(f"{base}/readyz", 503)
         assert down["status"] == "unavailable"
-        assert down["checks"]["discord"] == {"ok": False}
+        assert down["checks"]["discord"] == {"ok": False, "shard_count": 1,
+                                             "shards": [{"id": 0, "ok": False}]}
         assert down["checks"]["telegram"]["ok"] and down["checks"]["database"]["ok"]
 
         await tg.stop()  # and Telegram's API: the next long poll fails

@@ -16,6 +16,13 @@ import discord.http
 import yarl
 from discord import app_commands
 
+from bot.adapters.discord_shards import (
+    IdentifyPacer,
+    Turns,
+    refusal,
+    shard_states,
+    syncs_commands,
+)
 from bot.commands.events import (
     Actor,
     ButtonPressed,
@@ -29,7 +36,7 @@ from bot.commands.events import (
 )
 from bot.commands.game import Game
 from bot.commands.registry import COMMANDS, Command, Option
-from bot.config import TokenRefused
+from bot.config import PlatformRefused, TokenRefused
 
 log = logging.getLogger("crewbot.discord")
 
@@ -48,7 +55,7 @@ def point_at(api_url: str) -> None:
     The project's one exception to using libraries through their documented options: discord.py
     has no setting for its base URLs, which are the class attributes `Route.BASE` and
     `DiscordWebSocket.DEFAULT_GATEWAY`. Assigning them is the smallest way, and it holds for the
-    whole process (the bot runs one Discord client)."""
+    whole process (the bot runs one Discord client, whatever its number of shards)."""
     root = api_url.rstrip("/")
     discord.http.Route.BASE = f"{root}/api/v10"
     ws = "wss" + root[5:] if root.startswith("https") else "ws" + root[4:]
@@ -206,17 +213,33 @@ class NoVoiceNotice(logging.Filter):
 logging.getLogger("discord.client").addFilter(NoVoiceNotice())
 
 
-class CrewClient(discord.Client):
+class CrewClient(discord.AutoShardedClient):
+    """Every shard this process runs (all of them by default, as many as Discord recommends),
+    on one connection state: discord.py routes each shard's events to the same handlers."""
+
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS,
                          **options)
         self.crewbot = adapter
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = adapter.on_tree_error  # type: ignore[method-assign]
+        self.pacer = IdentifyPacer(shared=adapter.turns)
 
     async def setup_hook(self) -> None:
+        """Once per process (at login, not per shard)."""
         self.add_dynamic_items(GameButton)
-        await self.crewbot.sync_commands()
+        try:
+            limits = await self.fetch_session_start_limits()
+            self.pacer = IdentifyPacer(limits.max_concurrency, self.crewbot.turns)
+        except (discord.HTTPException, discord.GatewayNotFound):
+            log.warning("platform=discord outcome=no_session_limits pacing=one_shard_per_5s")
+        if syncs_commands(self.shard_ids):
+            await self.crewbot.sync_commands()
+        else:
+            log.info("platform=discord outcome=commands_not_synced reason=shard_0_elsewhere")
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self.pacer.wait(shard_id)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await self.crewbot.on_reaction(payload, added=True)
@@ -233,14 +256,18 @@ class DiscordAdapter:
 
     def __init__(self, game: Game, token: str, guild_ids: list[int] | None = None,
                  api_url: str | None = None, answer_within: float = ANSWER_WITHIN,
-                 **client_options: Any) -> None:
+                 shard_count: int | None = None, shard_ids: list[int] | None = None,
+                 turns: Turns | None = None, **client_options: Any) -> None:
         if api_url:
             point_at(api_url)
         self.game = game
         self.answer_within = answer_within  # seconds before an answer is deferred
         self.token = token
         self.guild_ids = guild_ids or []
-        self.client = CrewClient(self, **client_options)
+        self.count_set = shard_count is not None  # else the count Discord recommends
+        self.turns = turns  # IDENTIFY turns shared with the other processes, if any
+        self.client = CrewClient(self, shard_count=shard_count, shard_ids=shard_ids,
+                                 **client_options)
         for cmd in COMMANDS.values():
             self.client.tree.add_command(slash_command(cmd, self))
         self.errors: list[BaseException] = []
@@ -267,19 +294,48 @@ class DiscordAdapter:
         except discord.LoginFailure:
             raise TokenRefused("Discord refused the token in CREWBOT_DISCORD_TOKEN: copy it again "
                                "from the Bot page of the Discord developer portal.") from None
-        self.task = asyncio.create_task(self.client.connect(reconnect=True))
+        self.task = asyncio.create_task(self.connect())
+
+    async def connect(self) -> None:
+        """The shards' connections until closed; a fatal gateway close (wrong shard settings,
+        refused intents or token) raises PlatformRefused/TokenRefused saying what to change."""
+        try:
+            await self.client.connect(reconnect=True)
+        except discord.PrivilegedIntentsRequired as error:
+            raise PlatformRefused(refusal(4014, error.shard_id, self.client.shard_count,
+                                          self.count_set)) from None
+        except discord.ConnectionClosed as error:
+            if error.code == 4004:
+                raise TokenRefused("Discord refused the token in CREWBOT_DISCORD_TOKEN (gateway "
+                                   "close 4004): copy it again from the Bot page of the Discord "
+                                   "developer portal.") from None
+            meaning = refusal(error.code, error.shard_id, self.client.shard_count,
+                              self.count_set)
+            if meaning is None:
+                raise
+            raise PlatformRefused(meaning) from None
 
     @property
     def connected(self) -> bool:
-        """Logged in, the gateway session ready and its websocket open."""
-        ws = self.client.ws
-        return (self.client.is_ready() and not self.client.is_closed() and ws is not None
-                and ws.open)
+        """Logged in, and every shard this process runs ready with its websocket open."""
+        shards = shard_states(self.client)
+        return (self.client.is_ready() and not self.client.is_closed() and bool(shards)
+                and all(shards.values()))
+
+    def health(self) -> dict[str, Any]:
+        """The readiness check: connected, and each of this process's shards."""
+        return {"ok": self.connected, "shard_count": self.client.shard_count,
+                "shards": [{"id": i, "ok": ok} for i, ok in shard_states(self.client).items()]}
 
     async def stop(self) -> None:
         await self.client.close()
         if self.task:
+            # A shard may be reconnecting (waiting its turn to IDENTIFY): end that too, or it
+            # would open a websocket after the close.
+            self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
+        if self.turns is not None:
+            await self.turns.close()
 
     async def sync_commands(self) -> None:
         """Globally, or at once to the development guilds in CREWBOT_DISCORD_GUILD_IDS."""

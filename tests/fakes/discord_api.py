@@ -166,6 +166,7 @@ class Call:
     authorization: str | None = None
     status: int = 0
     response: Any = None
+    at: float = field(default_factory=time.monotonic)  # when the fake received it
 
     @property
     def ok(self) -> bool:
@@ -367,6 +368,12 @@ class _Session:
     log: list[JSON] = field(default_factory=list)
     connection: _Connection | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    shard: tuple[int, int] | None = None  # [shard_id, num_shards] from IDENTIFY, if sharded
+
+
+def shard_of(guild_id: int, num_shards: int) -> int:
+    """The shard a guild's events go to (Discord's formula)."""
+    return (guild_id >> 22) % num_shards
 
 
 @dataclass
@@ -474,6 +481,15 @@ class FakeDiscord:
     subscribe to (GUILD_MEMBER_* need the privileged members intent; message content needs
     MESSAGE_CONTENT). Routes it does not serve answer 404 and land in ``unhandled``; with
     ``strict`` those and errors inside the fake fail the ``async with`` block on exit.
+
+    Sharding as Discord does it: GET /gateway/bot recommends ``recommended_shards`` (default
+    one per 1,000 guilds) with ``max_concurrency``; an IDENTIFY with ``shard: [id, count]``
+    gets only the guilds with ``(guild_id >> 22) % count == id`` (READY echoes the shard), and
+    each guild event goes only to that shard's session (events with no guild, such as DMs, to
+    shard 0). IDENTIFYs closer than 5 s in one bucket land in ``identify_too_soon``. An
+    IDENTIFY with an impossible shard is closed with 4010, one whose session would hold more
+    than ``max_guilds_per_shard`` guilds with 4011 (sharding required);
+    ``refuse_identify(code)`` closes the next IDENTIFYs with any code.
     """
 
     def __init__(
@@ -488,6 +504,9 @@ class FakeDiscord:
         privileged_intents: int = PRIVILEGED_INTENTS,
         echo: bool = True,
         strict: bool = True,
+        recommended_shards: int | None = None,
+        max_concurrency: int = 1,
+        max_guilds_per_shard: int = 2500,
     ) -> None:
         self.application_id = application_id
         self.bot = User(bot_id or application_id, bot_name.lower(), bot_name, bot=True)
@@ -497,6 +516,15 @@ class FakeDiscord:
         self.privileged_intents = privileged_intents
         self.echo = echo
         self.strict = strict
+        self.recommended_shards = recommended_shards
+        self.max_concurrency = max_concurrency
+        self.max_guilds_per_shard = max_guilds_per_shard
+        self.session_starts_left = 999  # GET /gateway/bot's session_start_limit.remaining
+        # IDENTIFYs that came within 5 s of another in their bucket (shard id modulo
+        # max_concurrency), as [shard_id, num_shards]: over Discord's limit. Recorded, not
+        # refused (tests that restart a client at once do it on purpose).
+        self.identify_too_soon: list[list[int]] = []
+        self._identified_at: dict[int, float] = {}
         self.port = 0
         # World.
         self.users: dict[int, User] = {self.bot.id: self.bot}
@@ -520,6 +548,7 @@ class FakeDiscord:
         self._sessions: dict[str, _Session] = {}
         self._connections: list[_Connection] = []
         self._failures: list[_Failure] = []
+        self._identify_refusals: list[int] = []
         self._component_ids = itertools.count(1)
         self._session_ids = itertools.count(1)
         self._last_snowflake = 0
@@ -722,6 +751,28 @@ class FakeDiscord:
                     out.append(f | {"kind": call.kind, "description": described.get(str(i))})
         return out
 
+    def refuse_identify(self, code: int, times: int = 1) -> None:
+        """Closes the next `times` IDENTIFYs with this close code (e.g. 4010, 4011)."""
+        self._identify_refusals.extend([code] * times)
+
+    def shards_recommended(self) -> int:
+        """What GET /gateway/bot answers: as set, else one shard per 1,000 guilds."""
+        return self.recommended_shards or max(1, math.ceil(len(self.guilds) / 1000))
+
+    def ready_shards(self) -> dict[int, int]:
+        """Shard id -> its count, for every open connection that is ready (unsharded: 0 -> 1)."""
+        return {(c.session.shard or (0, 1))[0]: (c.session.shard or (0, 1))[1]
+                for c in self._connections if c.ready and c.open and c.session is not None}
+
+    async def wait_shards(self, ids: Iterable[int], timeout: float = 5) -> None:
+        """Waits until every shard in `ids` has an open, ready connection."""
+        wanted = set(ids)
+        try:
+            await self._until(lambda: wanted <= set(self.ready_shards()), timeout)
+        except TimeoutError:
+            raise AssertionError(f"shards {sorted(wanted)} not all ready after {timeout}s; ready: "
+                                 f"{sorted(self.ready_shards())}") from None
+
     def calls_of(self, kind: str, *, failed: bool = False) -> list[Call]:
         """Recorded calls of a kind: successful ones, or all with `failed`."""
         return [c for c in self.calls if c.kind == kind and (failed or c.ok)]
@@ -769,6 +820,8 @@ class FakeDiscord:
             )
         given = 0
         for session in sessions:
+            if not self._routes_to(session, data):
+                continue
             payload = self._for_session(session, event, data)
             if payload is not None:
                 await self._send_dispatch(session, event, payload)
@@ -1049,10 +1102,41 @@ class FakeDiscord:
         elif op not in (3, 4):
             await conn.ws.close(code=4001, message=b"Unknown opcode.")
 
+    def _routes_to(self, session: _Session, data: JSON) -> bool:
+        """Whether an event goes to this session: its guild's shard, or shard 0 for no guild."""
+        if session.shard is None:
+            return True
+        shard_id, count = session.shard
+        guild_id = data.get("guild_id")
+        return shard_id == (shard_of(int(guild_id), count) if guild_id else 0)
+
     async def _identify(self, conn: _Connection, d: JSON) -> None:
         if self._token is not None and d.get("token") != self._token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
+        if self._identify_refusals:
+            code = self._identify_refusals.pop(0)
+            await conn.ws.close(code=code, message=b"Refused by the test.")
+            return
+        shard = d.get("shard")
+        if shard is not None and not (
+            isinstance(shard, list) and len(shard) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+            and 0 <= shard[0] < shard[1]
+        ):
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        sharded = tuple(shard) if shard is not None else None
+        guilds = [g for g in self.guilds.values()
+                  if sharded is None or shard_of(g.id, sharded[1]) == sharded[0]]
+        if len(guilds) > self.max_guilds_per_shard:
+            await conn.ws.close(code=4011, message=b"Sharding required.")
+            return
+        bucket = (sharded[0] if sharded else 0) % self.max_concurrency
+        now = time.monotonic()
+        if now - self._identified_at.get(bucket, -math.inf) < 5.0:
+            self.identify_too_soon.append(list(sharded or (0, 1)))
+        self._identified_at[bucket] = now
         if conn.session is not None:
             await conn.ws.close(code=4005, message=b"Already authenticated.")
             return
@@ -1064,22 +1148,25 @@ class FakeDiscord:
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
         number = next(self._session_ids)
-        session = _Session(number, f"fake-session-{number}-{secrets.token_hex(8)}", intents)
+        session = _Session(number, f"fake-session-{number}-{secrets.token_hex(8)}", intents,
+                           shard=sharded)  # type: ignore[arg-type]
         self._sessions[session.session_id] = session
         session.connection = conn
         conn.session = session
         ready: JSON = {
             "v": 10, "user": self._me(), "session_type": "normal",
             "session_id": session.session_id, "resume_gateway_url": self.resume_gateway_url,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "application": {"id": str(self.application_id), "flags": self._app_flags()},
             "private_channels": [], "relationships": [], "presences": [],
             "guild_join_requests": [], "geo_ordered_rtc_regions": [], "user_settings": {},
             "auth": {}, "_trace": ["fake-gateway"],
         }
+        if sharded is not None:
+            ready["shard"] = list(sharded)
         async with session.lock:
             await self._emit(session, "READY", ready)
-            for guild in self.guilds.values():
+            for guild in guilds:
                 await self._emit(session, "GUILD_CREATE", self._guild_create(guild, intents))
             conn.ready = True
             self.ready_count += 1
@@ -1362,9 +1449,10 @@ class FakeDiscord:
 
     async def _get_gateway_bot(self, call: Call) -> JSON:
         return {
-            "url": self.gateway_url, "shards": 1,
+            "url": self.gateway_url, "shards": self.shards_recommended(),
             "session_start_limit": {
-                "total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1,
+                "total": 1000, "remaining": self.session_starts_left, "reset_after": 14400000,
+                "max_concurrency": self.max_concurrency,
             },
         }
 
