@@ -103,7 +103,7 @@ class Crowd:
         self.watcher = asyncio.create_task(self.watch())
         self.player = asyncio.create_task(self.play(every))
 
-    async def end(self, settle: float = 20.0) -> None:
+    async def end(self, settle: float = 10.0) -> None:
         """Stops asking, then waits until every ask has an answer or none came for `settle`
         seconds (an ask in flight when its poller was killed may never get one)."""
         await stop_task(self.player)

@@ -57,14 +57,15 @@ async def failover(url: str, kills: int, workdir: Path, seed: int) -> Failover:
             crowd = Crowd(tg)
             crowd.begin(ASK_EVERY)
             loop = asyncio.get_running_loop()
-            for _ in range(kills):
+            for kill in range(1, kills + 1):
                 victim = await fleet.poller()
                 await asyncio.sleep(rng.uniform(1.0, 3.0))  # members keep asking meanwhile
                 killed_at = loop.time()
                 fleet.kill(victim)
                 resumed = await fleet.next_poll(victim.name, killed_at)
                 result.resumes.append(resumed - killed_at)
-                await fleet.ready(await fleet.add())  # a new standby, as a supervisor would
+                if kill < kills:
+                    await fleet.ready(await fleet.add())  # a new standby, as a supervisor would
             await crowd.end()
             result.conflicts = tg.conflicts
             result.audit = await audit(url, crowd.asks)
@@ -195,7 +196,7 @@ def report(args: argparse.Namespace, url: str, fo: Failover | None, out: Outage 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.scaling_failover", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="2 kills and a 5 s outage")
+    p.add_argument("--quick", action="store_true", help="2 kills and a 4 s outage")
     p.add_argument("--database", default=os.environ.get("CREWBOT_TEST_DATABASE_URL"),
                    help="PostgreSQL URL for (a); everything in it is dropped (default: "
                    "CREWBOT_TEST_DATABASE_URL)")
@@ -209,7 +210,7 @@ def parser() -> argparse.ArgumentParser:
 
 async def main_async(args: argparse.Namespace) -> int:
     kills = args.kills or (2 if args.quick else 10)
-    down = args.outage or (5.0 if args.quick else 30.0)
+    down = args.outage or (4.0 if args.quick else 30.0)
     url = args.database
     if not url or "postgresql" not in url:
         print("bench.scaling_failover needs PostgreSQL: set CREWBOT_TEST_DATABASE_URL or pass "
