@@ -66,8 +66,10 @@ class PollerElection:
             except Exception as error:  # Telegram refused to start: try again, as a standby
                 log.error("Telegram: polling failed to start (%s); trying again in %g s",
                           type(error).__name__, self.retry, exc_info=error)
-            with contextlib.suppress(RuntimeError):  # it never started
+            try:
                 await stop_polling()
+            except Exception as error:  # stopped anyway: PTB marks it stopped first
+                log.warning("Telegram: stopping the poll failed (%s)", type(error).__name__)
             await self.lock.release()
             said_standby = False
             await asyncio.sleep(self.retry)
