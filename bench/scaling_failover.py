@@ -45,7 +45,8 @@ class Outage:
     audit: Audit | None = None
 
 
-async def failover(url: str, kills: int, workdir: Path, seed: int) -> Failover:
+async def failover(url: str, kills: int, workdir: Path, seed: int, settle: float = 10.0
+                   ) -> Failover:
     """Two processes; `kills` times: SIGKILL the poller mid-game, time the standby's takeover,
     start a new standby."""
     rng = random.Random(seed)
@@ -71,7 +72,7 @@ async def failover(url: str, kills: int, workdir: Path, seed: int) -> Failover:
                 result.resumes.append(resumed - killed_at)
                 if kill < kills:
                     await fleet.ready(await fleet.add())  # a new standby, as a supervisor would
-            await crowd.end()
+            await crowd.end(settle)
             result.conflicts = tg.conflicts
             result.audit = await audit(url, crowd.asks)
         finally:
@@ -79,7 +80,7 @@ async def failover(url: str, kills: int, workdir: Path, seed: int) -> Failover:
     return result
 
 
-async def outage(seconds: float, workdir: Path) -> Outage:
+async def outage(seconds: float, workdir: Path, settle: float = 10.0) -> Outage:
     """Two processes on a private PostgreSQL that is stopped for `seconds` under play."""
     result = Outage(seconds)
     async with PrivateCluster() as pg, FakeTelegram() as tg:
@@ -115,7 +116,7 @@ async def outage(seconds: float, workdir: Path) -> Outage:
                     await asyncio.sleep(0.1)  # the bot answers from another process
             result.play_resumed = first - up_at
             await asyncio.sleep(3)
-            await crowd.end()
+            await crowd.end(settle)
             result.handled_after_return = sum(1 for a in during if a.acknowledged)
             result.alive = all(bot.alive for bot in bots)
             result.audit = await audit(pg.url, crowd.asks)
@@ -232,13 +233,20 @@ async def main_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="crewbot-failover-") as folder:
         work = args.logs or Path(folder)
         work.mkdir(parents=True, exist_ok=True)
-        fo = await failover(url, kills, work / "failover", args.seed) if (
+        settle = 5.0 if args.quick else 10.0  # no new answer for this long: the rest never come
+        fo = await failover(url, kills, work / "failover", args.seed, settle) if (
             args.only != "outage") else None
         skipped = unavailable()
-        out = None if skipped or args.only == "failover" else await outage(down, work / "outage")
+        out = None if skipped or args.only == "failover" else await outage(down, work / "outage",
+                                                                           settle)
     print(report(args, url, fo, out, skipped))
     good = (fo is None or (fo.audit is not None and fo.audit.ok and fo.conflicts == 0)) and (
-        out is None or (out.audit is not None and out.audit.ok and out.alive))
+        out is None or (out.audit is not None and out.audit.ok and out.alive
+                        and out.not_ready == out.samples))
+    if not good:
+        print("bench.scaling_failover: FAILED (see the tables: lost, doubled, 409 conflicts, "
+              "readiness while down or a process that died); rerun with --logs DIR to keep each "
+              "process's log", file=sys.stderr)
     return 0 if good else 1
 
 

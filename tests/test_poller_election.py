@@ -17,6 +17,7 @@ from storage.engine import database_url, make_engine
 from storage.leader_lock import LeaderLock, poller_key
 from tests.conftest import PG_URL, _reset_postgres
 from tests.fakes.telegram_api import FakeTelegram
+from tests.private_postgres import unavailable
 from tests.processes import ROOT
 
 BOT, OTHER_BOT = 7000000001, 7000000002
@@ -181,3 +182,10 @@ def test_failover_benchmark_quick_run_keeps_every_acknowledged_action(pg_url):
     assert "| acknowledged but missing from the ledger (lost) | 0 |" in out
     assert "| recorded, awarded or acknowledged twice (doubled) | 0 |" in out
     assert "| getUpdates ended by 409 Conflict (two pollers at once) | 0 |" in out
+    if unavailable() is None:  # PostgreSQL stopped under play: both ran on, never ready
+        assert "| both processes still running afterwards | yes |" in out
+        down = next(line for line in out.splitlines() if line.startswith("| /readyz 503 while"))
+        samples = down.split("|")[2].split()
+        assert samples[0] == samples[2] and int(samples[0]) > 0, down
+    else:
+        assert f"(b) not run: {unavailable()}" in out
