@@ -36,14 +36,17 @@ async def pg_url() -> str:
 
 
 async def terminate_lock_holders(url: str) -> int:
-    """Ends every session holding a Crewbot poller lock, as a server restart or a network cut
-    would; returns how many."""
+    """Ends the session holding this database's poller lock of BOT, as a server restart or a
+    network cut would; returns how many (advisory locks belong to one database: other databases'
+    sessions on the server are never touched)."""
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
             ended = await conn.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                "AND classid = (:c)::int::oid AND granted"), {"c": poller_key(BOT)[0]})
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND classid = (:c)::int::oid AND objid = (:o)::int::oid AND granted"),
+                {"c": poller_key(BOT)[0], "o": poller_key(BOT)[1]})
             return len(ended.all())
     finally:
         await engine.dispose()
@@ -106,6 +109,43 @@ async def test_never_two_pollers_when_the_pollers_connection_is_cut(pg_url):
                 await asyncio.sleep(0.05)
         assert first not in polling and len(polling) == 1
         assert overlaps == []
+    finally:
+        for name, election in elections.items():
+            await election.stop(callbacks(name)[1])
+
+
+async def test_a_poller_that_cannot_reach_telegram_steps_down(pg_url):
+    """A poller whose polls keep failing (Telegram out of its reach, not the others') gives the
+    lock up and lets another process poll."""
+    polling: list[str] = []
+    events: list[str] = []
+
+    def callbacks(name: str):
+        async def start() -> None:
+            polling.append(name)
+            events.append(f"start {name}")
+
+        async def stop() -> None:
+            if name in polling:
+                polling.remove(name)
+                events.append(f"stop {name}")
+
+        return start, stop
+
+    reachable = {"a": False, "b": True}
+    elections = {name: PollerElection(LeaderLock(database_url(pg_url), poller_key(BOT)),
+                                      retry=0.1, check=0.1, takeover_delay=0.3)
+                 for name in ("a", "b")}
+    elections["a"].begin(*callbacks("a"), lambda: reachable["a"])
+    try:
+        async with asyncio.timeout(10):
+            while "start a" not in events:
+                await asyncio.sleep(0.05)  # the election runs in its own task
+        elections["b"].begin(*callbacks("b"), lambda: reachable["b"])
+        async with asyncio.timeout(10):
+            while polling != ["b"]:
+                await asyncio.sleep(0.05)
+        assert events[:3] == ["start a", "stop a", "start b"]
     finally:
         for name, election in elections.items():
             await election.stop(callbacks(name)[1])

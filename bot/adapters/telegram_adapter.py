@@ -262,7 +262,7 @@ class TelegramAdapter:
             log.info("platform=telegram outcome=polling bot=%s", self.app.bot.username)
         else:
             self.election = self.elect(self.app.bot.id)
-            self.election.begin(self.start_polling, self.stop_polling)
+            self.election.begin(self.start_polling, self.stop_polling, self.polls_fine)
 
     async def start_polling(self) -> None:
         assert self.app.updater is not None
@@ -275,6 +275,11 @@ class TelegramAdapter:
         """Stops the long poll at once; PTB then confirms the updates it fetched."""
         if self.app.updater and self.app.updater.running:
             await self.app.updater.stop()
+
+    def polls_fine(self) -> bool:
+        """A poll came back fine within POLL_FRESH seconds (failed ones are retried meanwhile)."""
+        last_ok = self.poll.last_ok
+        return last_ok is not None and time.monotonic() - last_ok < POLL_FRESH
 
     @property
     def role(self) -> Role:

@@ -46,12 +46,16 @@ class PollerElection:
         self.task: asyncio.Task[None] | None = None
 
     def begin(self, start_polling: Callable[[], Awaitable[None]],
-              stop_polling: Callable[[], Awaitable[None]]) -> None:
-        self.task = asyncio.create_task(self.run(start_polling, stop_polling),
+              stop_polling: Callable[[], Awaitable[None]],
+              polls_fine: Callable[[], bool] = lambda: True) -> None:
+        """`polls_fine` says whether polling still works from here: a poller that cannot reach
+        Telegram while another process might steps down."""
+        self.task = asyncio.create_task(self.run(start_polling, stop_polling, polls_fine),
                                         name="crewbot:telegram-poller-election")
 
     async def run(self, start_polling: Callable[[], Awaitable[None]],
-                  stop_polling: Callable[[], Awaitable[None]]) -> None:
+                  stop_polling: Callable[[], Awaitable[None]],
+                  polls_fine: Callable[[], bool] = lambda: True) -> None:
         said_standby = False
         while True:
             if not await self.lock.try_acquire():
@@ -61,8 +65,9 @@ class PollerElection:
                     said_standby = True
                 await asyncio.sleep(self.retry)
                 continue
+            stepped_down = False
             try:
-                await self.lead(start_polling)
+                stepped_down = await self.lead(start_polling, polls_fine)
             except Exception as error:  # Telegram refused to start: try again, as a standby
                 log.error("Telegram: polling failed to start (%s); trying again in %g s",
                           type(error).__name__, self.retry, exc_info=error)
@@ -72,19 +77,27 @@ class PollerElection:
                 log.warning("Telegram: stopping the poll failed (%s)", type(error).__name__)
             await self.lock.release()
             said_standby = False
-            await asyncio.sleep(self.retry)
+            # after stepping down, let the others try first
+            await asyncio.sleep(self.retry * (3 if stepped_down else 1))
 
-    async def lead(self, start_polling: Callable[[], Awaitable[None]]) -> None:
-        """Polls from the moment it is safe until the lock is lost."""
+    async def lead(self, start_polling: Callable[[], Awaitable[None]],
+                   polls_fine: Callable[[], bool]) -> bool:
+        """Polls from the moment it is safe until the lock is lost (False) or polling has
+        failed for a while (True: stepping down)."""
         await asyncio.sleep(self.takeover_delay)  # any old poller has stopped by now
         if not await self.lock.still_held():
-            return
+            return False
         await start_polling()
         log.info("Telegram: this process is now the poller")
         while await self.lock.still_held():
+            if not polls_fine():
+                log.warning("Telegram: polls from this process have failed for a while; "
+                            "stepping down so that another process can poll")
+                return True
             await asyncio.sleep(self.check)
         log.warning("Telegram: lost the poller lock (its database connection failed); stopping "
                     "polling now and rejoining the election")
+        return False
 
     async def stop(self, stop_polling: Callable[[], Awaitable[None]]) -> None:
         """Ends the election, stops polling, then gives the lock up (in that order, so the next
