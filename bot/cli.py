@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 import textwrap
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.adapters.console_adapter import Console, LineError, parse_instant, pictures_dir
 from bot.adapters.console_terminal import Terminal, TerminalErrors, in_thread, is_terminal
 from bot.adapters.scheduler import Ticker
-from bot.app import freeze_startup_heap, open_app
+from bot.adapters.telegram_poller import PollerElection
+from bot.app import App, freeze_startup_heap, open_app
 from bot.check import check
 from bot.clock import SimClock, utc_now
 from bot.commands.game import Game
@@ -36,6 +37,7 @@ from bot.export import as_csv, as_json
 from bot.health import Health
 from bot.logs import quiet_for_terminal
 from storage.engine import database_url, redacted
+from storage.leader_lock import LeaderLock, poller_key
 
 log = logging.getLogger("crewbot")
 SKEW = timedelta(minutes=5)  # how far another machine's clock may run ahead of ours
@@ -243,7 +245,8 @@ async def serve(config: Config, database: str, health: Health) -> int:
     if config.telegram_token:
         from bot.adapters.telegram_adapter import TelegramAdapter
 
-        adapters.append(TelegramAdapter(app.game, config.telegram_token, config.telegram_api_url))
+        adapters.append(TelegramAdapter(app.game, config.telegram_token, config.telegram_api_url,
+                                        elect=poller_election(app)))
     if config.discord_token:
         from bot.adapters.discord_adapter import DiscordAdapter
         from bot.adapters.discord_shards import TURN
@@ -292,6 +295,15 @@ async def until_one_fails(adapters: list[Any]) -> None:
         for task in done:
             task.result()
     await asyncio.Event().wait()
+
+
+def poller_election(app: App) -> Callable[[int], PollerElection] | None:
+    """On PostgreSQL, several processes elect the one that polls Telegram; on SQLite one process
+    serves the bot and polls."""
+    if app.engine.dialect.name != "postgresql":
+        return None
+    url = app.engine.url
+    return lambda bot_id: PollerElection(LeaderLock(url, poller_key(bot_id)))
 
 
 async def export(database: str, fmt: str) -> int:

@@ -23,6 +23,13 @@ class Platform(Protocol):
     def connected(self) -> bool: ...
 
 
+def role(platform: Platform) -> str | None:
+    """What this process does for the platform among several ("polling", "standby"), if it
+    says."""
+    value = getattr(platform, "role", None)
+    return value if isinstance(value, str) else None
+
+
 async def database_answers(engine: AsyncEngine, timeout: float = DATABASE_TIMEOUT
                            ) -> dict[str, Any]:
     """{"ok": True, "ms": n} when SELECT 1 answers in time, else ok False and why (no URL)."""
@@ -56,11 +63,18 @@ class Health:
         checks: dict[str, Any] = {"database": {"ok": False, "error": "starting"}}
         if self.engine is not None:
             checks["database"] = await database_answers(self.engine, self.timeout)
+        roles: dict[str, str] = {}
         for name, platform in self.platforms:
             detail = getattr(platform, "health", None)  # a platform may say more (its shards)
             checks[name] = detail() if callable(detail) else {"ok": platform.connected}
-        return {"status": "ok" if all(c["ok"] for c in checks.values()) else "unavailable",
-                "checks": checks}
+            if (said := role(platform)) is not None:
+                roles[name] = said
+        body: dict[str, Any] = {
+            "status": "ok" if all(c["ok"] for c in checks.values()) else "unavailable",
+            "checks": checks}
+        if roles:
+            body["roles"] = roles
+        return body
 
     async def healthz(self, request: web.Request) -> web.Response:
         # Answering at all proves the loop is responsive.

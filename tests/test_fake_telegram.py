@@ -363,6 +363,29 @@ async def test_get_updates_over_raw_http(tg: FakeTelegram) -> None:
             }
 
 
+async def test_a_second_poller_ends_the_first_with_409_and_callers_are_named(
+        tg: FakeTelegram) -> None:
+    """Like Telegram, one long poll per bot: a second getUpdates ends the waiting one with 409
+    Conflict. Each caller's own root (via_url) names it in `polls`."""
+    async with aiohttp.ClientSession() as http:
+
+        async def get_updates(caller: str, timeout: str) -> Any:
+            async with http.post(f"{tg.via_url(caller)}/bot{tg.token}/getUpdates",
+                                 data={"timeout": timeout}) as response:
+                return response.status, await response.json()
+
+        first = asyncio.ensure_future(get_updates("alpha", "5"))
+        await tg.wait_call("getUpdates")
+        second = await get_updates("beta", "0")
+        status, body = await first
+    assert second == (200, {"ok": True, "result": []})
+    assert status == 409 and body["error_code"] == 409
+    assert body["description"].startswith("Conflict: terminated by other getUpdates request")
+    assert tg.conflicts == 1
+    assert tg.pollers() == {"alpha", "beta"}
+    assert tg.pollers(since=tg.polls[-1].at) == {"beta"}
+
+
 async def test_wait_sent_times_out_with_a_listing(tg: FakeTelegram) -> None:
     tg.add_chat(CREW)
     app = tg.application_builder().build()

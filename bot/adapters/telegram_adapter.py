@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -43,6 +43,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.adapters.telegram_http import AiohttpRequest
 from bot.adapters.telegram_pacing import ChatOrderedUpdates, WindowRateLimiter
+from bot.adapters.telegram_poller import PollerElection, Role
 from bot.commands.admin import intro_text
 from bot.commands.events import (
     Actor,
@@ -208,14 +209,19 @@ class TelegramAdapter:
                  builder: ApplicationBuilder | None = None,
                  rate_limiter: BaseRateLimiter | None = None,
                  request: BaseRequest | None = None,
-                 get_updates_request: BaseRequest | None = None) -> None:
+                 get_updates_request: BaseRequest | None = None,
+                 elect: Callable[[int], PollerElection] | None = None) -> None:
         """`builder` may bring the token, where Telegram is and other Application settings; the
         adapter gives it both connections: `request` (the bot's calls) and
         `get_updates_request` (the long polls) when given, else its own on aiohttp (about a
         third of the CPU of PTB's default HTTPXRequest per call). A builder given connection
         settings instead (proxy, timeouts, pool size) keeps PTB's HTTPXRequest with them for
-        the bot's calls, as PTB refuses .request() next to those."""
+        the bot's calls, as PTB refuses .request() next to those. `elect`, given the bot's id,
+        makes the election that decides whether this process polls (several processes on one
+        PostgreSQL); without it the adapter always polls."""
         self.game = game
+        self.elect = elect
+        self.election: PollerElection | None = None
         builder = builder or ApplicationBuilder().token(token)
         self.poll = PollWatch(get_updates_request or AiohttpRequest(connection_pool_size=1))
         self.last_poll_error: float | None = None
@@ -253,16 +259,41 @@ class TelegramAdapter:
                                "with @BotFather.") from None
         await self.publish_commands()
         await self.app.start()
+        if self.elect is None:
+            await self.start_polling()
+            log.info("platform=telegram outcome=polling bot=%s", self.app.bot.username)
+        else:
+            self.election = self.elect(self.app.bot.id)
+            self.election.begin(self.start_polling, self.stop_polling, self.polls_fine)
+
+    async def start_polling(self) -> None:
         assert self.app.updater is not None
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES,
                                              bootstrap_retries=-1, timeout=POLL_TIMEOUT,
                                              error_callback=self.on_poll_error)
         self.poll.last_ok = time.monotonic()  # getMe and setMyCommands just answered
-        log.info("platform=telegram outcome=polling bot=%s", self.app.bot.username)
+
+    async def stop_polling(self) -> None:
+        """Stops the long poll at once; PTB then confirms the updates it fetched."""
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+
+    def polls_fine(self) -> bool:
+        """A poll came back fine within POLL_FRESH seconds (failed ones are retried meanwhile)."""
+        last_ok = self.poll.last_ok
+        return last_ok is not None and time.monotonic() - last_ok < POLL_FRESH
+
+    @property
+    def role(self) -> Role:
+        """"polling" while this process long-polls Telegram, else "standby"."""
+        return "polling" if self.app.updater and self.app.updater.running else "standby"
 
     @property
     def connected(self) -> bool:
-        """Polling, and the latest poll came back fine, recently."""
+        """Polling, and the latest poll came back fine, recently; a standby is ready as soon as
+        the bot is (it sends, and polls once elected)."""
+        if self.election is not None and self.role == "standby":
+            return self.app.running
         last_ok = self.poll.last_ok
         return bool(self.app.updater and self.app.updater.running and last_ok is not None
                     and time.monotonic() - last_ok < POLL_FRESH
@@ -273,8 +304,9 @@ class TelegramAdapter:
         log.warning("platform=telegram outcome=poll_failed error=%s", type(error).__name__)
 
     async def stop(self) -> None:
-        if self.app.updater and self.app.updater.running:
-            await self.app.updater.stop()
+        if self.election is not None:
+            await self.election.stop(self.stop_polling)
+        await self.stop_polling()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()

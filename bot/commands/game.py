@@ -92,37 +92,43 @@ class Game:
         started = time.perf_counter()
         for attempt in range(1, RETRIES + 1):
             now = self.clock()
-            async with self.uow() as store:
-                try:
-                    # The crew and the acting (or leaving) member's row come with the dedupe.
-                    user_id = (event.user_id if isinstance(event, MemberLeft)
-                               else event.actor.user_id)
-                    fresh, crew, member = await store.arrival(
-                        event.chat.platform, event.event_id, now, event.chat.chat_id, user_id)
-                    if not fresh:
-                        log_event(event, "duplicate", started, self.commands)
-                        return []
+            try:
+                async with self.uow() as store:
                     try:
-                        messages = await self._dispatch(store, event, now, crew, member)
-                    except NotCounted as why:
-                        messages = Replies(note=str(why))
-                    await store.commit()
-                    log_event(event, "ok", started, self.commands)
-                    return messages
-                except Refusal as refusal:
-                    await store.rollback()
-                    if event.event_id:  # redelivered, a refusal is not said twice
-                        await store.first_seen(event.chat.platform, event.event_id, now)
+                        # The crew and the acting (or leaving) member's row come with the dedupe.
+                        user_id = (event.user_id if isinstance(event, MemberLeft)
+                                   else event.actor.user_id)
+                        fresh, crew, member = await store.arrival(
+                            event.chat.platform, event.event_id, now, event.chat.chat_id, user_id)
+                        if not fresh:
+                            log_event(event, "duplicate", started, self.commands)
+                            return []
+                        try:
+                            messages = await self._dispatch(store, event, now, crew, member)
+                        except NotCounted as why:
+                            messages = Replies(note=str(why))
                         await store.commit()
-                    log_event(event, "refused", started, self.commands)
-                    return [Message((str(refusal),), private=True)]
-                except Exception as error:
-                    await store.rollback()
-                    if attempt < RETRIES and store.retryable(error):
-                        log.debug("event=%s chat=%s outcome=retry", kind, event.chat.chat_id)
-                        continue
-                    log_event(event, "error", started, self.commands, error)
-                    return [Message((APOLOGY,), private=True)]
+                        log_event(event, "ok", started, self.commands)
+                        return messages
+                    except Refusal as refusal:
+                        await store.rollback()
+                        if event.event_id:  # redelivered, a refusal is not said twice
+                            await store.first_seen(event.chat.platform, event.event_id, now)
+                            await store.commit()
+                        log_event(event, "refused", started, self.commands)
+                        return [Message((str(refusal),), private=True)]
+                    except Exception as error:
+                        await store.rollback()
+                        if attempt < RETRIES and store.retryable(error):
+                            log.debug("event=%s chat=%s outcome=retry", kind, event.chat.chat_id)
+                            continue
+                        log_event(event, "error", started, self.commands, error)
+                        return [Message((APOLOGY,), private=True)]
+            except Exception as error:  # the database was out of reach (connect or rollback)
+                if attempt < RETRIES:
+                    continue
+                log_event(event, "error", started, self.commands, error)
+                return [Message((APOLOGY,), private=True)]
         raise AssertionError("unreachable")
 
     async def _dispatch(self, store: Store, event: Event, now: datetime, crew: Crew | None,

@@ -50,6 +50,14 @@ class Request(NamedTuple):
     params: JSON
 
 
+class PollCall(NamedTuple):
+    """One getUpdates call: who made it (the `via` name in its URL, "" without one) and when
+    (the loop's monotonic clock)."""
+
+    caller: str
+    at: float
+
+
 class ApiError(Exception):
     """An error answer of the Bot API, raised inside method handlers."""
 
@@ -164,6 +172,9 @@ class FakeTelegram:
     ``bot_reactions``, ``uploads`` (sendDocument/sendPhoto with file name and bytes),
     ``commands`` (by scope key: "default", "all_group_chats", "chat:<id>", ... plus
     "/<language>" when one was given) and ``allowed_updates`` (last list getUpdates received).
+    ``polls`` records who called getUpdates and when: give each bot process its own
+    ``via_url(name)`` to tell them apart; ``conflicts`` counts the getUpdates ended with 409
+    Conflict because another began (two pollers on one token, as Telegram refuses them).
 
     Like Telegram, it refuses what the real API refuses in the cases an adapter meets: unknown
     chats, a private chat the user never opened, chats the bot was removed from, edits that
@@ -199,6 +210,8 @@ class FakeTelegram:
         self.allowed_updates: list[str] | None = None
         self.invite_links: list[JSON] = []
         self.server_errors: list[Exception] = []
+        self.polls: list[PollCall] = []
+        self.conflicts = 0
         # World state.
         self.chats: dict[int, JSON] = {}
         self.users: dict[int, JSON] = {}
@@ -244,6 +257,8 @@ class FakeTelegram:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        app.router.add_route("*", "/via/{caller}/bot{token}/{method}", self._handle)
+        app.router.add_get("/via/{caller}/file/bot{token}/{path:.+}", self._download)
         # handler_cancellation: a long poll whose client went away (PTB cancels it on
         # updater.stop) ends at once instead of answering a closed connection later.
         self._runner = web.AppRunner(
@@ -261,6 +276,15 @@ class FakeTelegram:
             await asyncio.sleep(0)
             await self._runner.cleanup()
             self._runner = None
+
+    def via_url(self, caller: str) -> str:
+        """This fake's root for one caller (CREWBOT_TELEGRAM_API_URL): its calls are the same,
+        and ``polls`` names it."""
+        return f"http://127.0.0.1:{self.port}/via/{caller}"
+
+    def pollers(self, since: float = 0.0) -> set[str]:
+        """The callers of getUpdates at or after `since` (the loop's monotonic clock)."""
+        return {call.caller for call in self.polls if call.at >= since}
 
     def release_polls(self) -> None:
         """Makes waiting getUpdates return [] now and later ones at once (stop polling next)."""
@@ -526,6 +550,9 @@ class FakeTelegram:
         entry = self._methods.get(raw_name.lower())
         name = entry[0] if entry else raw_name
         params = await self._read_params(request)
+        if name == "getUpdates":
+            self.polls.append(PollCall(request.match_info.get("caller", ""),
+                                       asyncio.get_running_loop().time()))
         self.calls[name] += 1
         self.requests.append(Request(name, params))
         self._notify()
@@ -652,6 +679,7 @@ class FakeTelegram:
         try:
             while True:
                 if poll.superseded:
+                    self.conflicts += 1
                     raise ApiError(409, "Conflict: terminated by other getUpdates request; "
                                         "make sure that only one bot instance is running")
                 if self._closing:
