@@ -6,10 +6,11 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
@@ -22,6 +23,22 @@ OVERALL = (30, 1.0)
 PER_GROUP = (20, 60.0)
 MESSAGE_CALLS = ("send", "edit", "forward", "copy")  # what the limits count
 CONCURRENT_UPDATES = 32
+# Shared slots are counted from when a send starts, not when it ends: each window is this share
+# longer than Telegram's (50 ms a second, 1.2 s a minute), to absorb one send arriving later
+# than another (a busy loop, the network). A wake-up later than half of that gives its slot up
+# and claims the next one.
+OVERALL_MARGIN = 0.05
+PER_GROUP_MARGIN = 0.02
+LATE_TRIES = 3
+FORGET_EVERY = 600.0  # seconds between clearing out the slots of groups gone quiet
+
+
+class Slots(Protocol):
+    """Send slots every process of the bot shares (storage.send_slots.SendSlots)."""
+
+    async def claim(self, key: str, limit: int, period: float, after: float = 0.0) -> float: ...
+
+    async def forget(self, older: float) -> None: ...
 
 
 class Window:
@@ -60,11 +77,17 @@ class WindowRateLimiter(BaseRateLimiter[int]):
     Posts to one group wait only for that group's window; a 429 anyway pauses and retries."""
 
     def __init__(self, overall: tuple[int, float] = OVERALL,
-                 per_group: tuple[int, float] = PER_GROUP, max_retries: int = 3) -> None:
+                 per_group: tuple[int, float] = PER_GROUP, max_retries: int = 3,
+                 shared: Slots | None = None, bot: str = "telegram") -> None:
+        """`shared`: the windows are kept there for every process of the bot (`bot` names its
+        rows, such as its id), instead of in this process's memory."""
         self.overall = Window(*overall)
+        self.overall_limit = overall
         self.per_group = per_group
         self.groups: dict[int | str, Window] = {}
         self.max_retries = max_retries
+        self.shared, self.bot = shared, bot
+        self.forgotten = time.monotonic()
 
     async def initialize(self) -> None:
         pass
@@ -93,6 +116,9 @@ class WindowRateLimiter(BaseRateLimiter[int]):
         retries = rate_limit_args or self.max_retries
         for attempt in range(retries + 1):
             try:
+                if self.shared is not None:
+                    await self._shared_turn(self.shared, group)
+                    return await callback(*args, **kwargs)
                 if group is None:
                     async with self.overall:
                         return await callback(*args, **kwargs)
@@ -106,8 +132,44 @@ class WindowRateLimiter(BaseRateLimiter[int]):
                     wait = error.retry_after
                 seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
                 log.info("platform=telegram outcome=retry_after seconds=%s", seconds)
-                await asyncio.sleep(seconds + 0.1)
+                if self.shared is not None:  # every process waits: the next slot is later
+                    key = self._key(group)
+                    limit, period = self.per_group if group is not None else self.overall_limit
+                    await self.shared.claim(key, limit, period, after=seconds + 0.1)
+                else:
+                    await asyncio.sleep(seconds + 0.1)
         raise AssertionError("unreachable")
+
+    def _key(self, group: int | str | None) -> str:
+        return self.bot if group is None else f"{self.bot}:{group}"
+
+    async def _shared_turn(self, shared: Slots, group: int | str | None) -> None:
+        """Waits for a slot in the group's window, then for one in the bot's: the database
+        gives each its time, so all processes together keep to the limits."""
+        if group is not None:
+            limit, period = self.per_group
+            await self._slot(shared, self._key(group), limit, period * (1 + PER_GROUP_MARGIN),
+                             period * PER_GROUP_MARGIN / 2)
+        limit, period = self.overall_limit
+        await self._slot(shared, self.bot, limit, period * (1 + OVERALL_MARGIN),
+                         period * OVERALL_MARGIN / 2)
+        if time.monotonic() - self.forgotten > FORGET_EVERY:
+            self.forgotten = time.monotonic()
+            await shared.forget(self.per_group[1] * (1 + PER_GROUP_MARGIN))
+
+    @staticmethod
+    async def _slot(shared: Slots, key: str, limit: int, period: float, late: float) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(LATE_TRIES):
+            wait = await shared.claim(key, limit, period)
+            due = loop.time() + wait
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if loop.time() - due <= late:
+                return
+            # Woken too late: sent now, this could fall in one window with later slots.
+        log.info("platform=telegram outcome=late_slot key_kind=%s",
+                 "group" if ":" in key else "bot")
 
 
 class ChatOrderedUpdates(BaseUpdateProcessor):
