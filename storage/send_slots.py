@@ -2,51 +2,70 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Integer, String, bindparam, text
+import asyncio
+
+from sqlalchemy import Boolean, Float, Integer, String, bindparam, column, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-# One row per limit (the bot's own, each group's) holds the times of its latest `limit` sends,
-# oldest first. A claim takes the earliest time that keeps every `period` to at most `limit`
-# sends (never before the row's latest slot, so the times stay in order), appends it, and
-# returns how long to wait for it, all by the database's clock: processes whose clocks
-# disagree still agree on the slots. The row lock serialises claims; there is no polling.
-_CLAIM = text("""
+# One row per limit (the bot's overall one, each group's) holds the times of its latest
+# `limit` sends, oldest first. claim_send_slot (the function migration 0006 creates) takes a
+# send's time in both of its windows in one statement, by the database's clock: processes whose
+# clocks disagree still agree on the slots. Its row locks serialise claims; nothing polls.
+_CLAIM = text(
+    "SELECT wait, claimed FROM claim_send_slot(:bot_key, :bot_limit, :bot_period, :group_key, "
+    ":group_limit, :group_period, :after)"
+).bindparams(
+    bindparam("bot_key", type_=String), bindparam("bot_limit", type_=Integer),
+    bindparam("bot_period", type_=Float), bindparam("group_key", type_=String),
+    bindparam("group_limit", type_=Integer), bindparam("group_period", type_=Float),
+    bindparam("after", type_=Float),
+).columns(column("wait", Float), column("claimed", Boolean))
+
+# A window Telegram asked us to leave alone (429): its next send no sooner than `after`.
+_HOLD = text("""
 INSERT INTO send_slots AS s (key, slots)
 VALUES (:key, ARRAY[clock_timestamp() + make_interval(secs => :after)])
-ON CONFLICT (key) DO UPDATE SET slots = (
-    SELECT (s.slots || t.at)[greatest(1, cardinality(s.slots) + 2 - :limit):]
-    FROM (SELECT greatest(
-        clock_timestamp() + make_interval(secs => :after),
-        s.slots[cardinality(s.slots)],
-        CASE WHEN cardinality(s.slots) >= :limit
-             THEN s.slots[cardinality(s.slots) + 1 - :limit] + make_interval(secs => :period)
-        END) AS at) AS t)
-RETURNING greatest(0, extract(epoch FROM slots[cardinality(slots)] - clock_timestamp()))::float
-""").bindparams(bindparam("key", type_=String), bindparam("limit", type_=Integer),
-                bindparam("period", type_=Float), bindparam("after", type_=Float))
+ON CONFLICT (key) DO UPDATE SET slots = (s.slots || greatest(
+    s.slots[cardinality(s.slots)], clock_timestamp() + make_interval(secs => :after))
+)[greatest(1, cardinality(s.slots) + 2 - :limit):]
+""").bindparams(bindparam("key", type_=String), bindparam("after", type_=Float),
+                bindparam("limit", type_=Integer))
 
 _FORGET = text("DELETE FROM send_slots WHERE slots[cardinality(slots)] < clock_timestamp() "
                "- make_interval(secs => :older)").bindparams(bindparam("older", type_=Float))
 
 
 class SendSlots:
-    """Claims send slots in the `send_slots` table, one statement each, in autocommit: a
-    claim is never rolled back. A slot whose send then fails or is cancelled is simply not
-    used; the limit is never exceeded for it, the bot only sends a little less."""
+    """Claims send slots in the `send_slots` table in autocommit: a claim is never rolled
+    back. A slot whose send then fails or is cancelled is simply not used: the limits are
+    never exceeded for it, the bot only sends a little less."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    async def claim(self, key: str, limit: int, period: float, after: float = 0.0) -> float:
-        """Seconds to wait before sending under `key`'s limit of `limit` sends in any `period`
-        seconds; `after`: not sooner than that many seconds from now."""
+    async def claim(self, bot: tuple[str, int, float],
+                    group: tuple[str, int, float] | None = None) -> tuple[float, bool]:
+        """A send's slot in the bot's window (key, limit, period in seconds) and the group's:
+        when to send, on the event loop's clock, and True; or, while the group's window is
+        full, when it frees and False (claim again then). The time is counted from before
+        the statement went out, so a slow answer makes the slot look late, never early."""
+        group_key, group_limit, group_period = group or (None, None, None)
+        loop = asyncio.get_running_loop()
         async with self.engine.connect() as conn:
-            wait = await conn.scalar(_CLAIM, {"key": key[:96], "limit": limit,
-                                              "period": period, "after": after})
-        return float(wait or 0.0)
+            asked = loop.time()
+            row = (await conn.execute(_CLAIM, {
+                "bot_key": bot[0][:96], "bot_limit": bot[1], "bot_period": bot[2],
+                "group_key": group_key[:96] if group_key else None,
+                "group_limit": group_limit, "group_period": group_period, "after": 0.0})).one()
+        return asked + max(0.0, float(row.wait)), bool(row.claimed)
+
+    async def hold(self, key: str, limit: int, after: float) -> None:
+        """No send in `key`'s window (of `limit`) for `after` seconds, in any process."""
+        async with self.engine.connect() as conn:
+            await conn.execute(_HOLD, {"key": key[:96], "limit": limit, "after": after})
 
     async def forget(self, older: float) -> None:
-        """Forgets the limits whose latest slot is more than `older` seconds past."""
+        """Forgets the windows whose latest send is more than `older` seconds past."""
         async with self.engine.connect() as conn:
             await conn.execute(_FORGET, {"older": older})
 

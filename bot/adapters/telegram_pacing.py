@@ -36,7 +36,12 @@ FORGET_EVERY = 600.0  # seconds between clearing out the slots of groups gone qu
 class Slots(Protocol):
     """Send slots every process of the bot shares (storage.send_slots.SendSlots)."""
 
-    async def claim(self, key: str, limit: int, period: float, after: float = 0.0) -> float: ...
+    async def claim(self, bot: tuple[str, int, float],
+                    group: tuple[str, int, float] | None = None) -> tuple[float, bool]:
+        """When to send (the event loop's clock) and True; or False and when to ask again."""
+        ...
+
+    async def hold(self, key: str, limit: int, after: float) -> None: ...
 
     async def forget(self, older: float) -> None: ...
 
@@ -132,10 +137,9 @@ class WindowRateLimiter(BaseRateLimiter[int]):
                     wait = error.retry_after
                 seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
                 log.info("platform=telegram outcome=retry_after seconds=%s", seconds)
-                if self.shared is not None:  # every process waits: the next slot is later
-                    key = self._key(group)
-                    limit, period = self.per_group if group is not None else self.overall_limit
-                    await self.shared.claim(key, limit, period, after=seconds + 0.1)
+                if self.shared is not None:  # every process holds back, not only this one
+                    limit = (self.per_group if group is not None else self.overall_limit)[0]
+                    await self.shared.hold(self._key(group), limit, seconds + 0.1)
                 else:
                     await asyncio.sleep(seconds + 0.1)
         raise AssertionError("unreachable")
@@ -144,32 +148,30 @@ class WindowRateLimiter(BaseRateLimiter[int]):
         return self.bot if group is None else f"{self.bot}:{group}"
 
     async def _shared_turn(self, shared: Slots, group: int | str | None) -> None:
-        """Waits for a slot in the group's window, then for one in the bot's: the database
-        gives each its time, so all processes together keep to the limits."""
+        """Waits for this send's slot in the bot's window and the group's, which the database
+        gives out to all processes: together they keep to the limits."""
+        limit, period = self.overall_limit
+        bot = (self.bot, limit, period * (1 + OVERALL_MARGIN))
+        late = period * OVERALL_MARGIN / 2
+        in_group = None
         if group is not None:
             limit, period = self.per_group
-            await self._slot(shared, self._key(group), limit, period * (1 + PER_GROUP_MARGIN),
-                             period * PER_GROUP_MARGIN / 2)
-        limit, period = self.overall_limit
-        await self._slot(shared, self.bot, limit, period * (1 + OVERALL_MARGIN),
-                         period * OVERALL_MARGIN / 2)
+            in_group = (self._key(group), limit, period * (1 + PER_GROUP_MARGIN))
+        loop = asyncio.get_running_loop()
+        for _ in range(LATE_TRIES):
+            due, claimed = await shared.claim(bot, in_group)
+            while not claimed:  # the group's window is full until then
+                await asyncio.sleep(due - loop.time())
+                due, claimed = await shared.claim(bot, in_group)
+            await asyncio.sleep(due - loop.time())
+            if loop.time() - due <= late:
+                break
+            # Woken too late, this send could share a window with later slots: take another.
+        else:
+            log.info("platform=telegram outcome=late_slot")
         if time.monotonic() - self.forgotten > FORGET_EVERY:
             self.forgotten = time.monotonic()
             await shared.forget(self.per_group[1] * (1 + PER_GROUP_MARGIN))
-
-    @staticmethod
-    async def _slot(shared: Slots, key: str, limit: int, period: float, late: float) -> None:
-        loop = asyncio.get_running_loop()
-        for _ in range(LATE_TRIES):
-            wait = await shared.claim(key, limit, period)
-            due = loop.time() + wait
-            if wait > 0:
-                await asyncio.sleep(wait)
-            if loop.time() - due <= late:
-                return
-            # Woken too late: sent now, this could fall in one window with later slots.
-        log.info("platform=telegram outcome=late_slot key_kind=%s",
-                 "group" if ":" in key else "bot")
 
 
 class ChatOrderedUpdates(BaseUpdateProcessor):

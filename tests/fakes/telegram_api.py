@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import math
 import copy
 import itertools
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
