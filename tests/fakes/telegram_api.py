@@ -228,6 +228,7 @@ class FakeTelegram:
         # Telegram's flood limits, when on: a message beyond them is refused with 429.
         self.flood_limits = flood_limits
         self.too_many: Counter[str] = Counter()  # 429s given for the limits, by method
+        self.sent_times: list[float] = []  # time.monotonic() of each message the limits count
         self._overall = FloodWindow(*overall)
         self._per_group = per_group
         self._groups: dict[int, FloodWindow] = {}
@@ -560,8 +561,10 @@ class FakeTelegram:
             self._maybe_fail(name)
             windows = self._flood_windows(name, params)
             result = await entry[1](params)
-            for window in windows:  # counted once sent, as Telegram counts what it delivers
-                window.times.append(time.monotonic())
+            if windows:  # counted once sent, as Telegram counts what it delivers
+                self.sent_times.append(time.monotonic())
+            for window in windows:
+                window.times.append(self.sent_times[-1])
         except ApiError as error:
             return web.json_response(error.body(), status=error.status)
         except Exception as error:  # a bug in the fake or a request it cannot read: say so
