@@ -181,9 +181,10 @@ def section(result: Result, url_shown: str, quick: bool) -> str:
         "",
         f"Commands answered by each process (from their logs): "
         f"{', '.join(str(n) for n in result.per_process)}. The share is the least time the "
-        "limits allow over the time taken: the windows are kept 5% longer than Telegram's "
-        "(1.05 s, 61.2 s) so that a send arriving a little late never makes a window too full, "
-        "which caps it at about 95%. Machine: "
+        "limits allow over the time taken (the first 30 counted as one burst). Every send takes "
+        "its slot in one `claim_send_slot` call and, once over, moves it to the time it ended "
+        "(`send_slot_sent`); the shared windows are kept 3% longer than Telegram's (1.03 s, "
+        "61.2 s) for sends still in flight, which caps the share at about 97%. Machine: "
         f"{os.cpu_count()} cores ({cpu_model()}), shared with other work; the fake, both bots "
         "and PostgreSQL run on it, so a busy moment shows as a lower share, never as a 429.",
         "",

@@ -10,11 +10,14 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 from telegram.warnings import PTBDeprecationWarning
+
+if TYPE_CHECKING:
+    from storage.send_slots import Slot
 
 log = logging.getLogger("crewbot.telegram")
 
@@ -23,13 +26,14 @@ OVERALL = (30, 1.0)
 PER_GROUP = (20, 60.0)
 MESSAGE_CALLS = ("send", "edit", "forward", "copy")  # what the limits count
 CONCURRENT_UPDATES = 32
-# Shared slots are counted from when a send starts, not when it ends: each window is this share
-# longer than Telegram's (50 ms a second, 1.2 s a minute), to absorb one send arriving later
-# than another (a busy loop, the network). A wake-up later than half of that gives its slot up
-# and claims the next one.
-OVERALL_MARGIN = 0.05
+# Shared slots count each send from when it ended (as the in-process Window does), and one
+# still to go or in flight from its slot: each window is this share longer than Telegram's
+# (30 ms a second, 1.2 s a minute) for those arriving a little apart. Each process holds at
+# most IN_FLIGHT slots not yet ended, so a window's oldest send has nearly always ended (and
+# been moved to that time) when a slot is worked out from it, however late it went.
+OVERALL_MARGIN = 0.03
 PER_GROUP_MARGIN = 0.02
-LATE_TRIES = 3
+IN_FLIGHT = 4
 FORGET_EVERY = 600.0  # seconds between clearing out the slots of groups gone quiet
 
 
@@ -37,8 +41,13 @@ class Slots(Protocol):
     """Send slots every process of the bot shares (storage.send_slots.SendSlots)."""
 
     async def claim(self, bot: tuple[str, int, float],
-                    group: tuple[str, int, float] | None = None) -> tuple[float, bool]:
-        """When to send (the event loop's clock) and True; or False and when to ask again."""
+                    group: tuple[str, int, float] | None = None) -> Slot:
+        """A send's slot: no sooner than `due` (the loop's clock), or, not `claimed`, when to
+        ask again."""
+        ...
+
+    async def sent(self, bot: str, group: str | None, slot: Slot) -> None:
+        """The send is over: its slot counts from now."""
         ...
 
     async def hold(self, key: str, limit: int, after: float) -> None: ...
@@ -92,6 +101,7 @@ class WindowRateLimiter(BaseRateLimiter[int]):
         self.groups: dict[int | str, Window] = {}
         self.max_retries = max_retries
         self.shared, self.bot = shared, bot
+        self.in_flight = asyncio.Semaphore(IN_FLIGHT)
         self.forgotten = time.monotonic()
 
     async def initialize(self) -> None:
@@ -122,8 +132,7 @@ class WindowRateLimiter(BaseRateLimiter[int]):
         for attempt in range(retries + 1):
             try:
                 if self.shared is not None:
-                    await self._shared_turn(self.shared, group)
-                    return await callback(*args, **kwargs)
+                    return await self._shared_send(self.shared, group, callback, args, kwargs)
                 if group is None:
                     async with self.overall:
                         return await callback(*args, **kwargs)
@@ -147,28 +156,35 @@ class WindowRateLimiter(BaseRateLimiter[int]):
     def _key(self, group: int | str | None) -> str:
         return self.bot if group is None else f"{self.bot}:{group}"
 
-    async def _shared_turn(self, shared: Slots, group: int | str | None) -> None:
-        """Waits for this send's slot in the bot's window and the group's, which the database
-        gives out to all processes: together they keep to the limits."""
+    async def _shared_send(self, shared: Slots, group: int | str | None,
+                           callback: Callable[..., Awaitable[Any]], args: Any,
+                           kwargs: dict[str, Any]) -> Any:
+        """Sends in a slot of the bot's window and the group's, which the database gives out
+        to all processes, so that together they keep to the limits; once the send is over, its
+        slot is moved to that time."""
         limit, period = self.overall_limit
         bot = (self.bot, limit, period * (1 + OVERALL_MARGIN))
-        late = period * OVERALL_MARGIN / 2
         in_group = None
         if group is not None:
             limit, period = self.per_group
             in_group = (self._key(group), limit, period * (1 + PER_GROUP_MARGIN))
         loop = asyncio.get_running_loop()
-        for _ in range(LATE_TRIES):
-            due, claimed = await shared.claim(bot, in_group)
-            while not claimed:  # the group's window is full until then
-                await asyncio.sleep(due - loop.time())
-                due, claimed = await shared.claim(bot, in_group)
-            await asyncio.sleep(due - loop.time())
-            if loop.time() - due <= late:
-                break
-            # Woken too late, this send could share a window with later slots: take another.
-        else:
-            log.info("platform=telegram outcome=late_slot")
+        while True:
+            async with self.in_flight:
+                slot = await shared.claim(bot, in_group)
+                if slot.claimed:
+                    await asyncio.sleep(slot.due - loop.time())
+                    try:
+                        return await callback(*args, **kwargs)
+                    finally:
+                        # Shielded: a send cancelled in flight may have reached Telegram.
+                        await asyncio.shield(shared.sent(self.bot, in_group and in_group[0],
+                                                         slot))
+                        await self._forget_now_and_then(shared)
+            await asyncio.sleep(slot.due - loop.time())  # the group's window is full until then
+
+    async def _forget_now_and_then(self, shared: Slots) -> None:
+        """Clears out the windows of groups gone quiet, every FORGET_EVERY seconds."""
         if time.monotonic() - self.forgotten > FORGET_EVERY:
             self.forgotten = time.monotonic()
             await shared.forget(self.per_group[1] * (1 + PER_GROUP_MARGIN))

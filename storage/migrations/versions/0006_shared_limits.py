@@ -23,11 +23,15 @@ from sqlalchemy.dialects import postgresql
 # first, then the bot's, always in that order. A group whose window is full until later is
 # not claimed (claimed = false, wait = until then): its sender waits and asks again, and the
 # bot's window meanwhile serves other chats. Claimed, both windows record the same time.
+# Once the send is over, send_slot_sent moves its time in both windows to the database's
+# clock then: Telegram surely had the message by that time, however late it went out, so the
+# windows count when sends arrived at the latest, never earlier.
 CLAIM_FUNCTION = """
 CREATE FUNCTION claim_send_slot(
     bot_key text, bot_limit integer, bot_period double precision,
     group_key text, group_limit integer, group_period double precision,
-    after double precision, OUT wait double precision, OUT claimed boolean)
+    after double precision, OUT wait double precision, OUT claimed boolean,
+    OUT slot timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
     started timestamptz := clock_timestamp();
@@ -62,11 +66,28 @@ BEGIN
     END IF;
     wait := greatest(0, extract(epoch FROM at - clock_timestamp()));
     claimed := true;
+    slot := at;
 END
 $$
 """
-DROP_CLAIM_FUNCTION = ("DROP FUNCTION claim_send_slot(text, integer, double precision, text, "
-                       "integer, double precision, double precision)")
+SENT_FUNCTION = """
+CREATE FUNCTION send_slot_sent(bot_key text, group_key text, slot timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE send_slots SET slots = ARRAY(
+        SELECT CASE WHEN s = slot THEN greatest(s, clock_timestamp()) ELSE s END
+        FROM unnest(slots) AS s ORDER BY 1)
+    WHERE key = group_key;
+    UPDATE send_slots SET slots = ARRAY(
+        SELECT CASE WHEN s = slot THEN greatest(s, clock_timestamp()) ELSE s END
+        FROM unnest(slots) AS s ORDER BY 1)
+    WHERE key = bot_key;
+END
+$$
+"""
+DROP_FUNCTIONS = ("DROP FUNCTION send_slot_sent(text, text, timestamptz)",
+                  "DROP FUNCTION claim_send_slot(text, integer, double precision, text, integer, "
+                  "double precision, double precision)")
 
 revision: str = "0006"
 down_revision: str | None = "0003"
@@ -92,11 +113,13 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(CLAIM_FUNCTION)
+        op.execute(SENT_FUNCTION)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(DROP_CLAIM_FUNCTION)
+        for statement in DROP_FUNCTIONS:
+            op.execute(statement)
     op.drop_table("send_slots")
     op.drop_index("ix_member_windows_started", table_name="member_windows")
     op.drop_table("member_windows")
