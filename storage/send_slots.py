@@ -37,8 +37,9 @@ ON CONFLICT (key) DO UPDATE SET slots = (s.slots || greatest(
 """).bindparams(bindparam("key", type_=String), bindparam("after", type_=Float),
                 bindparam("limit", type_=Integer))
 
-_FORGET = text("DELETE FROM send_slots WHERE slots[cardinality(slots)] < clock_timestamp() "
-               "- make_interval(secs => :older)").bindparams(bindparam("older", type_=Float))
+_FORGET = text("DELETE FROM send_slots WHERE cardinality(slots) = 0 OR slots[cardinality(slots)] "
+               "< clock_timestamp() - make_interval(secs => :older)"
+               ).bindparams(bindparam("older", type_=Float))
 
 
 class Slot(NamedTuple):
