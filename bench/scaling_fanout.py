@@ -37,7 +37,7 @@ class Sizes:
 
 
 FULL = Sizes(groups=300, posts=2, replies=300)
-QUICK = Sizes(groups=40, posts=1, replies=20)
+QUICK = Sizes(groups=75, posts=2, replies=30)
 
 
 @dataclass
