@@ -106,7 +106,7 @@ async def posts_left(url: str) -> int:
 async def run(url: str, sizes: Sizes, timeout: float) -> Result:
     chats = await seed(url, sizes)
     expected = sizes.groups * sizes.posts + sizes.replies
-    async with FakeTelegram(bot_username="crewbot") as fake:
+    async with FakeTelegram(bot_username="crewbot", flood_limits=True) as fake:
         for chat in chats:
             fake.add_chat(chat, title="Crew")
         logs = Path(tempfile.mkdtemp(prefix="crewbot-fanout-"))

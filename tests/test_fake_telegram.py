@@ -375,7 +375,7 @@ async def test_wait_sent_times_out_with_a_listing(tg: FakeTelegram) -> None:
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # RetryAfter
 async def test_flood_limits_are_refused_with_429_and_counted() -> None:
     # Telegram's rules (30 a second overall, 20 a minute in a group) on smaller numbers.
-    async with FakeTelegram(overall=(3, 0.5), per_group=(2, 3.0)) as tg:
+    async with FakeTelegram(flood_limits=True, overall=(3, 0.5), per_group=(2, 3.0)) as tg:
         first, second, third = -1001, -1002, -1003
         for chat in (first, second, third):
             tg.add_chat(chat, title="Crew")

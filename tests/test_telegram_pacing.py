@@ -146,7 +146,7 @@ async def fan_out(bots: list[Any], groups: list[int], each: int) -> list[Any]:
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # RetryAfter
 async def test_two_processes_keep_to_one_set_of_limits_through_postgresql(pg_url) -> None:
     groups = [-11, -12, -13]
-    async with FakeTelegram(overall=FAKE_OVERALL, per_group=FAKE_GROUP) as tg:
+    async with FakeTelegram(flood_limits=True, overall=FAKE_OVERALL, per_group=FAKE_GROUP) as tg:
         for group in groups:
             tg.add_chat(group)
         # Each process on its own: both keep to the limits, so together they go over them.
@@ -168,7 +168,7 @@ async def test_two_processes_keep_to_one_set_of_limits_through_postgresql(pg_url
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # RetryAfter
 async def test_a_429_in_one_process_holds_the_others_back_too(pg_url) -> None:
-    async with FakeTelegram(overall=FAKE_OVERALL, per_group=FAKE_GROUP) as tg:
+    async with FakeTelegram(flood_limits=True, overall=FAKE_OVERALL, per_group=FAKE_GROUP) as tg:
         tg.add_chat(-21)
         async with two_bots(pg_url, tg, shared=True) as (first, second):
             tg.fail_next("sendMessage", status=429, retry_after=1)
