@@ -244,9 +244,14 @@ async def serve(config: Config, database: str, health: Health) -> int:
     adapters: list[Any] = []
     if config.telegram_token:
         from bot.adapters.telegram_adapter import TelegramAdapter
+        from bot.adapters.telegram_pacing import WindowRateLimiter
+        from storage.send_slots import shared_slots
 
+        # On PostgreSQL every process of this bot keeps to one set of Telegram's limits.
+        bot = "telegram:" + config.telegram_token.partition(":")[0]  # the bot's public id
+        pacing = WindowRateLimiter(shared=shared_slots(app.engine), bot=bot)
         adapters.append(TelegramAdapter(app.game, config.telegram_token, config.telegram_api_url,
-                                        elect=poller_election(app)))
+                                        rate_limiter=pacing, elect=poller_election(app)))
     if config.discord_token:
         from bot.adapters.discord_adapter import DiscordAdapter
         from bot.adapters.discord_shards import TURN

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.models import Base
 
 # Not game state: which platform events were already seen (a refusal records its event too, so
-# a redelivered one is not answered twice).
-IGNORED = {"seen_events"}
+# a redelivered one is not answered twice), the members' rate-limit minutes (a refused command
+# counts too) and the platforms' send windows.
+IGNORED = {"seen_events", "member_windows", "send_slots"}
 
 
 async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -380,3 +381,27 @@ class KnockRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="waiting")
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MemberWindowRow(Base):
+    """Each member's commands in one chat over the current minute, counted by every process:
+    the minute starts with the member's first command after the last one ended."""
+
+    __tablename__ = "member_windows"
+    __table_args__ = (Index("ix_member_windows_started", "started_at"),)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class SendSlotRow(Base):
+    """PostgreSQL: when the latest sends to a platform went or may go, per limit (the bot's
+    overall one, each group's), oldest first, so every process keeps to the same limits. Not
+    used on SQLite, where one process sends and keeps the limits in memory."""
+
+    __tablename__ = "send_slots"
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    slots: Mapped[list[datetime]] = mapped_column(
+        ARRAY(DateTime(timezone=True)).with_variant(Text(), "sqlite"))

@@ -88,17 +88,33 @@ class SqlStore:
         return bool(result.rowcount)
 
     async def arrival(self, platform: str, event_id: str | None, now: datetime, chat_id: str,
-                      user_id: str) -> tuple[bool, Crew | None, Member | None]:
-        """`first_seen` (True without an event id) and `crews.crew_member`; one statement on
-        PostgreSQL, where each is a round trip. It reads the events, the crews and the members
-        at once, the first read of every event, so it belongs to the unit of work rather than
-        to one repository."""
+                      user_id: str, count_since: datetime | None = None
+                      ) -> tuple[bool, Crew | None, Member | None, tuple[datetime, int] | None]:
+        """`first_seen` (True without an event id), `crews.crew_member` and, given
+        `count_since`, `count_command`; one statement on PostgreSQL, where each is a round
+        trip. It reads the events, the crews and the members at once, the first read of every
+        event, so it belongs to the unit of work rather than to one repository."""
         if "arrival" in self.db.sql and event_id:
-            row = (await self.db.run("arrival", platform=platform, event_id=event_id[:96], at=now,
-                                     chat_id=chat_id, user_id=user_id)).one()
-            return bool(row.fresh), *crew_and_member(row)
+            name = "arrival" if count_since is None else "arrival_counted"
+            row = (await self.db.run(name, platform=platform, event_id=event_id[:96], at=now,
+                                     chat_id=chat_id, user_id=user_id, since=count_since)).one()
+            if count_since is None:
+                return bool(row.fresh), *crew_and_member(row), None
+            return (bool(row.fresh), *crew_and_member(row),
+                    (row.window_started_at, row.window_count))
         fresh = await self.first_seen(platform, event_id, now) if event_id else True
-        return fresh, *(await self.crews.crew_member(platform, chat_id, user_id))
+        window = (await self.count_command(platform, chat_id, user_id, now, count_since)
+                  if fresh and count_since is not None else None)
+        return fresh, *(await self.crews.crew_member(platform, chat_id, user_id)), window
+
+    async def count_command(self, platform: str, chat_id: str, user_id: str, now: datetime,
+                            since: datetime) -> tuple[datetime, int]:
+        row = (await self.db.run("count_command", platform=platform, chat_id=chat_id,
+                                 user_id=user_id, at=now, since=since)).one()
+        return row[0], row[1]
+
+    async def forget_windows(self, since: datetime) -> None:
+        await self.db.run("forget_windows", since=since)
 
     async def latest_time(self) -> datetime | None:
         """The newest time the game has recorded (a crew or member added, a check-in, a favour,

@@ -25,13 +25,18 @@ from tests.fakes.telegram_api import FakeTelegram
 TALLY = START + timedelta(hours=3)  # a meeting held now, at START, is tallied 3 hours later
 
 
+# The bot's bookkeeping rather than records of anyone: the events already seen (how a
+# redelivered update gets no second effect), the members' rate-limit minutes (a press of Pass
+# counts towards it like any button, forgotten a minute later) and the send windows.
+BOOKKEEPING = {"seen_events", "member_windows", "send_slots"}
+
+
 async def dump(app: App) -> dict[str, list[tuple]]:
-    """Every row of every table of the game, but the platforms' record of events already seen
-    (that record is how a redelivered update gets no second effect, not a record of anyone)."""
+    """Every row of every table of the game, but the bot's BOOKKEEPING."""
     async with app.engine.connect() as conn:
         return {table.name: sorted((tuple(row) for row in await conn.execute(select(table))),
                                    key=repr)
-                for table in Base.metadata.sorted_tables if table.name != "seen_events"}
+                for table in Base.metadata.sorted_tables if table.name not in BOOKKEEPING}
 
 
 async def points(app: App) -> dict[str, int]:

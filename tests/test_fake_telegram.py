@@ -393,3 +393,28 @@ async def test_wait_sent_times_out_with_a_listing(tg: FakeTelegram) -> None:
         await app.bot.send_message(CREW, "something else")
     with pytest.raises(AssertionError, match="something else"):
         await tg.wait_sent(lambda p: p["text"] == "never", timeout=0.05)
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # RetryAfter
+async def test_flood_limits_are_refused_with_429_and_counted() -> None:
+    # Telegram's rules (30 a second overall, 20 a minute in a group) on smaller numbers.
+    async with FakeTelegram(flood_limits=True, overall=(3, 0.5), per_group=(2, 3.0)) as tg:
+        first, second, third = -1001, -1002, -1003
+        for chat in (first, second, third):
+            tg.add_chat(chat, title="Crew")
+        app = tg.application_builder().build()
+        async with app:
+            await app.bot.send_message(first, "one")
+            await app.bot.send_message(first, "two")
+            with pytest.raises(RetryAfter) as group_full:  # the group's third within 3 s
+                await app.bot.send_message(first, "three")
+            assert seconds(group_full.value) == 3
+            await app.bot.send_message(second, "a third message in half a second")
+            with pytest.raises(RetryAfter) as bot_full:  # the bot's fourth within 0.5 s
+                await app.bot.send_message(third, "four")
+            assert seconds(bot_full.value) == 1
+            await asyncio.sleep(0.5)
+            await app.bot.send_message(third, "four, later")
+    assert tg.too_many == {"sendMessage": 2}
+    assert [m["text"] for m in tg.sent] == ["one", "two", "a third message in half a second",
+                                            "four, later"]

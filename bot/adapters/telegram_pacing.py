@@ -6,14 +6,18 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 from telegram.warnings import PTBDeprecationWarning
+
+if TYPE_CHECKING:
+    from storage.send_slots import Slot
 
 log = logging.getLogger("crewbot.telegram")
 
@@ -22,6 +26,33 @@ OVERALL = (30, 1.0)
 PER_GROUP = (20, 60.0)
 MESSAGE_CALLS = ("send", "edit", "forward", "copy")  # what the limits count
 CONCURRENT_UPDATES = 32
+# Shared slots count each send from when it ended (as the in-process Window does), and one
+# still to go or in flight from its slot: each window is this share longer than Telegram's
+# (30 ms a second, 1.2 s a minute) for those arriving a little apart. Each process holds at
+# most IN_FLIGHT slots not yet ended, so a window's oldest send has nearly always ended (and
+# been moved to that time) when a slot is worked out from it, however late it went.
+OVERALL_MARGIN = 0.03
+PER_GROUP_MARGIN = 0.02
+IN_FLIGHT = 4
+FORGET_EVERY = 600.0  # seconds between clearing out the slots of groups gone quiet
+
+
+class Slots(Protocol):
+    """Send slots every process of the bot shares (storage.send_slots.SendSlots)."""
+
+    async def claim(self, bot: tuple[str, int, float],
+                    group: tuple[str, int, float] | None = None) -> Slot:
+        """A send's slot: no sooner than `due` (the loop's clock), or, not `claimed`, when to
+        ask again."""
+        ...
+
+    async def sent(self, bot: str, group: str | None, slot: Slot) -> None:
+        """The send is over: its slot counts from now."""
+        ...
+
+    async def hold(self, key: str, limit: int, after: float) -> None: ...
+
+    async def forget(self, older: float) -> None: ...
 
 
 class Window:
@@ -60,11 +91,18 @@ class WindowRateLimiter(BaseRateLimiter[int]):
     Posts to one group wait only for that group's window; a 429 anyway pauses and retries."""
 
     def __init__(self, overall: tuple[int, float] = OVERALL,
-                 per_group: tuple[int, float] = PER_GROUP, max_retries: int = 3) -> None:
+                 per_group: tuple[int, float] = PER_GROUP, max_retries: int = 3,
+                 shared: Slots | None = None, bot: str = "telegram") -> None:
+        """`shared`: the windows are kept there for every process of the bot (`bot` names its
+        rows, such as its id), instead of in this process's memory."""
         self.overall = Window(*overall)
+        self.overall_limit = overall
         self.per_group = per_group
         self.groups: dict[int | str, Window] = {}
         self.max_retries = max_retries
+        self.shared, self.bot = shared, bot
+        self.in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self.forgotten = time.monotonic()
 
     async def initialize(self) -> None:
         pass
@@ -93,6 +131,8 @@ class WindowRateLimiter(BaseRateLimiter[int]):
         retries = rate_limit_args or self.max_retries
         for attempt in range(retries + 1):
             try:
+                if self.shared is not None:
+                    return await self._shared_send(self.shared, group, callback, args, kwargs)
                 if group is None:
                     async with self.overall:
                         return await callback(*args, **kwargs)
@@ -106,8 +146,48 @@ class WindowRateLimiter(BaseRateLimiter[int]):
                     wait = error.retry_after
                 seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
                 log.info("platform=telegram outcome=retry_after seconds=%s", seconds)
-                await asyncio.sleep(seconds + 0.1)
+                if self.shared is not None:  # every process holds back, not only this one
+                    limit = (self.per_group if group is not None else self.overall_limit)[0]
+                    await self.shared.hold(self._key(group), limit, seconds + 0.1)
+                else:
+                    await asyncio.sleep(seconds + 0.1)
         raise AssertionError("unreachable")
+
+    def _key(self, group: int | str | None) -> str:
+        return self.bot if group is None else f"{self.bot}:{group}"
+
+    async def _shared_send(self, shared: Slots, group: int | str | None,
+                           callback: Callable[..., Awaitable[Any]], args: Any,
+                           kwargs: dict[str, Any]) -> Any:
+        """Sends in a slot of the bot's window and the group's, which the database gives out
+        to all processes, so that together they keep to the limits; once the send is over, its
+        slot is moved to that time."""
+        limit, period = self.overall_limit
+        bot = (self.bot, limit, period * (1 + OVERALL_MARGIN))
+        in_group = None
+        if group is not None:
+            limit, period = self.per_group
+            in_group = (self._key(group), limit, period * (1 + PER_GROUP_MARGIN))
+        loop = asyncio.get_running_loop()
+        while True:
+            async with self.in_flight:
+                slot = await shared.claim(bot, in_group)
+                if slot.claimed:
+                    await asyncio.sleep(slot.due - loop.time())
+                    try:
+                        return await callback(*args, **kwargs)
+                    finally:
+                        # Shielded: a send cancelled in flight may have reached Telegram.
+                        await asyncio.shield(shared.sent(self.bot, in_group and in_group[0],
+                                                         slot))
+                        await self._forget_now_and_then(shared)
+            await asyncio.sleep(slot.due - loop.time())  # the group's window is full until then
+
+    async def _forget_now_and_then(self, shared: Slots) -> None:
+        """Clears out the windows of groups gone quiet, every FORGET_EVERY seconds."""
+        if time.monotonic() - self.forgotten > FORGET_EVERY:
+            self.forgotten = time.monotonic()
+            await shared.forget(self.per_group[1] * (1 + PER_GROUP_MARGIN))
 
 
 class ChatOrderedUpdates(BaseUpdateProcessor):

@@ -31,7 +31,7 @@ from bot.commands.events import (
 from bot.commands.ledger import post
 from bot.commands.registry import load, unknown_command
 from bot.commands.store import Store
-from bot.commands.throttle import Throttle
+from bot.commands.throttle import WINDOW, Throttle, Throttled
 from bot.rules import settings as crew_settings
 from bot.rules.model import Crew, Due, LedgerEntry, Member
 from bot.rules.numbers import is_number
@@ -94,17 +94,21 @@ class Game:
             now = self.clock()
             try:
                 async with self.uow() as store:
+                    since = None
                     try:
                         # The crew and the acting (or leaving) member's row come with the dedupe.
                         user_id = (event.user_id if isinstance(event, MemberLeft)
                                    else event.actor.user_id)
-                        fresh, crew, member = await store.arrival(
-                            event.chat.platform, event.event_id, now, event.chat.chat_id, user_id)
+                        since = self.throttle.since(event, now)
+                        fresh, crew, member, window = await store.arrival(
+                            event.chat.platform, event.event_id, now, event.chat.chat_id, user_id,
+                            since)
                         if not fresh:
                             log_event(event, "duplicate", started, self.commands)
                             return []
                         try:
-                            messages = await self._dispatch(store, event, now, crew, member)
+                            messages = await self._dispatch(store, event, now, crew, member,
+                                                            window)
                         except NotCounted as why:
                             messages = Replies(note=str(why))
                         await store.commit()
@@ -114,7 +118,11 @@ class Game:
                         await store.rollback()
                         if event.event_id:  # redelivered, a refusal is not said twice
                             await store.first_seen(event.chat.platform, event.event_id, now)
-                            await store.commit()
+                        if since is not None and not isinstance(refusal, Throttled):
+                            # a refused command still counts towards the limit
+                            await store.count_command(event.chat.platform, event.chat.chat_id,
+                                                      event.actor.user_id, now, since)
+                        await store.commit()
                         log_event(event, "refused", started, self.commands)
                         return [Message((str(refusal),), private=True)]
                     except Exception as error:
@@ -132,7 +140,8 @@ class Game:
         raise AssertionError("unreachable")
 
     async def _dispatch(self, store: Store, event: Event, now: datetime, crew: Crew | None,
-                        member: Member | None) -> list[Message]:
+                        member: Member | None, window: tuple[datetime, int] | None
+                        ) -> list[Message]:
         if crew is None and isinstance(event, CommandReceived):
             lobby = await self._lobby(store, event, now)
             if lobby is not None:
@@ -145,10 +154,8 @@ class Game:
             crew = await store.crews.add_crew(event.chat.platform, event.chat.chat_id,
                                               event.chat.title or event.chat.chat_id, now)
             crew = await self._default_timezone(store, crew)
-        if isinstance(event, ButtonPressed) or (
-                isinstance(event, CommandReceived) and event.text.lstrip().startswith("/")):
-            self.throttle.check((crew.platform, crew.chat_id, event.actor.user_id),
-                                crew_settings.effective(crew.settings)["rate_limit"], now, event)
+        if window is not None:
+            self.throttle.check(window, crew_settings.effective(crew.settings)["rate_limit"], now)
         if isinstance(event, CommandReceived):
             return await self._command(store, crew, member, event, now)
         if isinstance(event, ReactionChanged):
@@ -350,6 +357,9 @@ class Game:
         """Does every piece of work due by `now`, oldest first, each exactly once, and returns
         how many this process did. Work that fails stays due and is tried again next time."""
         now = now or self.clock()
+        async with self.uow() as store:  # the members' rate-limit windows that have ended
+            await store.forget_windows(now - WINDOW)
+            await store.commit()
         done = 0
         tried: set[int] = set()
         while True:

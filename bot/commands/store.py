@@ -505,10 +505,23 @@ class Store(Protocol):
         ...
 
     async def arrival(self, platform: str, event_id: str | None, now: datetime, chat_id: str,
-                      user_id: str) -> tuple[bool, Crew | None, Member | None]:
+                      user_id: str, count_since: datetime | None = None
+                      ) -> tuple[bool, Crew | None, Member | None, tuple[datetime, int] | None]:
         """`first_seen` (True without an event id), the chat's crew and the sender's membership
-        of it, as one read: the first read of every event, one statement on PostgreSQL, so it
-        stays here rather than being split between the events and `crews`."""
+        of it, and given `count_since` the sender's command counted (`count_command`), as one
+        read: the first read of every event, one statement on PostgreSQL, so it stays here
+        rather than being split between the events, `crews` and the windows."""
+        ...
+
+    async def count_command(self, platform: str, chat_id: str, user_id: str, now: datetime,
+                            since: datetime) -> tuple[datetime, int]:
+        """Counts a member's command in the chat, for every process: the start and count of
+        the member's window, this command included. A window that started on or before `since`
+        starts again now. Rolled back with the unit of work."""
+        ...
+
+    async def forget_windows(self, since: datetime) -> None:
+        """Forgets the members' windows that started on or before `since` (ended ones)."""
         ...
 
     async def latest_time(self) -> datetime | None:

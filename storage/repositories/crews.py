@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from bot.rules.model import Crew, Member
 from storage.models import (
@@ -15,6 +15,7 @@ from storage.models import (
     CrewRow,
     FavourRow,
     MemberRow,
+    MemberWindowRow,
     MessageLinkRow,
     ReflectionRow,
 )
@@ -113,8 +114,9 @@ class SqlCrews:
 
     async def forget_member(self, member_id: int, user_id: str, name: str) -> None:
         """Erases every text the member wrote and makes the member anonymous: `user_id` and
-        `name` replace theirs, also as the author of their messages. Their ledger rows (and
-        cached totals) stay, now belonging to the anonymous member."""
+        `name` replace theirs, also as the author of their messages; their rate-limit minute in
+        the crew's chat goes. Their ledger rows (and cached totals) stay, now belonging to the
+        anonymous member."""
         row = await self.db.session.get_one(MemberRow, member_id)
         crew_id, old_user_id = row.crew_id, row.user_id
         for table, column, who in ((CheckinRow, "text", CheckinRow.member_id),
@@ -130,6 +132,11 @@ class SqlCrews:
         await self.db.session.execute(
             update(MemberRow).where(MemberRow.id == member_id)
             .values(user_id=user_id, name=name, handle=None, hidden=True, active=False))
+        crew = await self.db.session.get_one(CrewRow, crew_id)
+        await self.db.session.execute(  # their rate-limit minute names them too
+            delete(MemberWindowRow).where(MemberWindowRow.platform == crew.platform,
+                                          MemberWindowRow.chat_id == crew.chat_id,
+                                          MemberWindowRow.user_id == old_user_id))
 
     async def crew_member(self, platform: str, chat_id: str, user_id: str
                           ) -> tuple[Crew | None, Member | None]:

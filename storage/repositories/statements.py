@@ -11,6 +11,8 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
+    delete,
     false,
     func,
     literal,
@@ -36,6 +38,7 @@ from storage.models import (
     ListenRow,
     MeetingRow,
     MemberRow,
+    MemberWindowRow,
     MessageLinkRow,
     OutboxRow,
     RosterRow,
@@ -61,6 +64,7 @@ _CIRCLES, _CHECKINS, _LISTENS = CircleRow.__table__, CheckinRow.__table__, Liste
 _FAVOURS, _LINKS, _SEEN = FavourRow.__table__, MessageLinkRow.__table__, SeenEventRow.__table__
 _TOTALS, _MEETINGS, _ROSTER = TotalRow.__table__, MeetingRow.__table__, RosterRow.__table__
 _LEDGER, _DUE, _OUTBOX = LedgerRow.__table__, DueRow.__table__, OutboxRow.__table__
+_WINDOWS = MemberWindowRow.__table__
 _CREW_COLS = (_CREWS.c.id, _CREWS.c.platform, _CREWS.c.chat_id, _CREWS.c.title,
               _CREWS.c.settings, _CREWS.c.schedule, _CREWS.c.size_warned)
 _MEMBER_COLS = (_MEMBERS.c.id, _MEMBERS.c.crew_id, _MEMBERS.c.user_id, _MEMBERS.c.name,
@@ -267,8 +271,11 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "mark_present": update(_ROSTER).where(
             _ROSTER.c.meeting_id == p("w_meeting"), _ROSTER.c.member_id == p("w_member"),
             _ROSTER.c.present_at.is_(None)).values(present_at=p("at")),
-        **({"arrival": _arrival(p), "award_totals": _AWARD_TOTALS} if dialect == "postgresql"
-           else {}),
+        "count_command": _count_command(insert),
+        "forget_windows": delete(_WINDOWS).where(
+            _WINDOWS.c.started_at <= p("since", type_=UTCDateTime())),
+        **({"arrival": _arrival(p), "arrival_counted": _arrival(p, counted=True),
+            "award_totals": _AWARD_TOTALS} if dialect == "postgresql" else {}),
     }
 
 
@@ -299,13 +306,38 @@ SELECT member_id, level, points FROM new
     bindparam("reasons", type_=ARRAY(String)), bindparam("sources", type_=ARRAY(String)))
 
 
-def _arrival(p: Any) -> Executable:
+def _count_command(insert: Any) -> Any:
+    """One more command of a member in a chat: the member's window starts again with it when
+    the last one started on or before `since` (a minute ago). Returns the window's start and
+    count, this command included. The row stays locked until the unit of work ends, so two
+    processes count one member's commands one after the other; a rollback (a refused command)
+    takes the count back."""
+    at, since = bindparam("at", type_=UTCDateTime()), bindparam("since", type_=UTCDateTime())
+    stale = _WINDOWS.c.started_at <= since
+    return (insert(_WINDOWS).values(platform=bindparam("platform"), chat_id=bindparam("chat_id"),
+                                    user_id=bindparam("user_id"), started_at=at, count=1)
+            .on_conflict_do_update(
+                index_elements=["platform", "chat_id", "user_id"],
+                set_={"started_at": case((stale, at), else_=_WINDOWS.c.started_at),
+                      "count": case((stale, 1), else_=_WINDOWS.c.count + 1)})
+            .returning(_WINDOWS.c.started_at, _WINDOWS.c.count))
+
+
+def _arrival(p: Any, counted: bool = False) -> Executable:
     """PostgreSQL: the event's dedupe insert, the crew and the member in one round trip (a
-    data-modifying CTE); always one row, whose first column is 1 for a new event."""
+    data-modifying CTE); always one row, whose first column is 1 for a new event. `counted`:
+    the member's command is counted too (`_count_command`), its window's start and count the
+    row's next two columns."""
     seen = (pg_insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"), at=p("at"))
             .on_conflict_do_nothing().returning(literal(1).label("new")).cte("seen"))
-    fresh = select(func.count().label("fresh")).select_from(seen).subquery("arrival")
-    return select(fresh.c.fresh, *named("crew", _CREW_COLS), *named("member", _MEMBER_COLS)
+    fresh: Any = select(func.count().label("fresh")).select_from(seen).subquery("arrival")
+    columns: list[Any] = [fresh.c.fresh]
+    if counted:
+        window = _count_command(pg_insert).cte("window")
+        columns += [window.c.started_at.label("window_started_at"),
+                    window.c.count.label("window_count")]
+        fresh = fresh.join(window, literal(True))
+    return select(*columns, *named("crew", _CREW_COLS), *named("member", _MEMBER_COLS)
                   ).select_from(
         fresh.outerjoin(_CREWS, and_(_CREWS.c.platform == p("platform"),
                                      _CREWS.c.chat_id == p("chat_id")))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import itertools
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -41,6 +43,23 @@ GROUP_TYPES = frozenset({"group", "supergroup", "channel"})
 ADMIN_STATUSES = frozenset({"administrator", "creator"})
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+# Telegram's flood limits: about 30 messages a second overall, 20 a minute in one group.
+OVERALL = (30, 1.0)
+PER_GROUP = (20, 60.0)
+FLOOD_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+
+
+class FloodWindow:
+    """At most `limit` messages in any `period` seconds, by when each arrived."""
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit, self.period = limit, period
+        self.times: collections.deque[float] = collections.deque()
+
+    def wait(self, at: float) -> float:
+        while self.times and self.times[0] <= at - self.period:
+            self.times.popleft()
+        return 0.0 if len(self.times) < self.limit else self.times[0] + self.period - at
 
 
 class Request(NamedTuple):
@@ -180,6 +199,12 @@ class FakeTelegram:
     chats, a private chat the user never opened, chats the bot was removed from, edits that
     change nothing, replies to missing messages, invalid reactions and command names. It does
     not parse ``parse_mode`` markup: text is stored as sent.
+
+    With ``flood_limits=True`` it refuses, like Telegram, messages beyond 30 a second overall or
+    20 a minute in one group (sendMessage, sendPhoto, sendDocument) with 429 and
+    ``retry_after``, counting each refusal in ``too_many`` (by method); ``overall`` and
+    ``per_group`` (limit, seconds) change those numbers. It is off by default: the reliability
+    drivers run the bot unpaced on purpose, to go fast.
     """
 
     def __init__(
@@ -190,6 +215,9 @@ class FakeTelegram:
         bot_name: str = "Crewbot",
         token: str | None = None,
         first_update_id: int = 100000,
+        flood_limits: bool = False,
+        overall: tuple[int, float] = OVERALL,
+        per_group: tuple[int, float] = PER_GROUP,
     ) -> None:
         self.bot_user: JSON = {
             "id": bot_id, "is_bot": True, "first_name": bot_name, "username": bot_username,
@@ -212,6 +240,13 @@ class FakeTelegram:
         self.server_errors: list[Exception] = []
         self.polls: list[PollCall] = []
         self.conflicts = 0
+        # Telegram's flood limits, when on: a message beyond them is refused with 429.
+        self.flood_limits = flood_limits
+        self.too_many: Counter[str] = Counter()  # 429s given for the limits, by method
+        self.sent_times: list[float] = []  # time.monotonic() of each message the limits count
+        self._overall = FloodWindow(*overall)
+        self._per_group = per_group
+        self._groups: dict[int, FloodWindow] = {}
         # World state.
         self.chats: dict[int, JSON] = {}
         self.users: dict[int, JSON] = {}
@@ -560,7 +595,12 @@ class FakeTelegram:
             if entry is None:
                 raise ApiError(404, "Not Found: method not found")
             self._maybe_fail(name)
+            windows = self._flood_windows(name, params)
             result = await entry[1](params)
+            if windows:  # counted once sent, as Telegram counts what it delivers
+                self.sent_times.append(time.monotonic())
+            for window in windows:
+                window.times.append(self.sent_times[-1])
         except ApiError as error:
             return web.json_response(error.body(), status=error.status)
         except Exception as error:  # a bug in the fake or a request it cannot read: say so
@@ -608,6 +648,21 @@ class FakeTelegram:
         if failure.left <= 0:
             queue.pop(0)
         raise ApiError(failure.status, failure.description, failure.parameters)
+
+    def _flood_windows(self, name: str, params: JSON) -> list[FloodWindow]:
+        """The windows a message counts in; raises 429 with retry_after when one is full."""
+        if not self.flood_limits or name not in FLOOD_METHODS:
+            return []
+        windows = [self._overall]
+        chat_id = params.get("chat_id")
+        if isinstance(chat_id, int) and chat_id < 0:
+            windows.append(self._groups.setdefault(chat_id, FloodWindow(*self._per_group)))
+        wait = max(window.wait(time.monotonic()) for window in windows)
+        if wait > 0:
+            self.too_many[name] += 1
+            retry = max(1, math.ceil(wait))
+            raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+        return windows
 
     def _method_table(self) -> dict[str, Callable[[JSON], Awaitable[Any]]]:
         return {

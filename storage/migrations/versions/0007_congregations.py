@@ -1,7 +1,7 @@
 """congregations: crews side by side, their stewards, lobbies, people looking and knocks
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-06 12:00:00
 
 New tables only; no existing table changes. A crew is in at most one congregation (its id is
@@ -17,7 +17,7 @@ from alembic import op
 import storage.models
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
