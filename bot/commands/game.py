@@ -143,7 +143,7 @@ class Game:
                         member: Member | None, window: tuple[datetime, int] | None
                         ) -> list[Message]:
         if crew is None and isinstance(event, CommandReceived):
-            lobby = await self._lobby(store, event, now)
+            lobby = await self._lobby(store, event, now, window)
             if lobby is not None:
                 return lobby
         if crew is None:
@@ -164,8 +164,8 @@ class Game:
             return await self._button(store, crew, member, event, now)
         return await self._left(store, crew, member, event, now)
 
-    async def _lobby(self, store: Store, event: CommandReceived, now: datetime
-                     ) -> list[Message] | None:
+    async def _lobby(self, store: Store, event: CommandReceived, now: datetime,
+                     window: tuple[datetime, int] | None) -> list[Message] | None:
         """A command in a congregation's lobby (a chat that is no crew), or the one that makes
         the chat a lobby; None for a chat that is neither, which then becomes a crew."""
         text = event.text.strip()
@@ -174,8 +174,8 @@ class Game:
             return None
         if not text.startswith("/"):
             return []
-        self.throttle.check((event.chat.platform, event.chat.chat_id, event.actor.user_id),
-                            int(SETTINGS["rate_limit"].default), now, event)
+        if window is not None:
+            self.throttle.check(window, int(SETTINGS["rate_limit"].default), now)
         head, _, args = text.partition(" ")
         name = head[1:].split("@", 1)[0].lower()
         if name not in self.commands:
