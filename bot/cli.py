@@ -28,6 +28,7 @@ from bot.export import as_csv, as_json
 from bot.health import Health
 from bot.logs import quiet_for_terminal
 from storage.engine import database_url, redacted
+from storage.instance import Instance
 
 log = logging.getLogger("crewbot")
 SKEW = timedelta(minutes=5)  # how far another machine's clock may run ahead of ours
@@ -232,10 +233,15 @@ async def run(config: Config, database: str) -> int:
 async def serve(config: Config, database: str, health: Health) -> int:
     app = await open_app(database, utc_now, config.default_timezone, config.db_pool_size)
     adapters: list[Any] = []
+    instance = Instance(app.engine, app.game.holder)
     if config.telegram_token:
         from bot.adapters.telegram_adapter import TelegramAdapter
+        from bot.adapters.telegram_webhook import Webhook
 
-        adapters.append(TelegramAdapter(app.game, config.telegram_token, config.telegram_api_url))
+        webhook = Webhook(config.webhook_url, config.webhook_host, config.webhook_port,
+                          config.webhook_secret or "") if config.webhook_url else None
+        adapters.append(TelegramAdapter(app.game, config.telegram_token, config.telegram_api_url,
+                                        webhook=webhook))
     if config.discord_token:
         from bot.adapters.discord_adapter import DiscordAdapter
 
@@ -251,6 +257,11 @@ async def serve(config: Config, database: str, health: Health) -> int:
     started = []
     running = False
     try:
+        if config.telegram_token:
+            # Telegram replies are kept with their events until sent; this process's number
+            # tells the others whether it still runs (storage/instance.py).
+            await instance.start()
+            app.game.holder = instance.id
         for adapter in adapters:
             started.append(adapter)  # before start: one that fails half-way is closed too
             await adapter.start()
@@ -264,6 +275,7 @@ async def serve(config: Config, database: str, health: Health) -> int:
         ticker.stop()
         for adapter in started:
             await adapter.stop()
+        await instance.stop()
         await app.close()
         if running:
             log.info("event=stop outcome=stopped")
