@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import Application
 
 log = logging.getLogger("crewbot.telegram")
@@ -77,7 +76,7 @@ class WebhookServer:
         try:
             body = json.loads(await request.read())
             update = Update.de_json(body, self.app.bot) if isinstance(body, dict) else None
-        except (ValueError, TypeError, KeyError, TelegramError):
+        except Exception:  # any body PTB cannot read as an update is the sender's error
             update = None
         if update is None or not isinstance(body.get("update_id"), int):
             log.warning("platform=telegram outcome=webhook_refused reason=not_an_update")
