@@ -4,8 +4,9 @@
 
 Each backend is WEBHOOK_PORT:HEALTH_PORT of one `crewbot run`; HAProxy sends a request to a
 process whose /readyz answers 200, and retries a request whose process failed (refused
-connection, closed without an answer, 5xx) on another one. Runs in the foreground until
-SIGTERM or SIGINT. For tests and benchmarks; a production balancer also ends TLS.
+connection, closed without an answer, 5xx) on another one. Runs in the foreground (as this
+process) until SIGTERM or SIGINT. For tests and benchmarks; a production balancer also ends
+TLS.
 """
 
 from __future__ import annotations
@@ -13,11 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 CONFIG = """\
 global
@@ -71,15 +69,13 @@ def main() -> int:
     args = parser.parse_args()
     backends = [tuple(int(p) for p in b.split(":")) for b in args.backend]
     binary = haproxy()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "haproxy.cfg"
-        path.write_text(config(args.listen, backends))  # type: ignore[arg-type]
-        # -db: in the foreground, logging to standard error
-        proc = subprocess.Popen([binary, "-db", "-f", str(path)])
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: proc.terminate())
-        return proc.wait()
-
+    # The configuration goes in on standard input, and haproxy replaces this process: killing
+    # this process's id stops the balancer, and no file is left behind.
+    read, write = os.pipe()
+    os.write(write, config(args.listen, backends).encode())  # type: ignore[arg-type]
+    os.close(write)
+    os.dup2(read, 0)
+    os.execv(binary, [binary, "-db", "-f", "/dev/stdin"])  # -db: foreground, logs to stderr
 
 if __name__ == "__main__":
     sys.exit(main())

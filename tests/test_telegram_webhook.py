@@ -113,6 +113,17 @@ async def kept_replies(database: str) -> int:
         await app.close()
 
 
+async def through(url: str, status: int, timeout: float = 30) -> None:
+    """Waits until a GET of `url` answers `status`."""
+    async with asyncio.timeout(timeout), aiohttp.ClientSession() as http:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(url) as response:
+                    if response.status == status:
+                        return
+            await asyncio.sleep(0.1)  # another process's state: nothing to wait on
+
+
 def owns_port(pid: int, port: int) -> bool:
     """Whether process `pid` has the TCP socket whose local port is `port` (from /proc)."""
     inodes = set()
@@ -238,7 +249,7 @@ async def test_two_webhook_processes_behind_haproxy_and_one_killed(pg_url, tg, t
                                           ("--backend", f"{b.port}:{b.health}"))]
     async with (running(balancer, clean_env(), tmp_path), bots[0].run(tmp_path),
                 bots[1].run(tmp_path)):
-        await until(f"http://127.0.0.1:{front}/none", 404)  # both ready behind HAProxy
+        await through(f"http://127.0.0.1:{front}/none", 404)  # HAProxy sees them ready
         users = [{"id": 200 + i, "is_bot": False, "first_name": f"M{i}"} for i in range(6)]
         for user in users:
             tg.push(tg.message(CREW, user, f"/ask favour from {user['first_name']}"))
