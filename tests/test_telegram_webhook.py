@@ -18,7 +18,7 @@ from bot.app import open_app
 from bot.clock import utc_now
 from tests.conftest import PG_URL, _reset_postgres, ledger_points
 from tests.fakes.telegram_api import FakeTelegram
-from tests.processes import CREWBOT, ROOT, clean_env, free_port, running, until
+from tests.processes import CREWBOT, ROOT, clean_env, free_port, owns_port, running, until
 
 SECRET = "webhook_secret-0123456789"
 CREW = -1001000000001
@@ -122,20 +122,6 @@ async def through(url: str, status: int, timeout: float = 30) -> None:
                     if response.status == status:
                         return
             await asyncio.sleep(0.1)  # another process's state: nothing to wait on
-
-
-def owns_port(pid: int, port: int) -> bool:
-    """Whether process `pid` has the TCP socket whose local port is `port` (from /proc)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(fields[9])
-    fds = Path(f"/proc/{pid}/fd")
-    return any(str(fd.readlink()) == f"socket:[{inode}]" for fd in fds.iterdir()
-               for inode in inodes if fd.is_symlink())
 
 
 def button(sent: dict, label: str) -> str:
