@@ -209,8 +209,8 @@ async def main(database: str, quick: bool) -> str:
     lines = [
         "## Telegram webhooks behind HAProxy",
         "",
-        f"`crewbot run` processes serving the webhook on one PostgreSQL, behind HAProxy "
-        f"{'(quick run)' if quick else ''} on 127.0.0.1; the fake Bot API (in the benchmark's "
+        "`crewbot run` processes serving the webhook on one PostgreSQL, behind HAProxy "
+        f"{'(quick run) ' if quick else ''}on 127.0.0.1; the fake Bot API (in the benchmark's "
         f"process) posts {chats} chats x {members} members' `/ask` updates through it, one "
         "chat's updates in order, different chats at once, as Telegram does.",
         "",
@@ -231,9 +231,11 @@ async def main(database: str, quick: bool) -> str:
         "",
         f"Machine: {os.cpu_count()} cores ({cpu_model()}), shared with other work, so the "
         "figures are noisy. Each process paces its own replies to Telegram's limits (30 "
-        "messages a second, 20 a minute in one group), and every update here gets a reply: "
-        "on this machine the cores, not the process count, bound the rate, so more processes "
-        "add failover, not speed. CPU per update is the bot processes' user+system time "
+        "messages a second, 20 a minute in one group), and every update here gets a reply, "
+        "so one process cannot pass about 30 updates a second; with more processes the fake "
+        "Bot API (one Python process posting every update and answering every send), HAProxy "
+        "and the bots share the same two busy cores, which is what holds the rate down here, "
+        "not the bot's design. CPU per update is the bot processes' user+system time "
         "(/proc/<pid>/stat) over the timed updates, including the database client's work.",
     ]
     return "\n".join(lines) + "\n"

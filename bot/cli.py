@@ -249,6 +249,8 @@ async def serve(config: Config, database: str, health: Health) -> int:
                                        list(config.discord_guild_ids), config.discord_api_url))
 
     async def deliver() -> None:
+        await instance.keep_alive()
+        app.game.holder = instance.id
         for adapter in adapters:
             await adapter.deliver()
 

@@ -30,10 +30,12 @@ class Instance:
         self.engine = engine
         self.id = number or new_id()
         self.conn: AsyncConnection | None = None
+        self.wanted = False  # started and not stopped: keep_alive keeps the lock
 
     async def start(self) -> None:
         if self.engine.dialect.name != "postgresql" or self.conn is not None:
             return
+        self.wanted = True
         conn = await self.engine.connect()
         try:
             while not (await conn.execute(TAKE, {"kind": PROCESS_LOCKS, "id": self.id})
@@ -46,7 +48,29 @@ class Instance:
         self.conn = conn
         log.info("event=instance outcome=started id=%d", self.id)
 
+    async def keep_alive(self) -> None:
+        """Takes the lock again on a new connection if the old one was lost (the database
+        restarted): until then the others count this process as ended."""
+        if not self.wanted:
+            return
+        if self.conn is None:  # the last try to take it again failed
+            await self.start()
+            return
+        try:
+            await self.conn.execute(text("SELECT 1"))
+            await self.conn.commit()
+            return
+        except Exception:  # any failure: the session, and the lock, may be gone
+            log.warning("event=instance outcome=reconnecting id=%d", self.id)
+        try:
+            await self.conn.invalidate()
+        except Exception:  # already broken; the server ended the session
+            log.debug("event=instance outcome=invalidate_failed")
+        self.conn = None
+        await self.start()
+
     async def stop(self) -> None:
+        self.wanted = False
         if self.conn is not None:
             # invalidate, not just close: a pooled connection would keep the session (and the
             # lock) for the next user
