@@ -37,6 +37,7 @@ from bot.export import as_csv, as_json
 from bot.health import Health
 from bot.logs import quiet_for_terminal
 from storage.engine import database_url, redacted
+from storage.instance import Instance
 from storage.leader_lock import LeaderLock, poller_key
 
 log = logging.getLogger("crewbot")
@@ -242,8 +243,14 @@ async def run(config: Config, database: str) -> int:
 async def serve(config: Config, database: str, health: Health) -> int:
     app = await open_app(database, utc_now, config.default_timezone, config.db_pool_size)
     adapters: list[Any] = []
+    instance = Instance(app.engine, app.game.holder)
     if config.telegram_token:
         from bot.adapters.telegram_adapter import TelegramAdapter
+        from bot.adapters.telegram_webhook import Webhook
+
+        webhook = Webhook(config.webhook_url, config.webhook_host, config.webhook_port,
+                          config.webhook_secret or "") if config.webhook_url else None
+
         from bot.adapters.telegram_pacing import WindowRateLimiter
         from storage.send_slots import shared_slots
 
@@ -251,7 +258,8 @@ async def serve(config: Config, database: str, health: Health) -> int:
         bot = "telegram:" + config.telegram_token.partition(":")[0]  # the bot's public id
         pacing = WindowRateLimiter(shared=shared_slots(app.engine), bot=bot)
         adapters.append(TelegramAdapter(app.game, config.telegram_token, config.telegram_api_url,
-                                        rate_limiter=pacing, elect=poller_election(app)))
+                                        rate_limiter=pacing, webhook=webhook,
+                                        elect=None if webhook else poller_election(app)))
     if config.discord_token:
         from bot.adapters.discord_adapter import DiscordAdapter
         from bot.adapters.discord_shards import TURN
@@ -264,6 +272,8 @@ async def serve(config: Config, database: str, health: Health) -> int:
             turns=shared_turns(app.engine, TURN)))
 
     async def deliver() -> None:
+        await instance.keep_alive()
+        app.game.holder = instance.id
         for adapter in adapters:
             await adapter.deliver()
 
@@ -272,6 +282,11 @@ async def serve(config: Config, database: str, health: Health) -> int:
     started = []
     running = False
     try:
+        if config.telegram_token:
+            # Telegram replies are kept with their events until sent; this process's number
+            # tells the others whether it still runs (storage/instance.py).
+            await instance.start()
+            app.game.holder = instance.id
         for adapter in adapters:
             started.append(adapter)  # before start: one that fails half-way is closed too
             await adapter.start()
@@ -285,6 +300,7 @@ async def serve(config: Config, database: str, health: Health) -> int:
         ticker.stop()
         for adapter in started:
             await adapter.stop()
+        await instance.stop()
         await app.close()
         if running:
             log.info("event=stop outcome=stopped")

@@ -7,8 +7,10 @@ import ipaddress
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -26,6 +28,9 @@ TEST_VARIABLES = frozenset({"CREWBOT_TEST_DATABASE_URL", "CREWBOT_REQUIRE_POSTGR
 # Loose on purpose: they catch a paste of the wrong thing, the platform judges the rest.
 TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]{30,}")
 DISCORD_TOKEN = re.compile(r"[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}", re.ASCII)
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook's secret_token allows
+WEBHOOK_PORTS = (443, 80, 88, 8443)  # the ports Telegram's own servers post webhooks to
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1:8443"
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,15 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
              "a SQLite file path, `sqlite:///path`, or `postgresql://user:pass@host/db`"),
     Variable("CREWBOT_TELEGRAM_TOKEN", "unset", "Telegram bot token: serve Telegram", True),
     Variable("CREWBOT_TELEGRAM_API_URL", "Telegram's", "base URL of a self-hosted Bot API server"),
+    Variable("CREWBOT_TELEGRAM_WEBHOOK_URL", "unset (polling)",
+             "public `https://` URL Telegram posts updates to: receive them by webhook instead "
+             "of polling (`http://` only with a self-hosted Bot API server)"),
+    Variable("CREWBOT_TELEGRAM_WEBHOOK_LISTEN", DEFAULT_WEBHOOK_LISTEN,
+             "`host:port` this process serves the webhook URL's path on (behind your TLS "
+             "proxy or load balancer)"),
+    Variable("CREWBOT_TELEGRAM_WEBHOOK_SECRET", "unset",
+             "secret Telegram sends with each webhook update (1-256 of `A-Z a-z 0-9 _ -`); "
+             "required with a webhook URL", True),
     Variable("CREWBOT_DISCORD_TOKEN", "unset", "Discord bot token: serve Discord", True),
     Variable("CREWBOT_DISCORD_GUILD_IDS", "unset",
              "server ids (comma-separated) to sync slash commands to at once"),
@@ -99,6 +113,10 @@ class Config:
     tick_seconds: float = 30.0
     db_pool_size: int = PG_POOL_SIZE
     telegram_api_url: str | None = None
+    webhook_url: str | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str | None = field(default=None, repr=False)
     discord_guild_ids: tuple[int, ...] = ()
     discord_api_url: str | None = None
     discord_shard_count: int | None = None  # None: the count Discord recommends
@@ -114,7 +132,8 @@ class Config:
     @property
     def secrets(self) -> list[str]:
         password = database_url(self.database).password
-        return [s for s in (self.telegram_token, self.discord_token, password) if s]
+        return [s for s in (self.telegram_token, self.discord_token, self.webhook_secret,
+                            password) if s]
 
     @property
     def platforms(self) -> list[str]:
@@ -211,6 +230,8 @@ def from_env(env: dict[str, str] | None = None) -> Config:
     api_url = get("CREWBOT_TELEGRAM_API_URL") or None
     if api_url and not api_url.startswith(("http://", "https://")):
         problems.append("CREWBOT_TELEGRAM_API_URL must be an http:// or https:// URL")
+    webhook = webhook_settings(get, bool(telegram_token), api_url,
+                               (host, int(port_text)) if port_text.isdigit() else None, problems)
     discord_token = get("CREWBOT_DISCORD_TOKEN")
     if discord_token and not DISCORD_TOKEN.fullmatch(discord_token):
         problems.append("CREWBOT_DISCORD_TOKEN is not shaped like a Discord bot token (three "
@@ -237,7 +258,59 @@ def from_env(env: dict[str, str] | None = None) -> Config:
                   default_timezone=zone, log_format=log_format,
                   health_port=int(port_text) if port_text else None,
                   health_host=host, env_file=env_file,
-                  pictures_dir=get("CREWBOT_PICTURES_DIR") or None, unknown=unknown)
+                  pictures_dir=get("CREWBOT_PICTURES_DIR") or None, unknown=unknown,
+                  **webhook)
+
+
+def webhook_settings(get: Callable[[str], str], has_token: bool, api_url: str | None,
+                     health: tuple[str, int] | None, problems: list[str]) -> dict:
+    """The webhook's Config fields, each problem added to `problems`."""
+    url, secret = get("CREWBOT_TELEGRAM_WEBHOOK_URL"), get("CREWBOT_TELEGRAM_WEBHOOK_SECRET")
+    listen = get("CREWBOT_TELEGRAM_WEBHOOK_LISTEN")
+    if not url:
+        if secret:  # meant for a webhook that is not set: polling would surprise
+            problems.append("CREWBOT_TELEGRAM_WEBHOOK_SECRET is only used with "
+                            "CREWBOT_TELEGRAM_WEBHOOK_URL: set that too to receive updates by "
+                            "webhook, or unset the secret to poll")
+        return {}
+    if not has_token:
+        problems.append("CREWBOT_TELEGRAM_WEBHOOK_URL needs CREWBOT_TELEGRAM_TOKEN: set the "
+                        "bot's token too, or unset the webhook URL")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or not parts.hostname or parts.scheme not in ("https", "http"):
+        problems.append("CREWBOT_TELEGRAM_WEBHOOK_URL must be a URL such as "
+                        "https://bot.example.org/telegram, where Telegram can reach this bot")
+    elif parts.scheme == "http" and not api_url:
+        problems.append("CREWBOT_TELEGRAM_WEBHOOK_URL must start with https://: Telegram posts "
+                        "only to HTTPS (plain http:// works only with a self-hosted Bot API "
+                        "server named in CREWBOT_TELEGRAM_API_URL)")
+    elif not api_url and (port or 443) not in WEBHOOK_PORTS:
+        problems.append(f"CREWBOT_TELEGRAM_WEBHOOK_URL uses port {port}, but Telegram posts "
+                        "only to ports 443, 80, 88 or 8443: use one of them (the proxy in "
+                        "front may forward to any port)")
+    elif parts.fragment or parts.query:
+        problems.append("CREWBOT_TELEGRAM_WEBHOOK_URL must not have a ?query or #fragment: "
+                        "write the scheme, host and path only")
+    if not WEBHOOK_SECRET.fullmatch(secret):
+        problems.append("CREWBOT_TELEGRAM_WEBHOOK_SECRET must be set with a webhook URL, 1 to "
+                        "256 of the characters A-Z a-z 0-9 _ and -, for example the output of "
+                        "`openssl rand -hex 32`")
+    host, _, port_text = (listen or DEFAULT_WEBHOOK_LISTEN).rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not (_is_host(host) and port_text.isascii() and port_text.isdigit()
+            and 1 <= int(port_text) <= 65535):
+        problems.append("CREWBOT_TELEGRAM_WEBHOOK_LISTEN must be host:port, such as "
+                        "127.0.0.1:8443 (behind a proxy on this machine) or 0.0.0.0:8443")
+        return {}
+    if health is not None and int(port_text) == health[1] and host in (health[0], "0.0.0.0"):
+        problems.append("CREWBOT_TELEGRAM_WEBHOOK_LISTEN and CREWBOT_HEALTH_PORT name the same "
+                        "port: give the webhook and the health endpoint a port each")
+    return {"webhook_url": url, "webhook_host": host, "webhook_port": int(port_text),
+            "webhook_secret": secret}
 
 
 SHARD_RANGE = re.compile(r"([0-9]{1,6})(?:-([0-9]{1,6}))?")

@@ -405,3 +405,19 @@ class SendSlotRow(Base):
     key: Mapped[str] = mapped_column(String(96), primary_key=True)
     slots: Mapped[list[datetime]] = mapped_column(
         ARRAY(DateTime(timezone=True)).with_variant(Text(), "sqlite"))
+
+
+class ReplyRow(Base):
+    """What the bot answers a platform event, committed with the event's effects and deleted
+    once it went out: a redelivered event whose answer never left gets it, once. `holder` is
+    the process sending it (storage/instance.py), alive while its database session is."""
+
+    __tablename__ = "replies"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(96))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON)
+    holder: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

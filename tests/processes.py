@@ -122,3 +122,17 @@ async def logged(program: list[str], env: dict[str, str], cwd: Path) -> AsyncIte
                 except TimeoutError:
                     proc.kill()
             await asyncio.wait_for(reader, 10)
+
+
+def owns_port(pid: int, port: int) -> bool:
+    """Whether process `pid` has the TCP socket whose local port is `port` (from /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    fds = Path(f"/proc/{pid}/fd")
+    return any(str(fd.readlink()) == f"socket:[{inode}]" for fd in fds.iterdir()
+               for inode in inodes if fd.is_symlink())

@@ -44,6 +44,7 @@ from telegram.request import BaseRequest, RequestData
 from bot.adapters.telegram_http import AiohttpRequest
 from bot.adapters.telegram_pacing import ChatOrderedUpdates, WindowRateLimiter
 from bot.adapters.telegram_poller import PollerElection, Role
+from bot.adapters.telegram_webhook import MAX_CONNECTIONS, Webhook, WebhookServer
 from bot.commands.admin import intro_text
 from bot.commands.events import (
     Actor,
@@ -57,7 +58,7 @@ from bot.commands.events import (
     Post,
     ReactionChanged,
 )
-from bot.commands.game import Game
+from bot.commands.game import Game, Replies
 from bot.commands.registry import COMMANDS
 from bot.config import TokenRefused
 
@@ -203,14 +204,16 @@ class PollWatch(BaseRequest):
 
 
 class TelegramAdapter:
-    """Long-polls Telegram inside the bot's own loop; every group is a crew."""
+    """Long-polls Telegram inside the bot's own loop, or with `webhook` serves Telegram's
+    webhook instead; every group is a crew."""
 
     def __init__(self, game: Game, token: str, api_url: str | None = None,
                  builder: ApplicationBuilder | None = None,
                  rate_limiter: BaseRateLimiter | None = None,
                  request: BaseRequest | None = None,
                  get_updates_request: BaseRequest | None = None,
-                 elect: Callable[[int], PollerElection] | None = None) -> None:
+                 elect: Callable[[int], PollerElection] | None = None,
+                 webhook: Webhook | None = None) -> None:
         """`builder` may bring the token, where Telegram is and other Application settings; the
         adapter gives it both connections: `request` (the bot's calls) and
         `get_updates_request` (the long polls) when given, else its own on aiohttp (about a
@@ -236,10 +239,17 @@ class TelegramAdapter:
         if api_url:
             root = api_url.rstrip("/")
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+        self.webhook = webhook
+        if webhook is not None:
+            builder = builder.updater(None)  # PTB's documented way to serve a webhook oneself
         self.app: Application = (builder.rate_limiter(rate_limiter or WindowRateLimiter())
                                  .concurrent_updates(ChatOrderedUpdates()).build())
         self.admins: dict[int, tuple[float, frozenset[int]]] = {}  # chat: (when, admin ids)
         self.errors: list[BaseException] = []
+        self.failed_updates: set[int] = set()  # update ids whose handling raised, till answered
+        self.server = (WebhookServer(self.app, webhook, self.handling_failed)
+                       if webhook is not None else None)
+        self.webhook_set = False
         self.app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
         self.app.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, self.on_left))
         self.app.add_handler(CallbackQueryHandler(self.on_button))
@@ -259,6 +269,9 @@ class TelegramAdapter:
                                "with @BotFather.") from None
         await self.publish_commands()
         await self.app.start()
+        if self.server is not None:
+            await self.start_webhook()
+            return
         if self.elect is None:
             await self.start_polling()
             log.info("platform=telegram outcome=polling bot=%s", self.app.bot.username)
@@ -285,13 +298,38 @@ class TelegramAdapter:
 
     @property
     def role(self) -> Role:
-        """"polling" while this process long-polls Telegram, else "standby"."""
+        """"webhook" when Telegram posts to this process; "polling" while it long-polls
+        Telegram, else "standby"."""
+        if self.server is not None:
+            return "webhook"
         return "polling" if self.app.updater and self.app.updater.running else "standby"
+
+    async def start_webhook(self) -> None:
+        """Listens first, then asks Telegram to post there: updates that were waiting arrive
+        at once. Every process sets the same webhook; none deletes it when it stops, so the
+        others go on receiving."""
+        assert self.server is not None and self.webhook is not None
+        await self.server.start()
+        await self.app.bot.set_webhook(self.webhook.url, secret_token=self.webhook.secret,
+                                       allowed_updates=ALLOWED_UPDATES,
+                                       max_connections=MAX_CONNECTIONS)
+        self.webhook_set = True
+        log.info("platform=telegram outcome=webhook bot=%s", self.app.bot.username)
+
+    def handling_failed(self, update_id: int) -> bool:
+        """Whether handling this update raised (then forgotten: the answer says so)."""
+        if update_id in self.failed_updates:
+            self.failed_updates.discard(update_id)
+            return True
+        return False
 
     @property
     def connected(self) -> bool:
-        """Polling, and the latest poll came back fine, recently; a standby is ready as soon as
-        the bot is (it sends, and polls once elected)."""
+        """Webhook: listening, with the webhook set. Polling: the latest poll came back fine,
+        recently; or standing by for another process's poller."""
+        if self.server is not None:
+            return self.webhook_set and self.server.listening and self.app.running
+        # A standby is ready as soon as the bot is: it sends, and polls once elected.
         if self.election is not None and self.role == "standby":
             return self.app.running
         last_ok = self.poll.last_ok
@@ -304,6 +342,8 @@ class TelegramAdapter:
         log.warning("platform=telegram outcome=poll_failed error=%s", type(error).__name__)
 
     async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()  # lets updates in hand finish; the webhook stays set
         if self.election is not None:
             await self.election.stop(self.stop_polling)
         await self.stop_polling()
@@ -328,6 +368,8 @@ class TelegramAdapter:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert context.error is not None
         self.errors.append(context.error)
+        if isinstance(update, Update) and self.server is not None:
+            self.failed_updates.add(update.update_id)
         log.error("platform=telegram outcome=error error=%s", type(context.error).__name__,
                   exc_info=context.error)
 
@@ -378,7 +420,7 @@ class TelegramAdapter:
         who = actor(query.from_user, await self.is_admin(message.chat.id, query.from_user.id))
         event = ButtonPressed(chat_of(message.chat), who, action=query.data or "",
                               event_id=f"tg:{update.update_id}")
-        replies = await self.game.handle(event)
+        replies = await self.game.handle(event, {"actor": event.actor.user_id, "button": True})
         # short private answers (refusals) as the presser's alert; anything for one person's
         # eyes (dm_to) goes by direct message, like a command's
         notes = [r for r in replies if r.private and r.dm_to is None]
@@ -387,8 +429,9 @@ class TelegramAdapter:
                                show_alert=bool(notes))
         except BadRequest:  # redelivered after a restart, the query has expired: still post
             log.info("platform=telegram outcome=answer_expired")
-        await self.send_all(event.chat, [r for r in replies if r not in notes],
-                            actor_id=event.actor.user_id)
+        await self.send_kept(event, Replies([r for r in replies if r not in notes],
+                                            kept=getattr(replies, "kept", False)),
+                             actor_id=event.actor.user_id)
 
     async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.message_reaction
@@ -444,7 +487,24 @@ class TelegramAdapter:
 
     async def answer(self, event: Event, reply_to: int | None = None) -> None:
         actor_id = getattr(getattr(event, "actor", None), "user_id", None)
-        await self.send_all(event.chat, await self.game.handle(event), reply_to, actor_id)
+        replies = await self.game.handle(event, {"reply_to": reply_to, "actor": actor_id})
+        await self.send_kept(event, replies, reply_to, actor_id)
+
+    async def send_kept(self, event: Event, replies: list[Message], reply_to: int | None = None,
+                        actor_id: str | None = None) -> None:
+        """Sends an event's replies; those kept with the event are then marked sent, also when
+        sending failed for good (a failure Telegram will not change its mind about). Only a
+        process that dies or stops first leaves them kept, for the event's redelivery or for
+        another process (`deliver`)."""
+        kept = getattr(replies, "kept", False) and event.event_id
+        try:
+            await self.send_all(event.chat, replies, reply_to, actor_id)
+        except Exception:
+            if kept:
+                await self.game.replies_sent(event.chat.platform, event.event_id or "")
+            raise
+        if kept:  # not when cancelled half-way (a stopping process): sent again later
+            await self.game.replies_sent(event.chat.platform, event.event_id or "")
 
     # outbound
 
@@ -546,8 +606,18 @@ class TelegramAdapter:
         return await self._post(chat, replace(message, attachment=None))
 
     async def deliver(self) -> None:
-        """Sends what the core queued; a failed post stays queued for the next tick."""
+        """Sends what the core queued (a failed post stays queued for the next tick), and the
+        kept replies of events whose process ended before sending them."""
         await self.game.deliver(PLATFORM, self._send_post, TelegramError, pause_on=RetryAfter)
+        for event_id, chat, kept, replies in await self.game.stale_replies(PLATFORM):
+            if kept.get("button"):  # the presser's alert went with the query, long expired
+                replies = [r for r in replies if not (r.private and r.dm_to is None)]
+            try:
+                await self.send_all(chat, replies, kept.get("reply_to"), kept.get("actor"))
+            except TelegramError as error:
+                log.warning("platform=telegram outcome=kept_reply_failed error=%s",
+                            type(error).__name__)
+            await self.game.replies_sent(PLATFORM, event_id)
 
     async def _send_post(self, posted: Post) -> str | None:
         if posted.message.dm_to:  # undeliverable privately: dropped, never public

@@ -10,7 +10,7 @@ from typing import Literal, Protocol
 
 log = logging.getLogger("crewbot.telegram")
 
-Role = Literal["polling", "standby"]
+Role = Literal["polling", "standby", "webhook"]
 
 RETRY_SECONDS = 2.0  # how often a standby asks for the lock
 CHECK_SECONDS = 1.0  # how often the poller checks that its lock connection still holds the lock

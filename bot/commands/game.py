@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -58,11 +59,27 @@ NOT_A_TARGET = ("That message is not a check-in or a meeting's attendance post, 
 
 class Replies(list[Message]):
     """The messages answering an event, and `note`: why it changed nothing. Only the console
-    shows the note; the platforms stay silent about a reaction that does not count."""
+    shows the note; the platforms stay silent about a reaction that does not count. `kept`:
+    they are stored with the event until `Game.replies_sent` (see `Game.handle`)."""
 
-    def __init__(self, messages: Iterable[Message] = (), note: str = "") -> None:
+    def __init__(self, messages: Iterable[Message] = (), note: str = "",
+                 kept: bool = False) -> None:
         super().__init__(messages)
         self.note = note
+        self.kept = kept
+
+
+def kept_json(message: Message) -> dict:
+    """A reply as stored with its event: a picture that can be drawn again is kept as its
+    recipe only."""
+    attachment = message.attachment
+    if attachment is not None and attachment.recipe is not None:
+        message = replace(message, attachment=replace(attachment, data=b""))
+    return {**message.to_json(), "private": message.private}
+
+
+def from_kept(data: dict) -> Message:
+    return replace(Message.from_json(data), private=bool(data.get("private")))
 
 
 @dataclass(frozen=True)
@@ -84,9 +101,18 @@ class Game:
         self.default_timezone = default_timezone  # each new crew's (CREWBOT_DEFAULT_TIMEZONE)
         self.commands = load()
         self.throttle = Throttle()
+        # This process, as the sender of the replies it keeps (storage/instance.py may give
+        # it another number, one no running process has).
+        self.holder = secrets.randbelow(2**31 - 2) + 1
 
-    async def handle(self, event: Event) -> list[Message]:
-        """Handles one event in one transaction; a lost race is retried, a crash apologised for."""
+    async def handle(self, event: Event, keep: dict | None = None) -> list[Message]:
+        """Handles one event in one transaction; a lost race is retried, a crash apologised for.
+
+        With `keep` (what the adapter needs to send them again, such as the message to reply
+        to), the replies of an event with an id are stored in its transaction, and the caller
+        sends them and then calls `replies_sent`: an event redelivered after a crash between
+        the commit and the sending returns those replies (once, from whichever process gets
+        it first), and one redelivered after they went returns none."""
         event = scrubbed(event)
         kind = type(event).__name__
         started = time.perf_counter()
@@ -105,26 +131,29 @@ class Game:
                             since)
                         if not fresh:
                             log_event(event, "duplicate", started, self.commands)
-                            return []
+                            return await self._unsent(store, event, keep)
                         try:
                             messages = await self._dispatch(store, event, now, crew, member,
                                                             window)
                         except NotCounted as why:
                             messages = Replies(note=str(why))
+                        messages = await self._keep(store, event, keep, messages, now)
                         await store.commit()
                         log_event(event, "ok", started, self.commands)
                         return messages
                     except Refusal as refusal:
                         await store.rollback()
+                        said: list[Message] = [Message((str(refusal),), private=True)]
                         if event.event_id:  # redelivered, a refusal is not said twice
                             await store.first_seen(event.chat.platform, event.event_id, now)
+                            said = await self._keep(store, event, keep, said, now)
                         if since is not None and not isinstance(refusal, Throttled):
                             # a refused command still counts towards the limit
                             await store.count_command(event.chat.platform, event.chat.chat_id,
                                                       event.actor.user_id, now, since)
                         await store.commit()
                         log_event(event, "refused", started, self.commands)
-                        return [Message((str(refusal),), private=True)]
+                        return said
                     except Exception as error:
                         await store.rollback()
                         if attempt < RETRIES and store.retryable(error):
@@ -138,6 +167,44 @@ class Game:
                 log_event(event, "error", started, self.commands, error)
                 return [Message((APOLOGY,), private=True)]
         raise AssertionError("unreachable")
+
+    async def _keep(self, store: Store, event: Event, keep: dict | None,
+                    messages: list[Message], now: datetime) -> list[Message]:
+        if keep is None or not event.event_id or not messages:
+            return messages
+        payload = {**keep, "messages": [kept_json(m) for m in messages]}
+        await store.outbox.keep_replies(event.chat.platform, event.event_id, event.chat.chat_id,
+                                        payload, self.holder, now)
+        return Replies(messages, getattr(messages, "note", ""), kept=True)
+
+    async def _unsent(self, store: Store, event: Event, keep: dict | None) -> list[Message]:
+        """The replies of a redelivered event that never went out, if their sender ended."""
+        if keep is None or not event.event_id:
+            return []
+        payload = await store.outbox.claim_replies(event.chat.platform, event.event_id,
+                                                   self.holder)
+        await store.commit()
+        if payload is None:
+            return []
+        log.info("event=%s crew=%s outcome=unsent_replies", type(event).__name__,
+                 event.chat.chat_id)
+        return Replies([self._drawn(0, from_kept(m)) for m in payload["messages"]], kept=True)
+
+    async def replies_sent(self, platform: str, event_id: str) -> None:
+        """The kept replies of the event went out (or were handed to the outbox)."""
+        async with self.uow() as store:
+            await store.outbox.replies_sent(platform, event_id)
+            await store.commit()
+
+    async def stale_replies(self, platform: str) -> list[tuple[str, Chat, dict, list[Message]]]:
+        """Kept replies whose sender ended before sending them, now this process's to send:
+        (event id, chat, what was kept with them, the messages)."""
+        async with self.uow() as store:
+            rows = await store.outbox.stale_replies(platform, self.holder)
+            await store.commit()
+        return [(event_id, Chat(platform, chat_id), payload,
+                 [self._drawn(0, from_kept(m)) for m in payload["messages"]])
+                for event_id, chat_id, payload in rows]
 
     async def _dispatch(self, store: Store, event: Event, now: datetime, crew: Crew | None,
                         member: Member | None, window: tuple[datetime, int] | None

@@ -352,6 +352,23 @@ class Outbox(Protocol):
     async def add_due(self, crew_id: int, kind: str, subject_id: int, due_at: datetime
                       ) -> None: ...
 
+    async def keep_replies(self, platform: str, event_id: str, chat_id: str, payload: dict,
+                           holder: int, now: datetime) -> None:
+        """Keeps what answers a platform event, in the event's transaction, for `holder` (the
+        process that will send it) until `replies_sent`."""
+        ...
+
+    async def claim_replies(self, platform: str, event_id: str, holder: int) -> dict | None:
+        """The kept replies of an event whose sender ended before they went out, now
+        `holder`'s to send; None if there are none, or their sender still runs."""
+        ...
+
+    async def stale_replies(self, platform: str, holder: int) -> list[tuple[str, str, dict]]:
+        """(event id, chat id, payload) of kept replies whose sender ended, now `holder`'s."""
+        ...
+
+    async def replies_sent(self, platform: str, event_id: str) -> None: ...
+
     async def next_due_at(self) -> datetime | None: ...
 
     async def due(self, now: datetime, limit: int) -> list[Due]: ...

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, true, update
 
 from bot.rules.model import Crew, Due, Link
-from storage.models import CrewRow, DueRow, OutboxRow
+from storage.instance import PROCESS_LOCKS
+from storage.models import CrewRow, DueRow, OutboxRow, ReplyRow
 from storage.repositories.base import Db
 from storage.repositories.rows import record, to_crew
 from storage.repositories.statements import LEASE, MAX_ATTEMPTS
+
+STALE_BATCH = 100
 
 
 class SqlOutbox:
@@ -126,3 +129,42 @@ class SqlOutbox:
             update(DueRow).where(DueRow.id == due_id, DueRow.done_at.is_(None))
             .values(done_at=now))
         return bool(result.rowcount)
+
+    # replies kept with their event
+
+    async def keep_replies(self, platform: str, event_id: str, chat_id: str, payload: dict,
+                           holder: int, now: datetime) -> None:
+        await self.db.conn.execute(insert(ReplyRow).values(
+            platform=platform, event_id=event_id[:96], chat_id=chat_id, payload=payload,
+            holder=holder, created_at=now))
+
+    def _holder_gone(self, holder: int) -> ColumnElement[bool]:
+        """True for a reply whose sender has ended: on PostgreSQL, nobody holds its process lock
+        (taking it here, till the end of this transaction, also keeps two claimers from both
+        winning); on SQLite, one process a database, any sender but this one."""
+        others = ReplyRow.holder != holder
+        if self.db.dialect != "postgresql":
+            return others
+        return others & func.pg_try_advisory_xact_lock(PROCESS_LOCKS, ReplyRow.holder).is_(true())
+
+    async def claim_replies(self, platform: str, event_id: str, holder: int) -> dict | None:
+        result = await self.db.conn.execute(
+            update(ReplyRow).where(ReplyRow.platform == platform,
+                                   ReplyRow.event_id == event_id[:96], self._holder_gone(holder))
+            .values(holder=holder).returning(ReplyRow.payload))
+        return result.scalar()
+
+    async def stale_replies(self, platform: str, holder: int) -> list[tuple[str, str, dict]]:
+        oldest = (select(ReplyRow.id).where(ReplyRow.platform == platform)
+                  .order_by(ReplyRow.id).limit(STALE_BATCH).scalar_subquery())
+        result = await self.db.conn.execute(
+            update(ReplyRow).where(ReplyRow.platform == platform, ReplyRow.id.in_(oldest),
+                                   self._holder_gone(holder))
+            .values(holder=holder)
+            .returning(ReplyRow.event_id, ReplyRow.chat_id, ReplyRow.payload))
+        return sorted(((r.event_id, r.chat_id, r.payload) for r in result),
+                      key=lambda r: r[0])
+
+    async def replies_sent(self, platform: str, event_id: str) -> None:
+        await self.db.conn.execute(delete(ReplyRow).where(
+            ReplyRow.platform == platform, ReplyRow.event_id == event_id[:96]))

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Self
 
+import aiohttp
 from aiohttp import web
 from aiohttp.web_request import FileField
 from telegram.constants import ReactionEmoji
@@ -142,6 +143,23 @@ def _update_type(update: Mapping[str, Any]) -> str:
     return next((key for key in update if key != "update_id"), "")
 
 
+def _chat_key(update: Mapping[str, Any]) -> Any:
+    """The chat an update belongs to (its updates are delivered one at a time, in order)."""
+    body = update.get(_update_type(update))
+    if not isinstance(body, dict):
+        return None
+    chat = body.get("chat") or (body.get("message") or {}).get("chat") or {}
+    return chat.get("id") if isinstance(chat, dict) else None
+
+
+@dataclass
+class Delivery:
+    """One webhook POST the fake made: the update, and the answer (a status, or the error)."""
+
+    update_id: int
+    status: int | str
+
+
 def _scope_key(scope: Any, language_code: Any) -> str:
     scope = scope if isinstance(scope, dict) else {"type": "default"}
     key = str(scope.get("type", "default"))
@@ -263,6 +281,21 @@ class FakeTelegram:
         self._polls: list[_Poll] = []
         self._polls_started = 0
         self._confirmed_offset = 0
+        # Webhook: what setWebhook set (None: polling), each POST made, and what is in flight.
+        self.webhook: JSON | None = None
+        self.deliveries: list[Delivery] = []
+        self.webhook_retry = 0.2  # seconds before the first retry; doubled up to 2 s
+        self.webhook_timeout = 30.0  # seconds a POST may take before it counts as failed
+        self._in_flight: set[int] = set()
+        self._retry_at: dict[int, float] = {}
+        self._attempts: Counter[int] = Counter()
+        self._deliverer: asyncio.Task[None] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        # Held calls: the next calls of a method wait here until released (or forever).
+        self._hold: dict[str, int] = {}
+        self.held: list[JSON] = []
+        self.held_from: list[int] = []  # the client's port of each held call
+        self._release = asyncio.Event()
         # Machinery.
         self._ids = itertools.count(1)
         self._failures: dict[str, list[_Failure]] = {}
@@ -307,6 +340,14 @@ class FakeTelegram:
     async def stop(self) -> None:
         """Answers every waiting getUpdates with [] at once, then closes the server."""
         self.release_polls()
+        if self._deliverer is not None:
+            self._deliverer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deliverer
+            self._deliverer = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         if self._runner is not None:
             await asyncio.sleep(0)
             await self._runner.cleanup()
@@ -392,6 +433,35 @@ class FakeTelegram:
         }.get(status, "Internal Server Error")
         failure = _Failure(status, description, parameters, times)
         self._failures.setdefault(method.lower(), []).append(failure)
+
+    def hold(self, method: str, times: int = 1) -> None:
+        """Makes the next `times` calls of `method` wait, unanswered and not yet done, until
+        `release` (as a request Telegram has not answered yet): kill the bot meanwhile, and
+        the call never happened."""
+        self._hold[method.lower()] = self._hold.get(method.lower(), 0) + times
+
+    def release(self) -> None:
+        """Lets the held calls go on (those whose client went away are dropped)."""
+        self._hold.clear()
+        self._release.set()
+        self._release = asyncio.Event()
+
+    async def wait_held(self, count: int = 1, timeout: float = 10) -> list[JSON]:
+        """Waits until `count` calls are being held; returns their params."""
+        return await self._wait(lambda: self.held, None, count, timeout, "held")
+
+    async def wait_delivered(self, timeout: float = 10) -> None:
+        """Waits until every pushed update was posted to the webhook and answered 200."""
+        def done() -> bool:
+            return not self._deliverable() and not self._in_flight
+
+        try:
+            await self._until(done, timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"webhook updates not delivered after {timeout}s: waiting "
+                f"{[u['update_id'] for u in self._deliverable()]}, last answers "
+                f"{self.deliveries[-5:]}") from None
 
     def set_bot_admin(self, chat_id: int, admin: bool = True) -> None:
         """Makes the bot an administrator of the chat, or a plain member."""
@@ -595,6 +665,15 @@ class FakeTelegram:
             if entry is None:
                 raise ApiError(404, "Not Found: method not found")
             self._maybe_fail(name)
+            if self._hold.get(name.lower()):
+                self._hold[name.lower()] -= 1
+                self.held.append(params)
+                peer = request.transport.get_extra_info("peername") if request.transport else None
+                self.held_from.append(int(peer[1]) if peer else 0)
+                self._notify()
+                await self._release.wait()
+                if request.transport is None or request.transport.is_closing():
+                    raise ApiError(502, "Bad Gateway: the client went away")
             windows = self._flood_windows(name, params)
             result = await entry[1](params)
             if windows:  # counted once sent, as Telegram counts what it delivers
@@ -669,6 +748,7 @@ class FakeTelegram:
             "getMe": self._get_me,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
+            "setWebhook": self._set_webhook,
             "close": self._true,
             "logOut": self._true,
             "getUpdates": self._get_updates,
@@ -707,13 +787,112 @@ class FakeTelegram:
     async def _delete_webhook(self, params: JSON) -> bool:
         if params.get("drop_pending_updates"):
             self._pending.clear()
+        self.webhook = None
+        return True
+
+    async def _set_webhook(self, params: JSON) -> bool:
+        url = str(params.get("url") or "")
+        if not url:  # Telegram: an empty URL removes the webhook
+            return await self._delete_webhook(params)
+        if not url.startswith(("https://", "http://127.0.0.1:", "http://localhost:")):
+            raise ApiError(400, "Bad Request: bad webhook: HTTPS URL must be provided for "
+                                "webhook")
+        if params.get("drop_pending_updates"):
+            self._pending.clear()
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self.allowed_updates = allowed
+            self._allowed_filter = frozenset(allowed) if allowed else None
+        self.webhook = {"url": url, "secret_token": params.get("secret_token"),
+                        "max_connections": int(params.get("max_connections") or 40),
+                        "allowed_updates": allowed}
+        for poll in self._polls:  # a waiting getUpdates ends with a conflict
+            poll.superseded = True
+        if self._deliverer is None or self._deliverer.done():
+            self._deliverer = asyncio.create_task(self._deliver_webhook())
         return True
 
     async def _get_webhook_info(self, params: JSON) -> JSON:
         pending = len(self._deliverable())
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": pending}
+        info: JSON = {"url": self.webhook["url"] if self.webhook else "",
+                      "has_custom_certificate": False, "pending_update_count": pending}
+        if self.webhook:
+            info["max_connections"] = self.webhook["max_connections"]
+            if self.webhook["allowed_updates"] is not None:
+                info["allowed_updates"] = self.webhook["allowed_updates"]
+        failed = [d for d in self.deliveries if d.status != 200]
+        if failed:
+            info["last_error_message"] = str(failed[-1].status)
+        return info
+
+    # Webhook delivery, as Telegram does it: POST each update with the secret header, retry
+    # one that got no 200 (an error status, a refused or broken connection, a timeout) later;
+    # one chat's updates one at a time, in order; at most max_connections at once.
+
+    async def _deliver_webhook(self) -> None:
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while self.webhook is not None and not self._closing:
+                now = loop.time()
+                busy = {_chat_key(u) for u in self._pending
+                        if u["update_id"] in self._in_flight}
+                for update in self._deliverable():
+                    if len(self._in_flight) >= self.webhook["max_connections"]:
+                        break
+                    chat = _chat_key(update)
+                    update_id = update["update_id"]
+                    if (update_id in self._in_flight or chat in busy
+                            or self._retry_at.get(update_id, 0) > now):
+                        busy.add(chat)  # later updates of this chat wait for this one
+                        continue
+                    busy.add(chat)
+                    self._in_flight.add(update_id)
+                    task = asyncio.create_task(self._post_update(update))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                waits = [t - now for t in self._retry_at.values() if t > now]
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(waits, default=1.0)):
+                        await self._changed.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _post_update(self, update: JSON) -> None:
+        assert self.webhook is not None
+        update_id = update["update_id"]
+        headers = {"Content-Type": "application/json"}
+        if self.webhook["secret_token"]:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(self.webhook["secret_token"])
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        status: int | str
+        try:
+            async with self._http.post(
+                self.webhook["url"], data=json.dumps(update), headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+            ) as response:
+                status = response.status
+                await response.read()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            status = type(error).__name__
+        self.deliveries.append(Delivery(update_id, status))
+        self._in_flight.discard(update_id)
+        if status == 200:
+            self._pending = [u for u in self._pending if u["update_id"] != update_id]
+            self._retry_at.pop(update_id, None)
+        else:
+            self._attempts[update_id] += 1
+            delay = min(self.webhook_retry * 2 ** (self._attempts[update_id] - 1), 2.0)
+            self._retry_at[update_id] = asyncio.get_running_loop().time() + delay
+        self._notify()
 
     async def _get_updates(self, params: JSON) -> list[JSON]:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is "
+                                "active; use deleteWebhook to delete the webhook first")
         offset = params.get("offset")
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = max(float(params.get("timeout") or 0), 0.0)
