@@ -198,7 +198,8 @@ def test_env_example_lists_every_setting_and_every_name_compose_needs():
         assert name in listed, name
     for name in INTERPOLATION.findall(COMPOSE.read_text()):
         assert name in listed, name
-    assert all(n in VARIABLES or n == "POSTGRES_PASSWORD" for n in listed), listed
+    compose_only = set(INTERPOLATION.findall(COMPOSE.read_text()))  # POSTGRES_PASSWORD, ...
+    assert all(n in VARIABLES or n in compose_only for n in listed), listed
     # No secret has a value in the committed file.
     for name, variable in VARIABLES.items():
         if variable.secret:
@@ -274,3 +275,20 @@ def test_git_ignores_what_playing_in_the_clone_leaves_behind():
                           timeout=30)
     # The code and the README's sample pictures stay tracked.
     assert (kept.returncode, kept.stdout) == (1, ""), kept.stderr
+
+
+def test_the_scale_profile_runs_two_bot_processes_behind_a_proxy_that_knows_both():
+    services = compose()["services"]
+    scaled = {name for name, s in services.items() if "scale" in s.get("profiles", [])}
+    bots = [name for name, s in services.items()
+            if name not in ("db",) and "crewbot" in str(s.get("image", "")) + str(s.get("build"))]
+    assert len(bots) == 2 and set(bots) - scaled  # the plain `up` still runs one bot
+    proxy = next(name for name in scaled if name not in bots)
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in services[proxy]["volumes"]}
+    caddyfile = ROOT / mounts["./deploy/Caddyfile"].replace("/etc/caddy/", "deploy/")
+    upstreams = re.search(r"reverse_proxy ([^{]+)\{", caddyfile.read_text())[1].split()
+    assert sorted(upstreams) == sorted(f"{bot}:8443" for bot in bots)
+    for bot in bots:  # each listens where the proxy forwards, on the compose database
+        env = services[bot]["environment"]
+        assert env["CREWBOT_TELEGRAM_WEBHOOK_LISTEN"] == "0.0.0.0:8443"
+        assert "@db:5432/" in env["CREWBOT_DATABASE_URL"]
