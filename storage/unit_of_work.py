@@ -35,6 +35,7 @@ from storage.repositories.ledger import SqlLedger
 from storage.repositories.meetings import SqlMeetings
 from storage.repositories.outbox import SqlOutbox
 from storage.repositories.rows import crew_and_member
+from storage.repositories.statements import CREW_KEYS
 from storage.repositories.ventures import SqlVentures
 from storage.sqlite_loop import LoopConnection, loop_sqlite
 
@@ -50,8 +51,11 @@ class SqlStore:
     rolls back): a repository per aggregate on the same connection (`db`), and the few reads
     that cross them on the hot path."""
 
-    def __init__(self, db: Db) -> None:
+    def __init__(self, db: Db, hold_crews: bool = True) -> None:
         self.db = db
+        # PostgreSQL: each unit of work holds its crew (hold_crew); False only to measure what
+        # goes wrong without (bench/scaling_crewlock.py --no-lock).
+        self.holds = hold_crews and db.dialect == "postgresql"
         self.crews = SqlCrews(db)
         self.circles = SqlCircles(db)
         self.favours = SqlFavours(db)
@@ -79,6 +83,14 @@ class SqlStore:
             isinstance(error, DBAPIError) and (error.connection_invalidated
                                                or "deadlock" in str(error).lower()))
 
+    async def hold_crew(self, crew_id: int) -> None:
+        """Until this unit of work ends, no other (in any process) holds this crew: on
+        PostgreSQL a transaction-level advisory lock, waited for; every read after it sees what
+        the crew's previous unit of work committed. SQLite's writers already take turns (BEGIN
+        IMMEDIATE at the first statement), so there it is nothing."""
+        if self.holds:
+            await self.db.run("hold_crew", key=crew_id % CREW_KEYS)
+
     async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
         result = await self.db.run("first_seen", platform=platform, event_id=event_id[:96],
                                    at=now)
@@ -91,10 +103,21 @@ class SqlStore:
         at once, the first read of every event, so it belongs to the unit of work rather than
         to one repository."""
         if "arrival" in self.db.sql and event_id:
-            row = (await self.db.run("arrival", platform=platform, event_id=event_id[:96], at=now,
+            row = (await self.db.run("arrival" if self.holds else "arrival_unheld",
+                                     platform=platform, event_id=event_id[:96], at=now,
                                      chat_id=chat_id, user_id=user_id)).one()
-            return bool(row[0]), *crew_and_member(row[1:])
+            fresh, held = bool(row[0]), row[1]
+            crew, member = crew_and_member(row[2:])
+            if not (fresh and crew is not None and self.holds and not held):
+                return fresh, crew, member
+            # Another unit of work holds the crew: wait for it, then read the crew and the
+            # member again, as they are after its commit (a statement's snapshot is taken at
+            # its start, before the lock).
+            await self.hold_crew(crew.id)
+            return fresh, *(await self.crews.crew_member(platform, chat_id, user_id))
         fresh = await self.first_seen(platform, event_id, now) if event_id else True
+        if self.holds:
+            await self.db.run("hold_chat", platform=platform, chat_id=chat_id)
         return fresh, *(await self.crews.crew_member(platform, chat_id, user_id))
 
     async def latest_time(self) -> datetime | None:
@@ -120,8 +143,9 @@ class UnitOfWork:
     at a time anyway, and the next one's BEGIN IMMEDIATE then starts the moment the first
     commits. Another process's write lock is waited for with asyncio.sleep."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, hold_crews: bool = True) -> None:
         self.engine = engine
+        self.hold_crews = hold_crews
         self.loop = loop_sqlite(engine)
         self.turns = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
@@ -144,7 +168,7 @@ class _Scope:
             if self.turns:
                 self.turns.release()
             raise
-        self.store = SqlStore(Db(self.conn))
+        self.store = SqlStore(Db(self.conn), self.uow.hold_crews)
         return self.store
 
     async def __aexit__(self, *exc: object) -> None:

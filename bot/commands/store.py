@@ -30,7 +30,6 @@ class Crews(Protocol):
 
     async def crew_by_id(self, crew_id: int) -> Crew: ...
 
-    async def crews_by_id(self, ids: Iterable[int]) -> dict[int, Crew]: ...
 
     async def all_crews(self) -> list[Crew]: ...
 
@@ -410,7 +409,14 @@ class Store(Protocol):
                       user_id: str) -> tuple[bool, Crew | None, Member | None]:
         """`first_seen` (True without an event id), the chat's crew and the sender's membership
         of it, as one read: the first read of every event, one statement on PostgreSQL, so it
-        stays here rather than being split between the events and `crews`."""
+        stays here rather than being split between the events and `crews`. The unit of work
+        then holds the crew (`hold_crew`), before any of its state is read."""
+        ...
+
+    async def hold_crew(self, crew_id: int) -> None:
+        """Waits until no other unit of work, in this process or another, holds this crew,
+        then holds it until this one ends: a crew's units of work take turns, each seeing the
+        one before it. Every unit of work that changes a crew holds it before reading it."""
         ...
 
     async def latest_time(self) -> datetime | None:

@@ -36,13 +36,6 @@ class SqlCrews:
     async def crew_by_id(self, crew_id: int) -> Crew:
         return to_crew(await self.db.session.get_one(CrewRow, crew_id))
 
-    async def crews_by_id(self, ids: Iterable[int]) -> dict[int, Crew]:
-        wanted = set(ids)
-        if not wanted:
-            return {}
-        rows = await self.db.session.scalars(select(CrewRow).where(CrewRow.id.in_(wanted)))
-        return {r.id: to_crew(r) for r in rows}
-
     async def all_crews(self) -> list[Crew]:
         rows = await self.db.session.scalars(select(CrewRow).order_by(CrewRow.id))
         return [to_crew(r) for r in rows]

@@ -6,11 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Executable,
     Integer,
     String,
     and_,
     bindparam,
+    cast,
     false,
     func,
     literal,
@@ -52,6 +54,12 @@ FAVOUR_NUMBER = ["crew_id", "kind", "number"]  # the unique index of the numbers
 NUMBERS = range(1, 2**31)  # an item's number is an INTEGER: a larger one typed names nothing
 NUMBER_TRIES = 100  # inserts that lost the race for a number, before giving up
 MAX_ATTEMPTS = 50  # then the post is given up (a chat that is gone), not retried forever
+# PostgreSQL: a unit of work holds its crew with pg_advisory_xact_lock(CREW_LOCK, key), the
+# two-int form, whose key space is apart from the one-bigint form (the migrations' lock): the
+# class says "a crew", the key is the crew's id modulo 2**31 (two crews sharing a key, past
+# two thousand million crews, would only take turns).
+CREW_LOCK = 0x43524557  # "CREW"
+CREW_KEYS = 2**31
 
 
 # The statements of every game action, built once per dialect with bound parameters: SQLAlchemy
@@ -260,8 +268,11 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "mark_present": update(_ROSTER).where(
             _ROSTER.c.meeting_id == p("w_meeting"), _ROSTER.c.member_id == p("w_member"),
             _ROSTER.c.present_at.is_(None)).values(present_at=p("at")),
-        **({"arrival": _arrival(p), "award_totals": _AWARD_TOTALS} if dialect == "postgresql"
-           else {}),
+        **({"arrival": _arrival(p, hold=True), "arrival_unheld": _arrival(p, hold=False),
+            "award_totals": _AWARD_TOTALS, "hold_crew": _HOLD_CREW,
+            "hold_chat": select(_crew_lock(func.pg_advisory_xact_lock)).where(
+                _CREWS.c.platform == p("platform"), _CREWS.c.chat_id == p("chat_id"))}
+           if dialect == "postgresql" else {}),
     }
 
 
@@ -292,13 +303,29 @@ SELECT member_id, level, points FROM new
     bindparam("reasons", type_=ARRAY(String)), bindparam("sources", type_=ARRAY(String)))
 
 
-def _arrival(p: Any) -> Executable:
+def _crew_lock(function: Any) -> Any:
+    """pg_advisory_xact_lock or pg_try_advisory_xact_lock on the crew of the row (NULL for
+    no crew)."""
+    return function(literal(CREW_LOCK, Integer), cast(_CREWS.c.id % CREW_KEYS, Integer))
+
+
+# PostgreSQL: waits until no other transaction holds the crew, then holds it until this one
+# ends (commit or rollback).
+_HOLD_CREW = text(f"SELECT pg_advisory_xact_lock({CREW_LOCK}, :key)").bindparams(
+    bindparam("key", type_=Integer))
+
+
+def _arrival(p: Any, hold: bool) -> Executable:
     """PostgreSQL: the event's dedupe insert, the crew and the member in one round trip (a
-    data-modifying CTE); always one row, whose first column is 1 for a new event."""
+    data-modifying CTE); always one row, whose first column is 1 for a new event. `hold`: its
+    second column says whether this transaction now holds the crew (taken without waiting,
+    after the insert; NULL without a crew); else that column is NULL."""
     seen = (pg_insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"), at=p("at"))
             .on_conflict_do_nothing().returning(literal(1).label("new")).cte("seen"))
     fresh = select(func.count().label("fresh")).select_from(seen).subquery("arrival")
-    return select(fresh.c.fresh, *_CREW_COLS, *_MEMBER_COLS).select_from(
+    held = (_crew_lock(func.pg_try_advisory_xact_lock) if hold
+            else type_coerce(null(), Boolean)).label("held")
+    return select(fresh.c.fresh, held, *_CREW_COLS, *_MEMBER_COLS).select_from(
         fresh.outerjoin(_CREWS, and_(_CREWS.c.platform == p("platform"),
                                      _CREWS.c.chat_id == p("chat_id")))
         .outerjoin(_MEMBERS, and_(_MEMBERS.c.crew_id == _CREWS.c.id,
