@@ -2,8 +2,8 @@
 
 Each side is what a bot process has: its own engine (connection pool) and unit of work, and a
 Game per crew (each crew's events at its own times). A scenario sets up many crews at once,
-then runs its race once per crew, the two sides starting together (one a random fraction of a
-millisecond later), and reads straight from the tables how each run ended: an allowed outcome
+then runs its race once per crew, the two sides starting together (one up to a transaction's time
+later), and reads straight from the tables how each run ended: an allowed outcome
 by name, or `BAD` with what is wrong. Used by tests/test_crew_races.py and
 bench/scaling_crewlock.py."""
 
@@ -43,6 +43,8 @@ from storage.unit_of_work import UnitOfWork
 PLATFORM = "telegram"
 START = datetime.fromisoformat("2026-11-02T09:00:00+00:00")  # a Monday
 SETUP_AT_ONCE = 16  # crews set up concurrently (each crew's own events in order)
+RACES_AT_ONCE = 10  # crews raced concurrently, each crew's two sides against each other
+JITTER = 0.03  # seconds: one side of a race starts up to this much later (about a transaction)
 BAD = "BAD"
 
 
@@ -103,18 +105,36 @@ class Race:
 
 async def _together(first: Callable[[], Awaitable[object]],
                     second: Callable[[], Awaitable[object]], rng: random.Random) -> None:
-    """Starts both at once, one of them up to a millisecond later, so that each run's
-    statements interleave differently."""
-    delay = rng.random() / 1000
+    """Starts both at once, one of them up to JITTER later, so that each run's statements
+    interleave differently and either may finish first."""
+    delay = rng.random() * JITTER
 
     async def late(work: Callable[[], Awaitable[object]]) -> None:
         await asyncio.sleep(delay)
         await work()
 
     if rng.random() < 0.5:
-        await asyncio.gather(first(), late(second))
-    else:
         await asyncio.gather(late(first), second())
+    else:
+        await asyncio.gather(first(), late(second))
+
+
+async def _against_due(rooms: list[str], event: Callable[[int, str], Awaitable[object]],
+                       due: Callable[[int], datetime], b: Side, rng: random.Random) -> None:
+    """Each crew's event against its due work, RACES_AT_ONCE crews at a time: side b does the
+    wave's due work (one crew after the other, as a process does), while each crew's event
+    starts at a random moment of it, so some come before their crew's due work, some during,
+    some after."""
+    for start in range(0, len(rooms), RACES_AT_ONCE):
+        wave = range(start, min(start + RACES_AT_ONCE, len(rooms)))
+        spread = JITTER * len(wave)
+
+        async def late(i: int, spread: float = spread) -> None:
+            await asyncio.sleep(rng.random() * spread)
+            await event(i, rooms[i])
+
+        last = due(wave[-1])
+        await asyncio.gather(b.game(last).run_due(last), *(late(i) for i in wave))
 
 
 async def _set_up(rooms: list[str], setup: Callable[[int, str], Awaitable[None]]) -> None:
@@ -125,6 +145,13 @@ async def _set_up(rooms: list[str], setup: Callable[[int, str], Awaitable[None]]
             await setup(i, room)
 
     await asyncio.gather(*(one(i, room) for i, room in enumerate(rooms)))
+
+
+async def _waves(rooms: list[str], race_one: Callable[[int, str], Awaitable[None]]) -> None:
+    """Races the crews RACES_AT_ONCE at a time."""
+    for start in range(0, len(rooms), RACES_AT_ONCE):
+        await asyncio.gather(*(race_one(i, rooms[i])
+                               for i in range(start, min(start + RACES_AT_ONCE, len(rooms)))))
 
 
 def _rooms(name: str, runs: int) -> list[str]:
@@ -169,11 +196,11 @@ async def circle_closing(a: Side, b: Side, runs: int, rng: random.Random) -> Rac
             reaction(room, "alice", f"{room}-b")])
 
     await _set_up(rooms, setup)
-    for i, room in enumerate(rooms):
-        closes = _at(i) + timedelta(hours=24)
-        await _together(lambda room=room, closes=closes: a.game(closes).handle(
-                            reaction(room, "bob", f"{room}-a")),
-                        lambda closes=closes: b.game(closes).run_due(closes), rng)
+    def closes(i: int) -> datetime:
+        return _at(i) + timedelta(hours=24)
+
+    await _against_due(rooms, lambda i, room: a.game(closes(i)).handle(
+        reaction(room, "bob", f"{room}-a")), closes, b, rng)
     ids = await _crew_ids(a.engine, rooms)
     async with a.engine.connect() as conn:
         circles = dict((await conn.execute(
@@ -211,11 +238,12 @@ async def here_tally(a: Side, b: Side, runs: int, rng: random.Random) -> Race:
             command(room, "alice", "/meeting now"), command(room, "alice", "/here")])
 
     await _set_up(rooms, setup)
-    for i, room in enumerate(rooms):
-        ends = _at(i) + timedelta(hours=3)
-        await _together(lambda room=room, ends=ends: a.game(ends - timedelta(milliseconds=1))
-                        .handle(command(room, "bob", "/here")),
-                        lambda ends=ends: b.game(ends).run_due(ends), rng)
+    def ends(i: int) -> datetime:
+        return _at(i) + timedelta(hours=3)
+
+    # bob's clock a moment before his crew's window ends (later crews' windows are still open)
+    await _against_due(rooms, lambda i, room: a.game(ends(i) - timedelta(milliseconds=1))
+                       .handle(command(room, "bob", "/here")), ends, b, rng)
     ids = await _crew_ids(a.engine, rooms)
     async with a.engine.connect() as conn:
         status = dict((await conn.execute(
@@ -250,12 +278,13 @@ async def two_asks(a: Side, b: Side, runs: int, rng: random.Random) -> Race:
                                     command(room, "alice", "/ask a ladder")])
 
     await _set_up(rooms, setup)
-    for i, room in enumerate(rooms):
+
+    async def race_one(i: int, room: str) -> None:
         at = _at(i) + timedelta(minutes=1)
-        await _together(lambda room=room, at=at: a.game(at).handle(
-                            command(room, "alice", "/ask a recipe")),
-                        lambda room=room, at=at: b.game(at).handle(
-                            command(room, "alice", "/ask a song")), rng)
+        await _together(lambda: a.game(at).handle(command(room, "alice", "/ask a recipe")),
+                        lambda: b.game(at).handle(command(room, "alice", "/ask a song")), rng)
+
+    await _waves(rooms, race_one)
     ids = await _crew_ids(a.engine, rooms)
     async with a.engine.connect() as conn:
         favours: dict[int, list[tuple[int, bool]]] = {}
@@ -284,12 +313,13 @@ async def two_checkins(a: Side, b: Side, runs: int, rng: random.Random) -> Race:
                                     command(room, "bob", "/join")])
 
     await _set_up(rooms, setup)
-    for i, room in enumerate(rooms):
+
+    async def race_one(i: int, room: str) -> None:
         at = _at(i) + timedelta(minutes=1)
-        await _together(lambda room=room, at=at: a.game(at).handle(
-                            command(room, "alice", "/checkin sunny")),
-                        lambda room=room, at=at: b.game(at).handle(
-                            command(room, "bob", "/checkin rainy")), rng)
+        await _together(lambda: a.game(at).handle(command(room, "alice", "/checkin sunny")),
+                        lambda: b.game(at).handle(command(room, "bob", "/checkin rainy")), rng)
+
+    await _waves(rooms, race_one)
     ids = await _crew_ids(a.engine, rooms)
     async with a.engine.connect() as conn:
         circles = Counter(c for (c,) in await conn.execute(
@@ -325,10 +355,11 @@ async def two_thanks(a: Side, b: Side, runs: int, rng: random.Random) -> Race:
         replies.setdefault(room, []).extend(
             await side.game(at).handle(command(room, "alice", "/thanks 1")))
 
-    for i, room in enumerate(rooms):
+    async def race_one(i: int, room: str) -> None:
         at = _at(i) + timedelta(minutes=1)
-        await _together(lambda room=room, at=at: thank(a, room, at),
-                        lambda room=room, at=at: thank(b, room, at), rng)
+        await _together(lambda: thank(a, room, at), lambda: thank(b, room, at), rng)
+
+    await _waves(rooms, race_one)
     ids = await _crew_ids(a.engine, rooms)
     async with a.engine.connect() as conn:
         ledger = await _ledger(conn, list(ids.values()))
