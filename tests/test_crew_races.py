@@ -5,6 +5,9 @@ allows, read back from the ledger and the tables (reliability/races.py)."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,7 @@ from storage.engine import empty_public_schema
 from tests.conftest import PG_URL
 
 RUNS = 200
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(
     not PG_URL, reason="the races are PostgreSQL's: SQLite's writers take turns by design "
@@ -35,3 +39,15 @@ async def test_two_processes_racing_on_one_crew_end_in_an_allowed_state(scenario
     assert sum(race.outcomes.values()) == RUNS
     assert race.outcomes[BAD] == 0, race.bad[:5]
     assert BOTH_WAYS.get(scenario, set()) <= set(race.outcomes), race.outcomes
+
+
+def test_the_benchmark_runs_quick_and_the_lock_holds(tmp_path):
+    """bench/scaling_crewlock.py --quick: one markdown section; with the lock no run ends in a
+    state GAME.md forbids (its exit status says so)."""
+    done = subprocess.run([sys.executable, "-m", "bench.scaling_crewlock", "--quick",
+                           "--database", PG_URL], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("## One crew at a time across processes")
+    held = [line for line in done.stdout.splitlines() if "| held |" in line]
+    assert len(held) == len(SCENARIOS) and all("| 20 | 0 |" in line for line in held), held
