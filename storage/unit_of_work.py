@@ -91,9 +91,10 @@ class SqlStore:
         if self.holds:
             await self.db.run("hold_crew", key=crew_id % CREW_KEYS)
 
-    async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
+    async def first_seen(self, platform: str, event_id: str, now: datetime, chat_id: str
+                         ) -> bool:
         result = await self.db.run("first_seen", platform=platform, event_id=event_id[:96],
-                                   at=now)
+                                   at=now, chat_id=chat_id)
         return bool(result.rowcount)
 
     async def arrival(self, platform: str, event_id: str | None, now: datetime, chat_id: str,
@@ -115,7 +116,7 @@ class SqlStore:
             # its start, before the lock).
             await self.hold_crew(crew.id)
             return fresh, *(await self.crews.crew_member(platform, chat_id, user_id))
-        fresh = await self.first_seen(platform, event_id, now) if event_id else True
+        fresh = await self.first_seen(platform, event_id, now, chat_id) if event_id else True
         if self.holds:
             await self.db.run("hold_chat", platform=platform, chat_id=chat_id)
         return fresh, *(await self.crews.crew_member(platform, chat_id, user_id))

@@ -112,7 +112,8 @@ class Game:
                 except Refusal as refusal:
                     await store.rollback()
                     if event.event_id:  # redelivered, a refusal is not said twice
-                        await store.first_seen(event.chat.platform, event.event_id, now)
+                        await store.first_seen(event.chat.platform, event.event_id, now,
+                                               event.chat.chat_id)
                         await store.commit()
                     log_event(event, "refused", started, self.commands)
                     return [Message((str(refusal),), private=True)]

@@ -56,25 +56,29 @@ class SqlCircles:
             await self.db.run("circle_state_roster", crew_id=crew_id, circle_id=circle_id))
         return roster, authors, heard
 
-    async def put_checkin(self, circle_id: int, member_id: int, text: str, now: datetime
-                          ) -> tuple[Checkin, bool]:
+    async def put_checkin(self, crew_id: int, circle_id: int, member_id: int, text: str,
+                          now: datetime) -> tuple[Checkin, bool]:
         """Adds the member's check-in to the circle, or replaces its text; True if it is new."""
-        key = {"circle_id": circle_id, "member_id": member_id, "text": text, "at": now}
+        key = {"crew_id": crew_id, "circle_id": circle_id, "member_id": member_id, "text": text,
+               "at": now}
         new_id = (await self.db.run("add_checkin", **key)).scalar()
         if new_id is not None:
             return Checkin(new_id, circle_id, member_id, text), True
-        row_id = (await self.db.run("edit_checkin", w_circle=circle_id, w_member=member_id,
-                                    text=text, at=now)).scalar_one()
+        row_id = (await self.db.run("edit_checkin", w_crew=crew_id, w_circle=circle_id,
+                                    w_member=member_id, text=text, at=now)).scalar_one()
         return Checkin(row_id, circle_id, member_id, text), False
 
-    async def add_listen(self, checkin_id: int, listener_id: int, via: str) -> bool:
-        result = await self.db.run("add_listen", checkin_id=checkin_id, listener_id=listener_id,
-                                   via=via[:32])
+    async def add_listen(self, crew_id: int, checkin_id: int, listener_id: int, via: str
+                         ) -> bool:
+        result = await self.db.run("add_listen", crew_id=crew_id, checkin_id=checkin_id,
+                                   listener_id=listener_id, via=via[:32])
         return bool(result.rowcount)
 
-    async def remove_listen(self, checkin_id: int, listener_id: int, via: str) -> bool:
+    async def remove_listen(self, crew_id: int, checkin_id: int, listener_id: int, via: str
+                            ) -> bool:
         result = await self.db.session.execute(
-            delete(ListenRow).where(ListenRow.checkin_id == checkin_id,
+            delete(ListenRow).where(ListenRow.crew_id == crew_id,
+                                    ListenRow.checkin_id == checkin_id,
                                     ListenRow.listener_id == listener_id,
                                     ListenRow.via == via[:32]))
         return bool(result.rowcount)

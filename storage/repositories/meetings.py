@@ -56,29 +56,33 @@ class SqlMeetings:
         await self.db.session.execute(delete(MeetingRow).where(MeetingRow.id == meeting_id,
                                                                MeetingRow.status == "planned"))
 
-    async def take_roster(self, meeting_id: int, member_ids: Iterable[int]) -> None:
+    async def take_roster(self, crew_id: int, meeting_id: int, member_ids: Iterable[int]
+                          ) -> None:
         """The roster at the start: these members (and an earlier /away row) count from now."""
         for member_id in member_ids:
-            stmt = self.db.insert(RosterRow).values(meeting_id=meeting_id, member_id=member_id,
-                                                    at_start=True)
+            stmt = self.db.insert(RosterRow).values(crew_id=crew_id, meeting_id=meeting_id,
+                                                    member_id=member_id, at_start=True)
             await self.db.session.execute(stmt.on_conflict_do_update(
                 index_elements=["meeting_id", "member_id"], set_={"at_start": True}))
 
-    async def mark_present(self, meeting_id: int, member_id: int, now: datetime) -> bool:
+    async def mark_present(self, crew_id: int, meeting_id: int, member_id: int, now: datetime
+                           ) -> bool:
         """Marks presence (joining the roster if need be); False if already marked."""
-        await self.db.run("join_roster", meeting_id=meeting_id, member_id=member_id)
-        result = await self.db.run("mark_present", w_meeting=meeting_id, w_member=member_id,
-                                   at=now)
+        await self.db.run("join_roster", crew_id=crew_id, meeting_id=meeting_id,
+                          member_id=member_id)
+        result = await self.db.run("mark_present", w_crew=crew_id, w_meeting=meeting_id,
+                                   w_member=member_id, at=now)
         return bool(result.rowcount)
 
-    async def excuse(self, meeting_id: int, member_id: int) -> bool:
+    async def excuse(self, crew_id: int, meeting_id: int, member_id: int) -> bool:
         """Marks an announced absence; False if it was already announced."""
         await self.db.session.execute(  # on the roster only if still a member at the start
-            self.db.insert(RosterRow).values(meeting_id=meeting_id, member_id=member_id,
-                                             at_start=False, excused=False)
+            self.db.insert(RosterRow).values(crew_id=crew_id, meeting_id=meeting_id,
+                                             member_id=member_id, at_start=False, excused=False)
             .on_conflict_do_nothing())
         result = await self.db.session.execute(
-            update(RosterRow).where(RosterRow.meeting_id == meeting_id,
+            update(RosterRow).where(RosterRow.crew_id == crew_id,
+                                    RosterRow.meeting_id == meeting_id,
                                     RosterRow.member_id == member_id, ~RosterRow.excused)
             .values(excused=True))
         return bool(result.rowcount)

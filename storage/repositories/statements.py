@@ -154,7 +154,8 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "roster": select(*_MEMBER_COLS).where(_MEMBERS.c.crew_id == p("crew_id"),
                                               _MEMBERS.c.active).order_by(_MEMBERS.c.id),
         "first_seen": insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"),
-                                           at=p("at")).on_conflict_do_nothing(),
+                                           at=p("at"), crew_id=_chat_crew(p))
+        .on_conflict_do_nothing(),
         "linked": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author).where(
             _LINKS.c.crew_id == p("crew_id"), _LINKS.c.message_id == p("message_id")),
         "linked_favour": select(_LINKS.c.kind, _LINKS.c.item_id, _LINKS.c.author,
@@ -195,12 +196,14 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                                        subject_id=p("subject_id"), due_at=p("due_at"))
         .on_conflict_do_nothing(),
         "add_checkin": insert(_CHECKINS).values(
-            circle_id=p("circle_id"), member_id=p("member_id"), text=p("text"),
-            updated_at=p("at")).on_conflict_do_nothing().returning(_CHECKINS.c.id),
+            crew_id=p("crew_id"), circle_id=p("circle_id"), member_id=p("member_id"),
+            text=p("text"), updated_at=p("at")).on_conflict_do_nothing().returning(_CHECKINS.c.id),
         "edit_checkin": update(_CHECKINS).where(
-            _CHECKINS.c.circle_id == p("w_circle"), _CHECKINS.c.member_id == p("w_member"))
+            _CHECKINS.c.crew_id == p("w_crew"), _CHECKINS.c.circle_id == p("w_circle"),
+            _CHECKINS.c.member_id == p("w_member"))
         .values(text=p("text"), updated_at=p("at")).returning(_CHECKINS.c.id),
-        "add_listen": insert(_LISTENS).values(checkin_id=p("checkin_id"),
+        "add_listen": insert(_LISTENS).values(crew_id=p("crew_id"),
+                                              checkin_id=p("checkin_id"),
                                               listener_id=p("listener_id"), via=p("via"))
         .on_conflict_do_nothing(),
         "favour": select(*_FAVOUR_COLS).where(_FAVOURS.c.id == p("id")),
@@ -262,11 +265,13 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "add_post": insert(_OUTBOX).values(crew_id=p("crew_id"), platform=p("platform"),
                                            payload=p("payload"), created_at=p("at"),
                                            attempts=0),
-        "join_roster": insert(_ROSTER).values(meeting_id=p("meeting_id"),
+        "join_roster": insert(_ROSTER).values(crew_id=p("crew_id"),
+                                              meeting_id=p("meeting_id"),
                                               member_id=p("member_id"), at_start=False)
         .on_conflict_do_nothing(),
         "mark_present": update(_ROSTER).where(
-            _ROSTER.c.meeting_id == p("w_meeting"), _ROSTER.c.member_id == p("w_member"),
+            _ROSTER.c.crew_id == p("w_crew"), _ROSTER.c.meeting_id == p("w_meeting"),
+            _ROSTER.c.member_id == p("w_member"),
             _ROSTER.c.present_at.is_(None)).values(present_at=p("at")),
         **({"arrival": _arrival(p, hold=True), "arrival_unheld": _arrival(p, hold=False),
             "award_totals": _AWARD_TOTALS, "hold_crew": _HOLD_CREW,
@@ -303,6 +308,12 @@ SELECT member_id, level, points FROM new
     bindparam("reasons", type_=ARRAY(String)), bindparam("sources", type_=ARRAY(String)))
 
 
+def _chat_crew(p: Any) -> Any:
+    """The id of the crew of the chat (platform, chat_id), or NULL: a scalar subquery."""
+    return (select(_CREWS.c.id).where(_CREWS.c.platform == p("platform"),
+                                      _CREWS.c.chat_id == p("chat_id")).scalar_subquery())
+
+
 def _crew_lock(function: Any) -> Any:
     """pg_advisory_xact_lock or pg_try_advisory_xact_lock on the crew of the row (NULL for
     no crew)."""
@@ -320,7 +331,8 @@ def _arrival(p: Any, hold: bool) -> Executable:
     data-modifying CTE); always one row, whose first column is 1 for a new event. `hold`: its
     second column says whether this transaction now holds the crew (taken without waiting,
     after the insert; NULL without a crew); else that column is NULL."""
-    seen = (pg_insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"), at=p("at"))
+    seen = (pg_insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"), at=p("at"),
+                                    crew_id=_chat_crew(p))
             .on_conflict_do_nothing().returning(literal(1).label("new")).cte("seen"))
     fresh = select(func.count().label("fresh")).select_from(seen).subquery("arrival")
     held = (_crew_lock(func.pg_try_advisory_xact_lock) if hold

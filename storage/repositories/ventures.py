@@ -54,7 +54,7 @@ class SqlVentures:
         (venture_id,) = await numbered(lambda: self.db.first_of(statement))
         for member_id in owners:
             self.db.session.add(VentureMemberRow(
-                venture_id=venture_id, member_id=member_id,
+                crew_id=crew_id, venture_id=venture_id, member_id=member_id,
                 confirmed_at=now if member_id == proposer_id else None))
         await self.db.session.flush()
         venture = await self.venture(venture_id)
