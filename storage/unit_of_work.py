@@ -26,7 +26,7 @@ from storage.models import (
     VentureMemberRow,
     VentureRow,
 )
-from storage.repositories.base import Db
+from storage.repositories.base import Db, StatementHook
 from storage.repositories.circles import SqlCircles
 from storage.repositories.conflicts import SqlConflicts
 from storage.repositories.crews import SqlCrews
@@ -88,8 +88,9 @@ class SqlStore:
         PostgreSQL a transaction-level advisory lock, waited for; every read after it sees what
         the crew's previous unit of work committed. SQLite's writers already take turns (BEGIN
         IMMEDIATE at the first statement), so there it is nothing."""
+        self.db.crew = crew_id
         if self.holds:
-            await self.db.run("hold_crew", key=crew_id % CREW_KEYS)
+            await self.db.run("hold_crew", crew_key=crew_id % CREW_KEYS)
 
     async def first_seen(self, platform: str, event_id: str, now: datetime, chat_id: str
                          ) -> bool:
@@ -109,6 +110,8 @@ class SqlStore:
                                      chat_id=chat_id, user_id=user_id)).one()
             fresh, held = bool(row[0]), row[1]
             crew, member = crew_and_member(row[2:])
+            if crew is not None:
+                self.db.crew = crew.id
             if not (fresh and crew is not None and self.holds and not held):
                 return fresh, crew, member
             # Another unit of work holds the crew: wait for it, then read the crew and the
@@ -119,7 +122,10 @@ class SqlStore:
         fresh = await self.first_seen(platform, event_id, now, chat_id) if event_id else True
         if self.holds:
             await self.db.run("hold_chat", platform=platform, chat_id=chat_id)
-        return fresh, *(await self.crews.crew_member(platform, chat_id, user_id))
+        crew, member = await self.crews.crew_member(platform, chat_id, user_id)
+        if crew is not None:
+            self.db.crew = crew.id
+        return fresh, crew, member
 
     async def latest_time(self) -> datetime | None:
         """The newest time the game has recorded (a crew or member added, a check-in, a favour,
@@ -144,9 +150,11 @@ class UnitOfWork:
     at a time anyway, and the next one's BEGIN IMMEDIATE then starts the moment the first
     commits. Another process's write lock is waited for with asyncio.sleep."""
 
-    def __init__(self, engine: AsyncEngine, hold_crews: bool = True) -> None:
+    def __init__(self, engine: AsyncEngine, hold_crews: bool = True,
+                 on_statement: StatementHook | None = None) -> None:
         self.engine = engine
         self.hold_crews = hold_crews
+        self.on_statement = on_statement  # see Db.on_statement
         self.loop = loop_sqlite(engine)
         self.turns = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
@@ -169,7 +177,7 @@ class _Scope:
             if self.turns:
                 self.turns.release()
             raise
-        self.store = SqlStore(Db(self.conn), self.uow.hold_crews)
+        self.store = SqlStore(Db(self.conn, self.uow.on_statement), self.uow.hold_crews)
         return self.store
 
     async def __aexit__(self, *exc: object) -> None:

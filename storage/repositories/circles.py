@@ -24,7 +24,8 @@ class SqlCircles:
         return Circle(*row) if row else None
 
     async def circle(self, circle_id: int) -> Circle:
-        return to_circle(await self.db.session.get_one(CircleRow, circle_id))
+        return to_circle((await self.db.session.scalars(select(CircleRow).where(
+            CircleRow.id == circle_id, *self.db.in_crew(CircleRow)))).one())
 
     async def add_circle(self, crew_id: int, opened_at: datetime, closes_at: datetime) -> Circle:
         circle_id = (await self.db.run("add_circle", crew_id=crew_id, opened_at=opened_at,
@@ -33,13 +34,14 @@ class SqlCircles:
 
     async def close_circle(self, circle_id: int, status: str, now: datetime) -> bool:
         result = await self.db.conn.execute(
-            update(CircleRow).where(CircleRow.id == circle_id, CircleRow.status == "open")
+            update(CircleRow).where(CircleRow.id == circle_id, CircleRow.status == "open",
+                                    *self.db.in_crew(CircleRow))
             .values(status=status, closed_at=now))
         return bool(result.rowcount)
 
     async def checkin_circle(self, checkin_id: int) -> tuple[Checkin, Circle] | None:
         """A check-in and its circle, in one query."""
-        row = (await self.db.run("checkin_circle", id=checkin_id)).first()
+        row = (await self.db.run_in_crew("checkin_circle", id=checkin_id)).first()
         return (Checkin(*row[:4]), Circle(*row[4:])) if row else None
 
     async def open_circle_state(self, crew_id: int) -> tuple[
@@ -96,7 +98,8 @@ class SqlCircles:
         """(circle id, time, text) of each check-in the member wrote."""
         rows = await self.db.session.execute(
             select(CheckinRow.circle_id, CheckinRow.updated_at, CheckinRow.text)
-            .where(CheckinRow.member_id == member_id).order_by(CheckinRow.id))
+            .where(CheckinRow.member_id == member_id, *self.db.in_crew(CheckinRow))
+            .order_by(CheckinRow.id))
         return [(row.circle_id, row.updated_at, row.text) for row in rows]
 
     async def member_listens(self, member_id: int) -> list[tuple[int, int]]:
@@ -104,6 +107,6 @@ class SqlCircles:
         rows = await self.db.session.execute(
             select(CheckinRow.circle_id, CheckinRow.member_id).distinct()
             .join(ListenRow, ListenRow.checkin_id == CheckinRow.id)
-            .where(ListenRow.listener_id == member_id)
+            .where(ListenRow.listener_id == member_id, *self.db.in_crew(ListenRow, CheckinRow))
             .order_by(CheckinRow.circle_id, CheckinRow.member_id))
         return [(row.circle_id, row.member_id) for row in rows]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     null,
     select,
     text,
@@ -59,6 +60,7 @@ MAX_ATTEMPTS = 50  # then the post is given up (a chat that is gone), not retrie
 # class says "a crew", the key is the crew's id modulo 2**31 (two crews sharing a key, past
 # two thousand million crews, would only take turns).
 CREW_LOCK = 0x43524557  # "CREW"
+IN_CREW = "@crew"  # the variant of a by-id statement kept to one crew (Db.run_in_crew)
 CREW_KEYS = 2**31
 
 
@@ -126,7 +128,22 @@ def _circle_state_with_roster(by_id: bool) -> Executable:
     return union_all(members, circle)
 
 
+def _in_crew(built: dict[str, Any]) -> dict[str, Executable]:
+    """Each statement that finds an item by its id, also kept to one crew (`in_crew`)."""
+    p = bindparam
+    by_id = {"member_by_id": _MEMBERS, "favour": _FAVOURS, "favour_author": _FAVOURS,
+             "checkin_circle": _CHECKINS, "meeting": _MEETINGS, "set_meeting_status": _MEETINGS,
+             "mark_thanked": _FAVOURS, "scored_favours": _FAVOURS}
+    return {name + IN_CREW: built[name].where(table.c.crew_id == p("in_crew"))
+            for name, table in by_id.items()}
+
+
 def _prebuilt(dialect: str) -> dict[str, Executable]:
+    built = _by_dialect(dialect)
+    return {**built, **_in_crew(built)}
+
+
+def _by_dialect(dialect: str) -> dict[str, Executable]:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     p = bindparam
     add_total = insert(_TOTALS).values(crew_id=p("crew_id"), period=p("period"),
@@ -317,13 +334,14 @@ def _chat_crew(p: Any) -> Any:
 def _crew_lock(function: Any) -> Any:
     """pg_advisory_xact_lock or pg_try_advisory_xact_lock on the crew of the row (NULL for
     no crew)."""
-    return function(literal(CREW_LOCK, Integer), cast(_CREWS.c.id % CREW_KEYS, Integer))
+    return function(literal_column(str(CREW_LOCK), Integer),
+                    cast(_CREWS.c.id % CREW_KEYS, Integer))
 
 
 # PostgreSQL: waits until no other transaction holds the crew, then holds it until this one
 # ends (commit or rollback).
-_HOLD_CREW = text(f"SELECT pg_advisory_xact_lock({CREW_LOCK}, :key)").bindparams(
-    bindparam("key", type_=Integer))
+_HOLD_CREW = text(f"SELECT pg_advisory_xact_lock({CREW_LOCK}, :crew_key)").bindparams(
+    bindparam("crew_key", type_=Integer))
 
 
 def _arrival(p: Any, hold: bool) -> Executable:
