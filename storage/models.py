@@ -307,11 +307,11 @@ class SeenEventRow(Base):
     """Platform events already handled, so a redelivered one has no second effect."""
 
     __tablename__ = "seen_events"
-    __table_args__ = (UniqueConstraint("platform", "event_id"),
-                      Index("ix_seen_events_crew", "crew_id"))
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # The chat's crew when the event came; NULL for a chat's very first event (its crew is
-    # made by that event) and for chats that never become a crew.
+    # made by that event) and for chats that never become a crew. Not indexed: every event
+    # writes this table and nothing looks its rows up by crew.
     crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id"))
     platform: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(96))

@@ -6,8 +6,9 @@ Create Date: 2026-12-06 12:15:00
 
 Check-ins, listens, meeting rosters and venture members get the crew_id of the circle,
 check-in, meeting or venture they belong to; seen events the crew of their chat where it is
-known (a chat's very first event makes its crew, so that one stays NULL). Each is indexed, so a
-crew's rows are found without a scan, and together they let the schema be distributed by crew
+known (a chat's very first event makes its crew, so that one stays NULL). Each but seen events
+(written by every event, never read by crew) is indexed, so a crew's rows are found without a
+scan, and together they let the schema be distributed by crew
 (docs/SCALING.md). The columns are nullable: SQLite cannot add a NOT NULL column with a foreign
 key in place, and rebuilding `checkins` fails while `listens` references it with foreign keys
 enforced; every insert sets them.
@@ -51,13 +52,13 @@ def upgrade() -> None:
         _add_crew_id(table)
         op.execute(f"UPDATE {table} SET crew_id = ({crew_of})")
         op.create_index(index, table, ["crew_id"])
-    _add_crew_id("seen_events")
-    op.create_index("ix_seen_events_crew", "seen_events", ["crew_id"])
+    _add_crew_id("seen_events")  # not indexed: written by every event, never read by crew
 
 
 def downgrade() -> None:
-    for table, index in [("seen_events", "ix_seen_events_crew"),
-                         *((t, i) for t, i, _ in reversed(CREWED))]:
+    with op.batch_alter_table("seen_events") as batch:
+        batch.drop_column("crew_id")
+    for table, index, _ in reversed(CREWED):
         op.drop_index(index, table_name=table)
         with op.batch_alter_table(table) as batch:
             batch.drop_column("crew_id")
