@@ -54,7 +54,7 @@ class SqlStore:
     def __init__(self, db: Db, hold_crews: bool = True) -> None:
         self.db = db
         # PostgreSQL: each unit of work holds its crew (hold_crew); False only to measure what
-        # goes wrong without (bench/scaling_crewlock.py --no-lock).
+        # goes wrong without (bench/scaling_crewlock.py runs the races both ways).
         self.holds = hold_crews and db.dialect == "postgresql"
         self.crews = SqlCrews(db)
         self.circles = SqlCircles(db)
