@@ -103,13 +103,12 @@ async def confirm(ctx: Context, checkin_id: int, via: str, added: bool) -> list[
 
 async def confirm_found(ctx: Context, found: tuple[Checkin, Circle] | None, via: str,
                         added: bool) -> list[Message]:
-    """`confirm`, with the check-in and its circle already read (None: it no longer exists)."""
-    if found is None:
-        raise Refusal("That check-in no longer exists. /circle shows the open circle.")
-    entry, circle = found
-    if circle.crew_id != ctx.crew.id:
-        raise Refusal("That check-in belongs to another crew; confirm listening in the chat "
-                      "where it was shared.")
+    """`confirm`, with the check-in and its circle already read (None: not one of this crew's,
+    which is all a unit of work holding the crew can see, or no longer there)."""
+    entry, circle = found or (None, None)
+    if entry is None or circle is None or circle.crew_id != ctx.crew.id:
+        raise Refusal("That check-in is not one of this crew's; confirm listening in the chat "
+                      "where it was shared. /circle shows this crew's open circle.")
     if entry.member_id == ctx.member.id:
         if via == "button":
             raise Refusal(f"That is your own check-in; listening counts from the others. Press "
