@@ -163,12 +163,12 @@ async def statement_costs(settings: Settings, backend: str, _: cProfile.Profile)
             await timed("ORM: SqlCrews.member (entity)",
                         lambda i: store.crews.member(crew.id, "u1"))
             await timed("ORM: SqlStore.first_seen (insert on conflict)",
-                        lambda i: store.first_seen("telegram", f"p{i}", START))
+                        lambda i: store.first_seen("telegram", f"p{i}", START, "chat"))
             await conn.rollback()
 
         async def minimal(i: int) -> None:
             async with app.game.uow() as store:
-                await store.first_seen("telegram", f"q{i}", START)
+                await store.first_seen("telegram", f"q{i}", START, "chat")
                 await store.commit()
 
         await timed("unit of work: first_seen + commit", minimal)

@@ -23,6 +23,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# CREW_OF: every table that grows with play carries its crew, so that a crew's rows can live
+# together (docs/SCALING.md, "Distributing by crew"). Those migration 0005 added are nullable
+# only because SQLite cannot add a NOT NULL column with a foreign key in place; every insert
+# sets them.
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -95,8 +99,10 @@ class CircleRow(Base):
 class CheckinRow(Base):
     __tablename__ = "checkins"
     __table_args__ = (UniqueConstraint("circle_id", "member_id"),
-                      Index("ix_checkins_member", "member_id"))
+                      Index("ix_checkins_member", "member_id"),
+                      Index("ix_checkins_crew", "crew_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id"))  # always set: CREW_OF
     circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     text: Mapped[str] = mapped_column(Text)
@@ -108,8 +114,10 @@ class ListenRow(Base):
 
     __tablename__ = "listens"
     __table_args__ = (UniqueConstraint("checkin_id", "listener_id", "via"),
-                      Index("ix_listens_listener", "listener_id"))
+                      Index("ix_listens_listener", "listener_id"),
+                      Index("ix_listens_crew", "crew_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id"))  # always set: CREW_OF
     checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id"))
     listener_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     via: Mapped[str] = mapped_column(String(32))
@@ -152,8 +160,10 @@ class RosterRow(Base):
     """Who was on the roster at a meeting's start, and who marked presence."""
 
     __tablename__ = "meeting_roster"
-    __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
+    __table_args__ = (UniqueConstraint("meeting_id", "member_id"),
+                      Index("ix_meeting_roster_crew", "crew_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id"))  # always set: CREW_OF
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     at_start: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -205,8 +215,10 @@ class VentureRow(Base):
 
 class VentureMemberRow(Base):
     __tablename__ = "venture_members"
-    __table_args__ = (UniqueConstraint("venture_id", "member_id"),)
+    __table_args__ = (UniqueConstraint("venture_id", "member_id"),
+                      Index("ix_venture_members_crew", "crew_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id"))  # always set: CREW_OF
     venture_id: Mapped[int] = mapped_column(ForeignKey("ventures.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -298,6 +310,10 @@ class SeenEventRow(Base):
     __tablename__ = "seen_events"
     __table_args__ = (UniqueConstraint("platform", "event_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The chat's crew when the event came; NULL for a chat's very first event (its crew is
+    # made by that event) and for chats that never become a crew. Not indexed: every event
+    # writes this table and nothing looks its rows up by crew.
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id"))
     platform: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(96))
     at: Mapped[datetime] = mapped_column(UTCDateTime)

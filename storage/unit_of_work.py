@@ -26,7 +26,7 @@ from storage.models import (
     VentureMemberRow,
     VentureRow,
 )
-from storage.repositories.base import Db
+from storage.repositories.base import Db, StatementHook
 from storage.repositories.circles import SqlCircles
 from storage.repositories.conflicts import SqlConflicts
 from storage.repositories.congregations import SqlCongregations
@@ -36,6 +36,7 @@ from storage.repositories.ledger import SqlLedger
 from storage.repositories.meetings import SqlMeetings
 from storage.repositories.outbox import SqlOutbox
 from storage.repositories.rows import crew_and_member
+from storage.repositories.statements import CREW_KEYS
 from storage.repositories.ventures import SqlVentures
 from storage.sqlite_loop import LoopConnection, loop_sqlite
 
@@ -52,8 +53,11 @@ class SqlStore:
     rolls back): a repository per aggregate on the same connection (`db`), and the few reads
     that cross them on the hot path."""
 
-    def __init__(self, db: Db) -> None:
+    def __init__(self, db: Db, hold_crews: bool = True) -> None:
         self.db = db
+        # PostgreSQL: each unit of work holds its crew (hold_crew); False only to measure what
+        # goes wrong without (bench/scaling_crewlock.py runs the races both ways).
+        self.holds = hold_crews and db.dialect == "postgresql"
         self.crews = SqlCrews(db)
         self.circles = SqlCircles(db)
         self.favours = SqlFavours(db)
@@ -82,9 +86,19 @@ class SqlStore:
             isinstance(error, DBAPIError) and (error.connection_invalidated
                                                or "deadlock" in str(error).lower()))
 
-    async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
+    async def hold_crew(self, crew_id: int) -> None:
+        """Until this unit of work ends, no other (in any process) holds this crew: on
+        PostgreSQL a transaction-level advisory lock, waited for; every read after it sees what
+        the crew's previous unit of work committed. SQLite's writers already take turns (BEGIN
+        IMMEDIATE at the first statement), so there it is nothing."""
+        self.db.crew = crew_id
+        if self.holds:
+            await self.db.run("hold_crew", crew_key=crew_id % CREW_KEYS)
+
+    async def first_seen(self, platform: str, event_id: str, now: datetime, chat_id: str
+                         ) -> bool:
         result = await self.db.run("first_seen", platform=platform, event_id=event_id[:96],
-                                   at=now)
+                                   at=now, chat_id=chat_id)
         return bool(result.rowcount)
 
     async def arrival(self, platform: str, event_id: str | None, now: datetime, chat_id: str,
@@ -96,22 +110,37 @@ class SqlStore:
         event, so it belongs to the unit of work rather than to one repository."""
         if "arrival" in self.db.sql and event_id:
             name = "arrival" if count_since is None else "arrival_counted"
-            row = (await self.db.run(name, platform=platform, event_id=event_id[:96], at=now,
+            row = (await self.db.run(name if self.holds else f"{name}_unheld",
+                                     platform=platform, event_id=event_id[:96], at=now,
                                      chat_id=chat_id, user_id=user_id, since=count_since)).one()
-            if count_since is None:
-                return bool(row.fresh), *crew_and_member(row), None
-            return (bool(row.fresh), *crew_and_member(row),
-                    (row.window_started_at, row.window_count))
-        fresh = await self.first_seen(platform, event_id, now) if event_id else True
+            fresh = bool(row.fresh)
+            crew, member = crew_and_member(row)
+            window = ((row.window_started_at, row.window_count) if count_since is not None
+                      else None)
+            if crew is not None:
+                self.db.crew = crew.id
+            if not (fresh and crew is not None and self.holds and not row.held):
+                return fresh, crew, member, window
+            # Another unit of work holds the crew: wait for it, then read the crew and the
+            # member again, as they are after its commit (a statement's snapshot is taken at
+            # its start, before the lock).
+            await self.hold_crew(crew.id)
+            return fresh, *(await self.crews.crew_member(platform, chat_id, user_id)), window
+        fresh = await self.first_seen(platform, event_id, now, chat_id) if event_id else True
+        if self.holds:
+            await self.db.run("hold_chat", platform=platform, chat_id=chat_id)
         window = (await self.count_command(platform, chat_id, user_id, now, count_since)
                   if fresh and count_since is not None else None)
-        return fresh, *(await self.crews.crew_member(platform, chat_id, user_id)), window
+        crew, member = await self.crews.crew_member(platform, chat_id, user_id)
+        if crew is not None:
+            self.db.crew = crew.id
+        return fresh, crew, member, window
 
     async def count_command(self, platform: str, chat_id: str, user_id: str, now: datetime,
                             since: datetime) -> tuple[datetime, int]:
         row = (await self.db.run("count_command", platform=platform, chat_id=chat_id,
                                  user_id=user_id, at=now, since=since)).one()
-        return row[0], row[1]
+        return row.window_started_at, row.window_count
 
     async def forget_windows(self, since: datetime) -> None:
         await self.db.run("forget_windows", since=since)
@@ -139,8 +168,11 @@ class UnitOfWork:
     at a time anyway, and the next one's BEGIN IMMEDIATE then starts the moment the first
     commits. Another process's write lock is waited for with asyncio.sleep."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, hold_crews: bool = True,
+                 on_statement: StatementHook | None = None) -> None:
         self.engine = engine
+        self.hold_crews = hold_crews
+        self.on_statement = on_statement  # see Db.on_statement
         self.loop = loop_sqlite(engine)
         self.turns = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
@@ -163,7 +195,7 @@ class _Scope:
             if self.turns:
                 self.turns.release()
             raise
-        self.store = SqlStore(Db(self.conn))
+        self.store = SqlStore(Db(self.conn, self.uow.on_statement), self.uow.hold_crews)
         return self.store
 
     async def __aexit__(self, *exc: object) -> None:

@@ -320,10 +320,10 @@ async def test_buttons_and_ids_do_not_reach_into_another_room(play):
         "to you.",
         "#11 bot: There is no such offer in this crew. /thanks takes the id of an offer made "
         "to you.",
-        "#12 bot: That check-in belongs to another crew; confirm listening in the chat where it "
-        "was shared.",
-        "#13 bot: That check-in belongs to another crew; confirm listening in the chat where it "
-        "was shared."]
+        "#12 bot: That check-in is not one of this crew's; confirm listening in the chat where "
+        "it was shared. /circle shows this crew's open circle.",
+        "#13 bot: That check-in is not one of this crew's; confirm listening in the chat where "
+        "it was shared. /circle shows this crew's open circle."]
     assert await play.points("crew") == {"alice": 0, "bob": 0}
     assert await play.points("other") == {"alice": 5, "bob": 0}
     # the refused press did not enrol carol in room other either

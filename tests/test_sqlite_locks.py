@@ -56,7 +56,7 @@ async def test_wal_checkpoints_run_off_the_loop_and_keep_the_wal_small(tmp_path,
         for round_ in range(3):
             for n in range(CHECKPOINT_EVERY):
                 async with app.game.uow() as store:
-                    await store.first_seen("telegram", f"e{round_}.{n}", START)
+                    await store.first_seen("telegram", f"e{round_}.{n}", START, "chat")
                     await store.commit()
             for _ in range(1000):  # the worker's checkpoint, however slow the machine is
                 if checkpoints.done == round_ + 1:

@@ -440,10 +440,10 @@ async def test_a_stores_work_is_rolled_back_unless_committed(any_app):
     async with uow() as store:
         assert (await store.crews.crew("console", "kept")) is not None
         await store.rollback()
-        assert await store.first_seen("console", "after-rollback", START)
+        assert await store.first_seen("console", "after-rollback", START, "chat")
         await store.commit()
     async with uow() as store:
-        assert not await store.first_seen("console", "after-rollback", START)
+        assert not await store.first_seen("console", "after-rollback", START, "chat")
 
 
 async def test_a_command_that_fails_half_way_leaves_no_trace(any_app, clock, monkeypatch):

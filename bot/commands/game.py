@@ -145,7 +145,8 @@ class Game:
                         await store.rollback()
                         said: list[Message] = [Message((str(refusal),), private=True)]
                         if event.event_id:  # redelivered, a refusal is not said twice
-                            await store.first_seen(event.chat.platform, event.event_id, now)
+                            await store.first_seen(event.chat.platform, event.event_id, now,
+                                                   event.chat.chat_id)
                             said = await self._keep(store, event, keep, said, now)
                         if since is not None and not isinstance(refusal, Throttled):
                             # a refused command still counts towards the limit
@@ -220,6 +221,7 @@ class Game:
                 return []
             crew = await store.crews.add_crew(event.chat.platform, event.chat.chat_id,
                                               event.chat.title or event.chat.chat_id, now)
+            await store.hold_crew(crew.id)
             crew = await self._default_timezone(store, crew)
         if window is not None:
             self.throttle.check(window, crew_settings.effective(crew.settings)["rate_limit"], now)
@@ -435,24 +437,31 @@ class Game:
                 items = [i for i in due if i.id not in tried]
             if not items:
                 return done
-            for start in range(0, len(items), DUE_CHUNK):
-                chunk = items[start:start + DUE_CHUNK]
-                tried.update(item.id for item in chunk)
-                done += await self._do_many(chunk, now)
+            # One crew per transaction (each holds its crew), in the order the crews fell due.
+            by_crew: dict[int, list[Due]] = {}
+            for item in items:
+                by_crew.setdefault(item.crew_id, []).append(item)
+            for crew_items in by_crew.values():
+                for start in range(0, len(crew_items), DUE_CHUNK):
+                    chunk = crew_items[start:start + DUE_CHUNK]
+                    tried.update(item.id for item in chunk)
+                    done += await self._do_many(chunk, now)
 
     async def _do_many(self, items: list[Due], now: datetime) -> int:
-        """Claims and does several items in one transaction (each claim still commits with its
-        result); if any of them fails, all are rolled back and done one at a time instead."""
+        """Claims and does several items of one crew in one transaction (each claim still
+        commits with its result); if any of them fails, all are rolled back and done one at a
+        time instead."""
         if len(items) > 1:
             async with self.uow() as store:
                 try:
+                    crew_id = items[0].crew_id
+                    await store.hold_crew(crew_id)
                     claimed = await store.outbox.claim_due_many([i.id for i in items], now)
-                    crews = await store.crews.crews_by_id(
-                        {i.crew_id for i in items if i.id in claimed})
-                    for item in items:
-                        if item.id in claimed:
-                            await WORK[item.kind](store, crews[item.crew_id], item.subject_id,
-                                                  now)
+                    if claimed:
+                        crew = await store.crews.crew_by_id(crew_id)
+                        for item in items:
+                            if item.id in claimed:
+                                await WORK[item.kind](store, crew, item.subject_id, now)
                     await store.commit()
                     for item in items:
                         if item.id in claimed:
@@ -470,6 +479,7 @@ class Game:
         for attempt in range(1, RETRIES + 1):
             async with self.uow() as store:
                 try:
+                    await store.hold_crew(item.crew_id)
                     if not await store.outbox.claim_due(item.id, now):
                         return 0
                     crew = await store.crews.crew_by_id(item.crew_id)

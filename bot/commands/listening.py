@@ -35,7 +35,8 @@ async def checkin(ctx: Context) -> list[Message]:
         closes = ctx.now + timedelta(hours=ctx.settings["circle_hours"])
         circle = await ctx.store.circles.add_circle(ctx.crew.id, ctx.now, closes)
         await ctx.store.outbox.add_due(ctx.crew.id, "circle_close", circle.id, closes)
-    entry, created = await ctx.store.circles.put_checkin(circle.id, ctx.member.id, text, ctx.now)
+    entry, created = await ctx.store.circles.put_checkin(ctx.crew.id, circle.id, ctx.member.id,
+                                                         text, ctx.now)
     # The circle as it is now, for the count line and for settle: a new check-in is the
     # newest; an updated one keeps its id and its confirmations.
     authors = {**authors, entry.id: ctx.member.id}
@@ -102,13 +103,12 @@ async def confirm(ctx: Context, checkin_id: int, via: str, added: bool) -> list[
 
 async def confirm_found(ctx: Context, found: tuple[Checkin, Circle] | None, via: str,
                         added: bool) -> list[Message]:
-    """`confirm`, with the check-in and its circle already read (None: it no longer exists)."""
-    if found is None:
-        raise Refusal("That check-in no longer exists. /circle shows the open circle.")
-    entry, circle = found
-    if circle.crew_id != ctx.crew.id:
-        raise Refusal("That check-in belongs to another crew; confirm listening in the chat "
-                      "where it was shared.")
+    """`confirm`, with the check-in and its circle already read (None: not one of this crew's,
+    which is all a unit of work holding the crew can see, or no longer there)."""
+    entry, circle = found or (None, None)
+    if entry is None or circle is None or circle.crew_id != ctx.crew.id:
+        raise Refusal("That check-in is not one of this crew's; confirm listening in the chat "
+                      "where it was shared. /circle shows this crew's open circle.")
     if entry.member_id == ctx.member.id:
         if via == "button":
             raise Refusal(f"That is your own check-in; listening counts from the others. Press "
@@ -121,14 +121,14 @@ async def confirm_found(ctx: Context, found: tuple[Checkin, Circle] | None, via:
         raise NotCounted("That check-in's circle has already closed, so the reaction changes "
                          "nothing. Start a new circle with /checkin.")
     if added:
-        new = await ctx.store.circles.add_listen(entry.id, ctx.member.id, via)
+        new = await ctx.store.circles.add_listen(ctx.crew.id, entry.id, ctx.member.id, via)
         notes = []
         if via == "button":  # a reaction needs no note, so no author either
             author = await ctx.store.crews.member_by_id(entry.member_id)
             notes = [say(f"Noted: {ctx.member.name} listened to {author.name}." if new else
                          f"You already confirmed you listened to {author.name}.")]
     else:
-        await ctx.store.circles.remove_listen(entry.id, ctx.member.id, via)
+        await ctx.store.circles.remove_listen(ctx.crew.id, entry.id, ctx.member.id, via)
         notes = []
     return notes + await settle(ctx.store, ctx.crew, circle, ctx.now, closing=False)
 

@@ -116,7 +116,7 @@ async def meeting_now(ctx: Context) -> list[Message]:
     ends = ctx.now + timedelta(hours=ctx.settings["attendance_hours"])
     held = await ctx.store.meetings.add_meeting(ctx.crew.id, ctx.month, ctx.now, ends, False,
                                                 "open")
-    await ctx.store.meetings.take_roster(held.id,
+    await ctx.store.meetings.take_roster(ctx.crew.id, held.id,
                                          [m.id for m in await ctx.store.crews.roster(ctx.crew.id)])
     await ctx.store.outbox.add_due(ctx.crew.id, "meeting_tally", held.id, ends)
     return [attendance_message(ctx.crew, held)]
@@ -144,7 +144,7 @@ async def here(ctx: Context) -> list[Message]:
 
 
 async def mark_present(ctx: Context, held: Meeting) -> list[Message]:
-    if not await ctx.store.meetings.mark_present(held.id, ctx.member.id, ctx.now):
+    if not await ctx.store.meetings.mark_present(ctx.crew.id, held.id, ctx.member.id, ctx.now):
         return [Message((f"You are already marked present, {ctx.member.name}.",), private=True)]
     return [say(f"{ctx.member.name} is here.")]
 
@@ -216,7 +216,8 @@ async def start_due(store: Store, crew: Crew, meeting_id: int, now: datetime) ->
     # could mark presence, so the tally must not punish anyone for it.
     offline = now >= held.ends_at
     await store.meetings.set_meeting_status(held.id, "offline" if offline else "open")
-    await store.meetings.take_roster(held.id, [m.id for m in await store.crews.roster(crew.id)])
+    await store.meetings.take_roster(crew.id, held.id,
+                                     [m.id for m in await store.crews.roster(crew.id)])
     if not offline:
         await post(store, crew, attendance_message(crew, held), now)
     if crew.schedule:
@@ -324,7 +325,7 @@ async def away(ctx: Context) -> list[Message]:
                       "meeting starts. /meeting shows the schedule.")
     meeting = upcoming[0]
     when = local_time(meeting.starts_at, ctx.settings["timezone"])
-    if not await ctx.store.meetings.excuse(meeting.id, ctx.member.id):
+    if not await ctx.store.meetings.excuse(ctx.crew.id, meeting.id, ctx.member.id):
         raise Refusal(f"You already said you'll be away on {when}; the crew knows, nothing "
                       "more to do.")
     if ctx.settings["excused_absence"] == "on" or scored(ctx.crew, MEETING_MISSED.points) == 0:

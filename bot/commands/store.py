@@ -33,6 +33,7 @@ class Crews(Protocol):
 
     async def crews_by_id(self, ids: Iterable[int]) -> dict[int, Crew]: ...
 
+
     async def all_crews(self) -> list[Crew]: ...
 
     async def add_crew(self, platform: str, chat_id: str, title: str, now: datetime) -> Crew: ...
@@ -105,18 +106,20 @@ class Circles(Protocol):
         """`open_circle_state` of a circle the caller already has."""
         ...
 
-    async def put_checkin(self, circle_id: int, member_id: int, text: str, now: datetime
-                          ) -> tuple[Checkin, bool]:
+    async def put_checkin(self, crew_id: int, circle_id: int, member_id: int, text: str,
+                          now: datetime) -> tuple[Checkin, bool]:
         """The member's check-in in the circle, its text replaced if there was one; True if
         it is new."""
         ...
 
-    async def add_listen(self, checkin_id: int, listener_id: int, via: str) -> bool:
+    async def add_listen(self, crew_id: int, checkin_id: int, listener_id: int, via: str
+                         ) -> bool:
         """Records a confirmation of listening (by a reaction or a button); False if that
         confirmation was already there."""
         ...
 
-    async def remove_listen(self, checkin_id: int, listener_id: int, via: str) -> bool: ...
+    async def remove_listen(self, crew_id: int, checkin_id: int, listener_id: int, via: str
+                            ) -> bool: ...
 
     async def linked_checkin(self, crew_id: int, message_id: str
                              ) -> tuple[Link | None, tuple[Checkin, Circle] | None]: ...
@@ -195,15 +198,17 @@ class Meetings(Protocol):
         (reflections shared for it stay)."""
         ...
 
-    async def take_roster(self, meeting_id: int, member_ids: Iterable[int]) -> None:
+    async def take_roster(self, crew_id: int, meeting_id: int, member_ids: Iterable[int]
+                          ) -> None:
         """Who was in the crew when the meeting started."""
         ...
 
-    async def mark_present(self, meeting_id: int, member_id: int, now: datetime) -> bool:
+    async def mark_present(self, crew_id: int, meeting_id: int, member_id: int, now: datetime
+                           ) -> bool:
         """False if the member was already marked present."""
         ...
 
-    async def excuse(self, meeting_id: int, member_id: int) -> bool:
+    async def excuse(self, crew_id: int, meeting_id: int, member_id: int) -> bool:
         """Records an absence announced with /away; False if it already was."""
         ...
 
@@ -517,8 +522,10 @@ class Store(Protocol):
         connection dropped): it was rolled back and may be run again from the start."""
         ...
 
-    async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
-        """Records the event; False if it was already handled (a redelivery)."""
+    async def first_seen(self, platform: str, event_id: str, now: datetime, chat_id: str
+                         ) -> bool:
+        """Records the event (with the chat's crew, if it has one); False if it was already
+        handled (a redelivery)."""
         ...
 
     async def arrival(self, platform: str, event_id: str | None, now: datetime, chat_id: str,
@@ -527,7 +534,8 @@ class Store(Protocol):
         """`first_seen` (True without an event id), the chat's crew and the sender's membership
         of it, and given `count_since` the sender's command counted (`count_command`), as one
         read: the first read of every event, one statement on PostgreSQL, so it stays here
-        rather than being split between the events, `crews` and the windows."""
+        rather than being split between the events, `crews` and the windows. The unit of work
+        then holds the crew (`hold_crew`), before any of its state is read."""
         ...
 
     async def count_command(self, platform: str, chat_id: str, user_id: str, now: datetime,
@@ -539,6 +547,12 @@ class Store(Protocol):
 
     async def forget_windows(self, since: datetime) -> None:
         """Forgets the members' windows that started on or before `since` (ended ones)."""
+        ...
+
+    async def hold_crew(self, crew_id: int) -> None:
+        """Waits until no other unit of work, in this process or another, holds this crew,
+        then holds it until this one ends: a crew's units of work take turns, each seeing the
+        one before it. Every unit of work that changes a crew holds it before reading it."""
         ...
 
     async def latest_time(self) -> datetime | None:

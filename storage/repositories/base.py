@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Executable
@@ -10,8 +10,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from storage.repositories.statements import NUMBER_TRIES, pg_statements, statements
+from storage.repositories.statements import IN_CREW, NUMBER_TRIES, pg_statements, statements
 from storage.sqlite_loop import LoopConnection, LoopSession
+
+# Called with the connection, the SQL and the parameters of each prebuilt statement run on
+# asyncpg's own API, which SQLAlchemy's before_cursor_execute event does not see.
+StatementHook = Callable[[AsyncConnection, str, Mapping[str, Any]], None]
 
 
 class Db:
@@ -23,8 +27,15 @@ class Db:
     connection is a LoopConnection, whose statements run on the loop's thread
     (storage/sqlite_loop.py)."""
 
-    def __init__(self, conn: AsyncConnection | LoopConnection) -> None:
+    def __init__(self, conn: AsyncConnection | LoopConnection,
+                 on_statement: StatementHook | None = None) -> None:
         self.conn = conn
+        self.on_statement = on_statement
+        # The crew this unit of work holds (SqlStore.hold_crew), once it holds one: every read
+        # or write of an item by its id is then also kept to this crew (in_crew, run_in_crew),
+        # so that it never reaches another crew's rows and each statement names its crew
+        # (docs/SCALING.md, "Distributing by crew").
+        self.crew: int | None = None
         self.dialect = conn.dialect.name
         self.sql = statements(self.dialect)
         self._session: AsyncSession | LoopSession | None = None
@@ -46,13 +57,30 @@ class Db:
         PostgreSQL on asyncpg's own API once the transaction has begun."""
         fast = self._pg.get(name)
         if fast is not None and (driver := await self._in_pg_transaction()) is not None:
+            if self.on_statement is not None:
+                self.on_statement(self.conn, fast.sql, params)  # type: ignore[arg-type]
             return await fast.run(self.conn, driver, params)
         return await self.conn.execute(self.sql[name], params)
+
+    def in_crew(self, *tables: Any) -> tuple[Any, ...]:
+        """Conditions keeping a statement on these tables (ORM classes) to the held crew; none
+        while no crew is held."""
+        return () if self.crew is None else tuple(t.crew_id == self.crew for t in tables)
+
+    async def run_in_crew(self, name: str, **params: Any) -> Any:
+        """`run` of a statement that finds an item by its id, kept to the held crew (its
+        IN_CREW variant) once one is held."""
+        if self.crew is None:
+            return await self.run(name, **params)
+        return await self.run(name + IN_CREW, in_crew=self.crew, **params)
 
     async def run_many(self, name: str, rows: list[dict[str, Any]]) -> None:
         """`run` once per row (no rows returned): the driver's executemany."""
         fast = self._pg.get(name)
         if fast is not None and (driver := await self._in_pg_transaction()) is not None:
+            if self.on_statement is not None:
+                for row in rows:
+                    self.on_statement(self.conn, fast.sql, row)  # type: ignore[arg-type]
             await fast.run_many(self.conn, driver, rows)
             return
         await self.conn.execute(self.sql[name], rows)

@@ -33,7 +33,8 @@ class SqlConflicts:
                         None, None)
 
     async def conflict(self, conflict_id: int) -> Conflict | None:
-        row = await self.db.session.get(ConflictRow, conflict_id)
+        row = await self.db.session.scalar(select(ConflictRow).where(
+            ConflictRow.id == conflict_id, *self.db.in_crew(ConflictRow)))
         return to_conflict(row) if row else None
 
     async def numbered_conflict(self, crew_id: int, number: int) -> Conflict | None:
@@ -58,13 +59,15 @@ class SqlConflicts:
         """Changes a conflict only if it is still in `from_status`; False if it moved on."""
         result = await self.db.session.execute(
             update(ConflictRow).where(ConflictRow.id == conflict_id,
-                                      ConflictRow.status == from_status).values(**fields))
+                                      ConflictRow.status == from_status,
+                                      *self.db.in_crew(ConflictRow)).values(**fields))
         return bool(result.rowcount)
 
     async def member_conflicts(self, member_id: int) -> list[tuple[Conflict, str]]:
         """Conflicts the member is party to, each with the apology text only if they wrote it."""
         rows = await self.db.session.scalars(
             select(ConflictRow).where((ConflictRow.proposer_id == member_id)
-                                      | (ConflictRow.other_id == member_id))
+                                      | (ConflictRow.other_id == member_id),
+                                      *self.db.in_crew(ConflictRow))
             .order_by(ConflictRow.id))
         return [(to_conflict(r), r.apology if r.apologiser_id == member_id else "") for r in rows]

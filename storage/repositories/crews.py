@@ -38,6 +38,7 @@ class SqlCrews:
         return to_crew(await self.db.session.get_one(CrewRow, crew_id))
 
     async def crews_by_id(self, ids: Iterable[int]) -> dict[int, Crew]:
+        """The crews a person knocked on (a lobby's reads, which hold no crew)."""
         wanted = set(ids)
         if not wanted:
             return {}
@@ -65,13 +66,14 @@ class SqlCrews:
         return record(Member, row) if row else None
 
     async def member_by_id(self, member_id: int) -> Member:
-        return record(Member, (await self.db.run("member_by_id", id=member_id)).one())
+        return record(Member, (await self.db.run_in_crew("member_by_id", id=member_id)).one())
 
     async def members_by_id(self, ids: Iterable[int]) -> dict[int, Member]:
         wanted = set(ids)
         if not wanted:
             return {}
-        rows = await self.db.session.scalars(select(MemberRow).where(MemberRow.id.in_(wanted)))
+        rows = await self.db.session.scalars(select(MemberRow).where(
+            MemberRow.id.in_(wanted), *self.db.in_crew(MemberRow)))
         return {r.id: to_member(r) for r in rows}
 
     async def member_by_name(self, crew_id: int, name: str) -> Member | None:
@@ -95,7 +97,8 @@ class SqlCrews:
 
     async def update_member(self, member_id: int, **fields: Any) -> None:
         await self.db.session.execute(
-            update(MemberRow).where(MemberRow.id == member_id).values(**fields))
+            update(MemberRow).where(MemberRow.id == member_id, *self.db.in_crew(MemberRow))
+            .values(**fields))
 
     async def roster(self, crew_id: int) -> list[Member]:
         return [record(Member, r) for r in await self.db.run("roster", crew_id=crew_id)]
@@ -110,27 +113,32 @@ class SqlCrews:
             select(func.min(MemberRow.id)).where(MemberRow.crew_id == crew_id))
 
     async def member_joined(self, member_id: int) -> datetime:
-        return (await self.db.session.get_one(MemberRow, member_id)).joined_at
+        return (await self._member_row(member_id)).joined_at
+
+    async def _member_row(self, member_id: int) -> MemberRow:
+        return (await self.db.session.scalars(select(MemberRow).where(
+            MemberRow.id == member_id, *self.db.in_crew(MemberRow)))).one()
 
     async def forget_member(self, member_id: int, user_id: str, name: str) -> None:
         """Erases every text the member wrote and makes the member anonymous: `user_id` and
         `name` replace theirs, also as the author of their messages; their rate-limit minute in
         the crew's chat goes. Their ledger rows (and cached totals) stay, now belonging to the
         anonymous member."""
-        row = await self.db.session.get_one(MemberRow, member_id)
+        row = await self._member_row(member_id)
         crew_id, old_user_id = row.crew_id, row.user_id
         for table, column, who in ((CheckinRow, "text", CheckinRow.member_id),
                                    (FavourRow, "text", FavourRow.member_id),
                                    (ReflectionRow, "text", ReflectionRow.member_id),
                                    (ConflictRow, "apology", ConflictRow.apologiser_id)):
-            await self.db.session.execute(
-                update(table).where(who == member_id).values({column: ""}))
+            await self.db.session.execute(  # the member's crew's rows only
+                update(table).where(who == member_id, table.crew_id == crew_id)
+                .values({column: ""}))
         await self.db.session.execute(
             update(MessageLinkRow).where(MessageLinkRow.crew_id == crew_id,
                                          MessageLinkRow.author == old_user_id)
             .values(author=user_id))
         await self.db.session.execute(
-            update(MemberRow).where(MemberRow.id == member_id)
+            update(MemberRow).where(MemberRow.id == member_id, MemberRow.crew_id == crew_id)
             .values(user_id=user_id, name=name, handle=None, hidden=True, active=False))
         crew = await self.db.session.get_one(CrewRow, crew_id)
         await self.db.session.execute(  # their rate-limit minute names them too

@@ -59,12 +59,12 @@ class SqlFavours:
                       False, now)
 
     async def favour(self, favour_id: int) -> Favour | None:
-        row = (await self.db.run("favour", id=favour_id)).first()
+        row = (await self.db.run_in_crew("favour", id=favour_id)).first()
         return record(Favour, row) if row else None
 
     async def favour_author(self, favour_id: int) -> tuple[Favour, Member] | None:
         """A favour and the member who made it (the asker, the giver), in one query."""
-        row = (await self.db.run("favour_author", id=favour_id)).first()
+        row = (await self.db.run_in_crew("favour_author", id=favour_id)).first()
         return favour_and_member(row)
 
     async def numbered_favour_author(self, crew_id: int, kind: str, number: int
@@ -79,16 +79,17 @@ class SqlFavours:
     async def scored_favours(self, member_id: int, kind: str, since: datetime,
                              until: datetime) -> int:
         """How many of the member's favours of this kind scored in [since, until)."""
-        return (await self.db.run("scored_favours", member_id=member_id, kind=kind, since=since,
-                                  until=until)).scalar() or 0
+        return (await self.db.run_in_crew("scored_favours", member_id=member_id, kind=kind,
+                                          since=since, until=until)).scalar() or 0
 
     async def mark_thanked(self, favour_id: int) -> bool:
-        return bool((await self.db.run("mark_thanked", w_id=favour_id)).rowcount)
+        return bool((await self.db.run_in_crew("mark_thanked", w_id=favour_id)).rowcount)
 
     async def offers_awaiting_thanks(self, member_id: int) -> list[Favour]:
         rows = await self.db.session.scalars(
             select(FavourRow).where(FavourRow.recipient_id == member_id,
-                                    FavourRow.kind == "offer", ~FavourRow.thanked)
+                                    FavourRow.kind == "offer", ~FavourRow.thanked,
+                                    *self.db.in_crew(FavourRow))
             .order_by(FavourRow.id))
         return [to_favour(r) for r in rows]
 
@@ -131,7 +132,8 @@ class SqlFavours:
         without their giver's text)."""
         rows = await self.db.session.scalars(
             select(FavourRow).where((FavourRow.member_id == member_id)
-                                    | (FavourRow.recipient_id == member_id))
+                                    | (FavourRow.recipient_id == member_id),
+                                    *self.db.in_crew(FavourRow))
             .order_by(FavourRow.member_id != member_id, FavourRow.id))
         return [Favour(r.id, r.crew_id, r.number, r.kind, r.member_id, r.recipient_id,
                        r.text if r.member_id == member_id else "", r.scored, r.thanked,

@@ -59,7 +59,8 @@ class SqlLedger:
         return len(inserted)
 
     async def entry(self, entry_id: int) -> LedgerEntry | None:
-        row = await self.db.session.get(LedgerRow, entry_id)
+        row = await self.db.session.scalar(select(LedgerRow).where(
+            LedgerRow.id == entry_id, *self.db.in_crew(LedgerRow)))
         return to_entry(row) if row else None
 
     async def totals(self, crew_id: int, period: str) -> dict[int, dict[int, int]]:

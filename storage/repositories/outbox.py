@@ -119,14 +119,16 @@ class SqlOutbox:
         if not due_ids:
             return set()
         rows = await self.db.session.scalars(
-            update(DueRow).where(DueRow.id.in_(due_ids), DueRow.done_at.is_(None))
+            update(DueRow).where(DueRow.id.in_(due_ids), DueRow.done_at.is_(None),
+                                 *self.db.in_crew(DueRow))
             .values(done_at=now).returning(DueRow.id))
         return set(rows)
 
     async def claim_due(self, due_id: int, now: datetime) -> bool:
         """Claims one piece of due work in this transaction; False if someone else did."""
         result = await self.db.session.execute(
-            update(DueRow).where(DueRow.id == due_id, DueRow.done_at.is_(None))
+            update(DueRow).where(DueRow.id == due_id, DueRow.done_at.is_(None),
+                                 *self.db.in_crew(DueRow))
             .values(done_at=now))
         return bool(result.rowcount)
 

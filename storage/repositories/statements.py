@@ -6,16 +6,19 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Executable,
     Integer,
     String,
     and_,
     bindparam,
     case,
+    cast,
     delete,
     false,
     func,
     literal,
+    literal_column,
     null,
     select,
     text,
@@ -55,6 +58,13 @@ FAVOUR_NUMBER = ["crew_id", "kind", "number"]  # the unique index of the numbers
 NUMBERS = range(1, 2**31)  # an item's number is an INTEGER: a larger one typed names nothing
 NUMBER_TRIES = 100  # inserts that lost the race for a number, before giving up
 MAX_ATTEMPTS = 50  # then the post is given up (a chat that is gone), not retried forever
+# PostgreSQL: a unit of work holds its crew with pg_advisory_xact_lock(CREW_LOCK, key), the
+# two-int form, whose key space is apart from the one-bigint form (the migrations' lock): the
+# class says "a crew", the key is the crew's id modulo 2**31 (two crews sharing a key, past
+# two thousand million crews, would only take turns).
+CREW_LOCK = 0x43524557  # "CREW"
+IN_CREW = "@crew"  # the variant of a by-id statement kept to one crew (Db.run_in_crew)
+CREW_KEYS = 2**31
 
 
 # The statements of every game action, built once per dialect with bound parameters: SQLAlchemy
@@ -128,7 +138,22 @@ def _circle_state_with_roster(by_id: bool) -> Executable:
     return union_all(members, circle)
 
 
+def _in_crew(built: dict[str, Any]) -> dict[str, Executable]:
+    """Each statement that finds an item by its id, also kept to one crew (`in_crew`)."""
+    p = bindparam
+    by_id = {"member_by_id": _MEMBERS, "favour": _FAVOURS, "favour_author": _FAVOURS,
+             "checkin_circle": _CHECKINS, "meeting": _MEETINGS, "set_meeting_status": _MEETINGS,
+             "mark_thanked": _FAVOURS, "scored_favours": _FAVOURS}
+    return {name + IN_CREW: built[name].where(table.c.crew_id == p("in_crew"))
+            for name, table in by_id.items()}
+
+
 def _prebuilt(dialect: str) -> dict[str, Executable]:
+    built = _by_dialect(dialect)
+    return {**built, **_in_crew(built)}
+
+
+def _by_dialect(dialect: str) -> dict[str, Executable]:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     p = bindparam
     add_total = insert(_TOTALS).values(crew_id=p("crew_id"), period=p("period"),
@@ -157,7 +182,8 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "roster": select(*_MEMBER_COLS).where(_MEMBERS.c.crew_id == p("crew_id"),
                                               _MEMBERS.c.active).order_by(_MEMBERS.c.id),
         "first_seen": insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"),
-                                           at=p("at")).on_conflict_do_nothing(),
+                                           at=p("at"), crew_id=_chat_crew(p))
+        .on_conflict_do_nothing(),
         "linked": select(*_LINK_COLS).where(
             _LINKS.c.crew_id == p("crew_id"), _LINKS.c.message_id == p("message_id")),
         "linked_favour": select(*named("link", _LINK_COLS), *named("favour", _FAVOUR_COLS),
@@ -196,12 +222,14 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
                                        subject_id=p("subject_id"), due_at=p("due_at"))
         .on_conflict_do_nothing(),
         "add_checkin": insert(_CHECKINS).values(
-            circle_id=p("circle_id"), member_id=p("member_id"), text=p("text"),
-            updated_at=p("at")).on_conflict_do_nothing().returning(_CHECKINS.c.id),
+            crew_id=p("crew_id"), circle_id=p("circle_id"), member_id=p("member_id"),
+            text=p("text"), updated_at=p("at")).on_conflict_do_nothing().returning(_CHECKINS.c.id),
         "edit_checkin": update(_CHECKINS).where(
-            _CHECKINS.c.circle_id == p("w_circle"), _CHECKINS.c.member_id == p("w_member"))
+            _CHECKINS.c.crew_id == p("w_crew"), _CHECKINS.c.circle_id == p("w_circle"),
+            _CHECKINS.c.member_id == p("w_member"))
         .values(text=p("text"), updated_at=p("at")).returning(_CHECKINS.c.id),
-        "add_listen": insert(_LISTENS).values(checkin_id=p("checkin_id"),
+        "add_listen": insert(_LISTENS).values(crew_id=p("crew_id"),
+                                              checkin_id=p("checkin_id"),
                                               listener_id=p("listener_id"), via=p("via"))
         .on_conflict_do_nothing(),
         "favour": select(*_FAVOUR_COLS).where(_FAVOURS.c.id == p("id")),
@@ -265,17 +293,24 @@ def _prebuilt(dialect: str) -> dict[str, Executable]:
         "add_post": insert(_OUTBOX).values(crew_id=p("crew_id"), platform=p("platform"),
                                            payload=p("payload"), created_at=p("at"),
                                            attempts=0),
-        "join_roster": insert(_ROSTER).values(meeting_id=p("meeting_id"),
+        "join_roster": insert(_ROSTER).values(crew_id=p("crew_id"),
+                                              meeting_id=p("meeting_id"),
                                               member_id=p("member_id"), at_start=False)
         .on_conflict_do_nothing(),
         "mark_present": update(_ROSTER).where(
-            _ROSTER.c.meeting_id == p("w_meeting"), _ROSTER.c.member_id == p("w_member"),
+            _ROSTER.c.crew_id == p("w_crew"), _ROSTER.c.meeting_id == p("w_meeting"),
+            _ROSTER.c.member_id == p("w_member"),
             _ROSTER.c.present_at.is_(None)).values(present_at=p("at")),
         "count_command": _count_command(insert),
         "forget_windows": delete(_WINDOWS).where(
             _WINDOWS.c.started_at <= p("since", type_=UTCDateTime())),
-        **({"arrival": _arrival(p), "arrival_counted": _arrival(p, counted=True),
-            "award_totals": _AWARD_TOTALS} if dialect == "postgresql" else {}),
+        **({"arrival": _arrival(p, hold=True), "arrival_unheld": _arrival(p, hold=False),
+            "arrival_counted": _arrival(p, hold=True, counted=True),
+            "arrival_counted_unheld": _arrival(p, hold=False, counted=True),
+            "award_totals": _AWARD_TOTALS, "hold_crew": _HOLD_CREW,
+            "hold_chat": select(_crew_lock(func.pg_advisory_xact_lock)).where(
+                _CREWS.c.platform == p("platform"), _CREWS.c.chat_id == p("chat_id"))}
+           if dialect == "postgresql" else {}),
     }
 
 
@@ -320,22 +355,46 @@ def _count_command(insert: Any) -> Any:
                 index_elements=["platform", "chat_id", "user_id"],
                 set_={"started_at": case((stale, at), else_=_WINDOWS.c.started_at),
                       "count": case((stale, 1), else_=_WINDOWS.c.count + 1)})
-            .returning(_WINDOWS.c.started_at, _WINDOWS.c.count))
+            .returning(_WINDOWS.c.started_at.label("window_started_at"),
+                       _WINDOWS.c.count.label("window_count")))
 
 
-def _arrival(p: Any, counted: bool = False) -> Executable:
+def _chat_crew(p: Any) -> Any:
+    """The id of the crew of the chat (platform, chat_id), or NULL: a scalar subquery."""
+    return (select(_CREWS.c.id).where(_CREWS.c.platform == p("platform"),
+                                      _CREWS.c.chat_id == p("chat_id")).scalar_subquery())
+
+
+def _crew_lock(function: Any) -> Any:
+    """pg_advisory_xact_lock or pg_try_advisory_xact_lock on the crew of the row (NULL for
+    no crew)."""
+    return function(literal_column(str(CREW_LOCK), Integer),
+                    cast(_CREWS.c.id % CREW_KEYS, Integer))
+
+
+# PostgreSQL: waits until no other transaction holds the crew, then holds it until this one
+# ends (commit or rollback).
+_HOLD_CREW = text(f"SELECT pg_advisory_xact_lock({CREW_LOCK}, :crew_key)").bindparams(
+    bindparam("crew_key", type_=Integer))
+
+
+def _arrival(p: Any, hold: bool, counted: bool = False) -> Executable:
     """PostgreSQL: the event's dedupe insert, the crew and the member in one round trip (a
-    data-modifying CTE); always one row, whose first column is 1 for a new event. `counted`:
-    the member's command is counted too (`_count_command`), its window's start and count the
-    row's next two columns."""
-    seen = (pg_insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"), at=p("at"))
+    data-modifying CTE); always one row, whose `fresh` is 1 for a new event. `hold`: its
+    `held` says whether this transaction now holds the crew (taken without waiting, after the
+    insert; NULL without a crew); else `held` is NULL. `counted`: the member's command is
+    counted too (`_count_command`), its window's start and count in `window_started_at` and
+    `window_count`."""
+    seen = (pg_insert(_SEEN).values(platform=p("platform"), event_id=p("event_id"), at=p("at"),
+                                    crew_id=_chat_crew(p))
             .on_conflict_do_nothing().returning(literal(1).label("new")).cte("seen"))
     fresh: Any = select(func.count().label("fresh")).select_from(seen).subquery("arrival")
-    columns: list[Any] = [fresh.c.fresh]
+    held = (_crew_lock(func.pg_try_advisory_xact_lock) if hold
+            else type_coerce(null(), Boolean)).label("held")
+    columns: list[Any] = [fresh.c.fresh, held]
     if counted:
         window = _count_command(pg_insert).cte("window")
-        columns += [window.c.started_at.label("window_started_at"),
-                    window.c.count.label("window_count")]
+        columns += [window.c.window_started_at, window.c.window_count]
         fresh = fresh.join(window, literal(True))
     return select(*columns, *named("crew", _CREW_COLS), *named("member", _MEMBER_COLS)
                   ).select_from(

@@ -25,12 +25,14 @@ class SqlVentures:
         return await self.venture(row.id) if row else None
 
     async def venture(self, venture_id: int) -> Venture | None:
-        row = await self.db.session.get(VentureRow, venture_id)
+        row = await self.db.session.scalar(select(VentureRow).where(
+            VentureRow.id == venture_id, *self.db.in_crew(VentureRow)))
         if row is None:
             return None
         owners = await self.db.session.execute(
             select(VentureMemberRow.member_id, VentureMemberRow.confirmed_at)
-            .where(VentureMemberRow.venture_id == venture_id).order_by(VentureMemberRow.id))
+            .where(VentureMemberRow.venture_id == venture_id,
+                   VentureMemberRow.crew_id == row.crew_id).order_by(VentureMemberRow.id))
         return Venture(row.id, row.crew_id, row.number, row.name, row.proposer_id, row.status,
                        {o.member_id: o.confirmed_at is not None for o in owners})
 
@@ -54,7 +56,7 @@ class SqlVentures:
         (venture_id,) = await numbered(lambda: self.db.first_of(statement))
         for member_id in owners:
             self.db.session.add(VentureMemberRow(
-                venture_id=venture_id, member_id=member_id,
+                crew_id=crew_id, venture_id=venture_id, member_id=member_id,
                 confirmed_at=now if member_id == proposer_id else None))
         await self.db.session.flush()
         venture = await self.venture(venture_id)
@@ -63,7 +65,8 @@ class SqlVentures:
 
     async def confirm_owner(self, venture_id: int, member_id: int, now: datetime) -> bool:
         result = await self.db.session.execute(
-            update(VentureMemberRow).where(VentureMemberRow.venture_id == venture_id,
+            update(VentureMemberRow).where(*self.db.in_crew(VentureMemberRow),
+                                           VentureMemberRow.venture_id == venture_id,
                                            VentureMemberRow.member_id == member_id,
                                            VentureMemberRow.confirmed_at.is_(None))
             .values(confirmed_at=now))
@@ -73,7 +76,8 @@ class SqlVentures:
         """Takes a named member who has not confirmed out of a venture; False if they could not
         be (not named, or already confirmed)."""
         result = await self.db.session.execute(
-            delete(VentureMemberRow).where(VentureMemberRow.venture_id == venture_id,
+            delete(VentureMemberRow).where(*self.db.in_crew(VentureMemberRow),
+                                           VentureMemberRow.venture_id == venture_id,
                                            VentureMemberRow.member_id == member_id,
                                            VentureMemberRow.confirmed_at.is_(None)))
         return bool(result.rowcount)
@@ -81,12 +85,13 @@ class SqlVentures:
     async def withdraw_venture(self, venture_id: int) -> None:
         """Withdraws a venture and frees its name, so it can be proposed again."""
         await self.db.session.execute(
-            update(VentureRow).where(VentureRow.id == venture_id)
+            update(VentureRow).where(VentureRow.id == venture_id, *self.db.in_crew(VentureRow))
             .values(status="withdrawn", key=f"withdrawn:{venture_id}"))
 
     async def set_venture_status(self, venture_id: int, status: str) -> None:
         await self.db.session.execute(
-            update(VentureRow).where(VentureRow.id == venture_id).values(status=status))
+            update(VentureRow).where(VentureRow.id == venture_id, *self.db.in_crew(VentureRow))
+            .values(status=status))
 
     async def ventures_awaiting(self, crew_id: int, member_id: int) -> list[Venture]:
         ids = await self.db.session.scalars(
@@ -99,9 +104,10 @@ class SqlVentures:
 
     async def member_ventures(self, member_id: int) -> list[Venture]:
         """Ventures the member proposed or was named a co-owner of."""
-        owned = select(VentureMemberRow.venture_id).where(VentureMemberRow.member_id == member_id)
+        owned = select(VentureMemberRow.venture_id).where(
+            VentureMemberRow.member_id == member_id, *self.db.in_crew(VentureMemberRow))
         ids = (await self.db.session.scalars(
             select(VentureRow.id).where((VentureRow.proposer_id == member_id)
-                                        | VentureRow.id.in_(owned))
+                                        | VentureRow.id.in_(owned), *self.db.in_crew(VentureRow))
             .order_by(VentureRow.id))).all()
         return [v for i in ids if (v := await self.venture(i))]

@@ -1,7 +1,7 @@
 """limits every process shares: members' command windows and the platforms' send slots
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-06 12:00:00
 
 member_windows holds each member's commands in one chat over the current minute (the per-member
@@ -90,7 +90,7 @@ DROP_FUNCTIONS = ("DROP FUNCTION send_slot_sent(text, text, timestamptz)",
                   "double precision, double precision)")
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
