@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "SCALING.md"
 BEGIN = "<!-- figures: made by `python -m bench.scaling`; everything below is rewritten -->"
 # Each module prints one markdown section (a `## ` heading, what ran, a table of figures).
-MODULES = ("scaling_webhooks", "scaling_failover", "scaling_races", "scaling_shards",
+MODULES = ("scaling_webhooks", "scaling_failover", "scaling_crewlock", "scaling_shards",
            "scaling_fanout")
 
 

@@ -38,7 +38,7 @@ async def measure(url: str, runs: int, hold: bool) -> list[tuple[str, dict[str, 
 
 def section(runs: int, held: list, unheld: list, load: tuple[float, ...]) -> str:
     lines = [
-        "## One crew at a time across processes",
+        "## Races on one crew, with the crew lock and without",
         "",
         f"Each race {runs} times on PostgreSQL: two engines on one database (two bot "
         "processes' worth), many crews at once, each crew's two sides started together; each "

@@ -48,6 +48,6 @@ def test_the_benchmark_runs_quick_and_the_lock_holds(tmp_path):
                            "--database", PG_URL], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.startswith("## One crew at a time across processes")
+    assert done.stdout.startswith("## Races on one crew, with the crew lock and without")
     held = [line for line in done.stdout.splitlines() if "| held |" in line]
     assert len(held) == len(SCENARIOS) and all("| 20 | 0 |" in line for line in held), held
