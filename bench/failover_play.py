@@ -139,12 +139,16 @@ class Audit:
     asks: int
     acknowledged: int
     lost: int  # acknowledged, but no +5 ask row (or not +5)
-    doubled: int  # two items, two award rows or two acknowledgements for one ask
+    doubled: int  # two items or two award rows for one ask: its effect doubled
     done_unanswered: int  # recorded and awarded, but the answer was lost with a killed process
     unanswered: int  # no answer and nothing recorded: the member never heard back
     try_again: int  # answered "try again" (the database failed under it)
     ledger_points: int
     expected_points: int  # +5 per acknowledged ask, and per recorded unanswered one
+    # its one answer sent twice: the process was killed after Telegram took the kept reply and
+    # before it recorded so, and the redelivered update's process sent it again (replies are
+    # sent at least once; a crash in that window cannot be told apart from one just before)
+    answered_twice: int = 0
 
     @property
     def ok(self) -> bool:
@@ -165,14 +169,15 @@ async def audit(url: str, asks: list[Ask]) -> Audit:
     finally:
         await engine.dispose()
     found = {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
-    lost = doubled = done_unanswered = unanswered = acknowledged = try_again = 0
+    lost = doubled = done_unanswered = unanswered = acknowledged = try_again = twice = 0
     for ask in asks:
         items, awards, points = found.get(ask.text, (0, 0, 0))
         acks = len(ask.acknowledged)
         acknowledged += acks > 0
         try_again += bool(ask.refused_for_now)
-        if items > 1 or awards > 1 or acks > 1:
+        if items > 1 or awards > 1:
             doubled += 1
+        twice += acks > 1
         if acks and (awards != 1 or points != ASK_POINTS):
             lost += 1
         if not acks and awards:
@@ -181,7 +186,7 @@ async def audit(url: str, asks: list[Ask]) -> Audit:
             unanswered += 1
     expected = ASK_POINTS * (acknowledged + done_unanswered)
     return Audit(len(asks), acknowledged, lost, doubled, done_unanswered, unanswered, try_again,
-                 int(total or 0), expected)
+                 int(total or 0), expected, twice)
 
 
 @dataclass

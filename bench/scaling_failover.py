@@ -134,7 +134,9 @@ def audit_rows(a: Audit) -> list[tuple[str, str]]:
         ("/ask sent (members of 12 groups, 2 a second)", f"{a.asks}"),
         ("acknowledged by the bot", f"{a.acknowledged}"),
         ("acknowledged but missing from the ledger (lost)", f"{a.lost}"),
-        ("recorded, awarded or acknowledged twice (doubled)", f"{a.doubled}"),
+        ("recorded or awarded twice (doubled)", f"{a.doubled}"),
+        ("answer sent twice (killed after Telegram took it, before recording so)",
+         f"{a.answered_twice}"),
         ("recorded, the answer lost with a killed process", f"{a.done_unanswered}"),
         ("never answered, nothing recorded", f"{a.unanswered}"),
         ("answered \"try again\"", f"{a.try_again}"),
@@ -201,7 +203,11 @@ def report(args: argparse.Namespace, url: str, fo: Failover | None, out: Outage 
         "seen confirmed comes again to the next poller and is handled once; one it had fetched "
         "and confirmed (its next long poll did) but not finished is either recorded with its "
         "answer lost, or never answered: in both cases nobody was told it was done, and the "
-        "member sends it again (a second /ask then makes a second item). Noise: process "
+        "member sends it again (a second /ask then makes a second item). An answer the killed "
+        "process had kept with its ask and sent, but not yet recorded as sent, is sent again "
+        "with the redelivered update (\"answer sent twice\"): replies are kept with their "
+        "effects and sent at least once, and a crash after Telegram took one and before the "
+        "process could record it cannot be told from one just before. Noise: process "
         "start-up (1-3 s here) and the 2-CPU machine shared with other work stretch the "
         "takeover times; the 2 s retry and the 4 s wait bound them from below.",
     ]

@@ -131,6 +131,9 @@ class Game:
                             since)
                         if not fresh:
                             log_event(event, "duplicate", started, self.commands)
+                            # nothing of the arrival stays: a redelivery is no second command
+                            # for the rate limit (its statement counted one)
+                            await store.rollback()
                             return await self._unsent(store, event, keep)
                         try:
                             messages = await self._dispatch(store, event, now, crew, member,
