@@ -6,7 +6,9 @@ import asyncio
 import sys
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from bench.common import ensure_pg_database
 from tests.conftest import PG_URL
 from tests.processes import ROOT, clean_env
 
@@ -14,8 +16,13 @@ from tests.processes import ROOT, clean_env
 @pytest.mark.skipif(not PG_URL, reason="CREWBOT_TEST_DATABASE_URL is not set: the benchmark "
                     "runs several processes on one PostgreSQL")
 async def test_the_quick_webhook_benchmark_completes_with_nothing_lost_or_doubled():
+    # The benchmark empties its database and refuses the server's own ones (CI's is `test`):
+    # a database of its own on the same server.
+    url = make_url(PG_URL).set(database="crewbot_bench_webhooks").render_as_string(
+        hide_password=False)
+    assert await ensure_pg_database(url) is not None, "PostgreSQL did not answer"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.scaling_webhooks", "--quick", "--database", PG_URL,
+        sys.executable, "-m", "bench.scaling_webhooks", "--quick", "--database", url,
         cwd=ROOT, env=clean_env(), stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 600)
