@@ -41,17 +41,25 @@ async def sqlite_url(tmp_path) -> str:
     return str(tmp_path / "crew.sqlite3")
 
 
-@pytest.fixture(params=["sqlite", postgres_param()])
-async def db_url(request, tmp_path) -> str:
-    """A fresh, empty database: SQLite file, then PostgreSQL where one is configured."""
-    if request.param == "sqlite":
-        return str(tmp_path / "crew.sqlite3")
+async def emptied_postgres(unset_reason: str) -> str:
+    """The configured PostgreSQL, emptied; skips saying `unset_reason` where none is configured,
+    and skips (fails, with CREWBOT_REQUIRE_POSTGRES) where it cannot be reached."""
+    if not PG_URL:
+        pytest.skip(unset_reason)
     problem = await _reset_postgres(PG_URL)
     if problem:
         if os.environ.get("CREWBOT_REQUIRE_POSTGRES"):
             pytest.fail(problem)
         pytest.skip(problem)
     return PG_URL
+
+
+@pytest.fixture(params=["sqlite", postgres_param()])
+async def db_url(request, tmp_path) -> str:
+    """A fresh, empty database: SQLite file, then PostgreSQL where one is configured."""
+    if request.param == "sqlite":
+        return str(tmp_path / "crew.sqlite3")
+    return await emptied_postgres("CREWBOT_TEST_DATABASE_URL is not set")
 
 
 @pytest.fixture

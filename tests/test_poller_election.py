@@ -15,7 +15,7 @@ from bench.failover_play import Crowd, Fleet, audit
 from bot.adapters.telegram_poller import PollerElection
 from storage.engine import database_url, make_engine
 from storage.leader_lock import LeaderLock, poller_key
-from tests.conftest import PG_URL, _reset_postgres
+from tests.conftest import emptied_postgres
 from tests.fakes.telegram_api import FakeTelegram
 from tests.private_postgres import unavailable
 from tests.processes import ROOT
@@ -25,14 +25,8 @@ BOT, OTHER_BOT = 7000000001, 7000000002
 
 @pytest.fixture
 async def pg_url() -> str:
-    if not PG_URL:
-        pytest.skip("CREWBOT_TEST_DATABASE_URL is not set; the election needs PostgreSQL")
-    problem = await _reset_postgres(PG_URL)
-    if problem:
-        if os.environ.get("CREWBOT_REQUIRE_POSTGRES"):
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return PG_URL
+    return await emptied_postgres(
+        "CREWBOT_TEST_DATABASE_URL is not set; the election needs PostgreSQL")
 
 
 async def terminate_lock_holders(url: str) -> int:

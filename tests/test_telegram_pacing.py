@@ -4,7 +4,6 @@ counted from when a call ended to when the next starts; other calls pass straigh
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,7 +16,7 @@ from bot.adapters.telegram_pacing import ChatOrderedUpdates, WindowRateLimiter
 from bot.app import open_app
 from bot.clock import SimClock
 from storage.send_slots import SendSlots
-from tests.conftest import PG_URL, START, _reset_postgres
+from tests.conftest import START, emptied_postgres
 from tests.fakes.telegram_api import FakeTelegram
 
 OVERALL, PER_GROUP = (3, 0.06), (2, 0.12)  # tiny windows, the same rules as 30/s and 20/min
@@ -103,14 +102,8 @@ async def test_updates_of_one_chat_take_turns_and_other_chats_overlap() -> None:
 @pytest.fixture
 async def pg_url() -> str:
     """The configured PostgreSQL, emptied: the shared windows live there only."""
-    if not PG_URL:
-        pytest.skip("CREWBOT_TEST_DATABASE_URL is not set; shared send slots need PostgreSQL")
-    problem = await _reset_postgres(PG_URL)
-    if problem:
-        if os.environ.get("CREWBOT_REQUIRE_POSTGRES"):
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return PG_URL
+    return await emptied_postgres(
+        "CREWBOT_TEST_DATABASE_URL is not set; shared send slots need PostgreSQL")
 
 
 FAKE_OVERALL, FAKE_GROUP = (10, 1.0), (4, 3.0)  # Telegram's rules, on smaller numbers
